@@ -1,0 +1,1 @@
+"""Sub-commands of the ``llmkb`` CLI, one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""

@@ -1,0 +1,1 @@
+"""Experiments, one module per topic; every module here is imported by :func:`llmkb.lab.discover`."""

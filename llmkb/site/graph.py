@@ -1,0 +1,113 @@
+"""The knowledge graph: build it, lay it out at build time, order it, draw it as inline SVG."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+
+import networkx as nx
+
+from llmkb.site.pages import Topic
+
+
+class CycleError(ValueError):
+    """The prerequisites contain a cycle, so no learning path exists."""
+
+
+def build_graph(topics: dict[str, Topic]) -> nx.DiGraph:
+    """Nodes are topics; an edge ``a -> b`` of kind ``prerequisite`` means *read a before b*;
+    ``related`` and ``next`` edges carry their kind too."""
+    g = nx.DiGraph()
+    for t in topics.values():
+        g.add_node(t.id, title=t.title, number=t.number, summary=t.summary, tags=t.tags)
+    for t in topics.values():
+        for pre in t.prerequisites:
+            g.add_edge(pre, t.id, kind="prerequisite")
+        for nxt in t.next:
+            if not g.has_edge(t.id, nxt):
+                g.add_edge(t.id, nxt, kind="next")
+        for rel in t.related:
+            if not g.has_edge(rel, t.id) and not g.has_edge(t.id, rel):
+                g.add_edge(t.id, rel, kind="related")
+    return g
+
+
+def learning_path(topics: dict[str, Topic]) -> list[str]:
+    """Topics in an order where every prerequisite comes first (ties broken by topic number).
+
+    Raises:
+        CycleError: naming the pages of a cycle in the prerequisites.
+    """
+    g = nx.DiGraph()
+    g.add_nodes_from(topics)
+    for t in topics.values():
+        g.add_edges_from((pre, t.id) for pre in t.prerequisites)
+    try:
+        return list(nx.lexicographical_topological_sort(g, key=lambda n: (topics[n].number, n)))
+    except nx.NetworkXUnfeasible:
+        cycle = [u for u, _ in nx.find_cycle(g)]
+        raise CycleError("prerequisites form a cycle: " + " -> ".join([*cycle, cycle[0]])) from None
+
+
+def layout(g: nx.DiGraph, width: float = 900, height: float = 520, pad: float = 70) -> dict[str, tuple]:
+    """Node positions in pixels, deterministic (seeded spring layout; a circle for < 3 nodes)."""
+    if g.number_of_nodes() == 0:
+        return {}
+    if g.number_of_nodes() < 3:
+        pos = {n: (math.cos(2 * math.pi * i / 2), math.sin(2 * math.pi * i / 2)) for i, n in enumerate(g)}
+    else:
+        pos = nx.spring_layout(g.to_undirected(), seed=7, k=1.6 / math.sqrt(g.number_of_nodes()), iterations=200)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+
+    def sx(v: float, lo: float, hi: float, size: float) -> float:
+        return size / 2 if hi - lo < 1e-9 else pad + (v - lo) / (hi - lo) * (size - 2 * pad)
+
+    return {n: (round(sx(p[0], x0, x1, width), 1), round(sx(p[1], y0, y1, height), 1)) for n, p in pos.items()}
+
+
+def to_json(g: nx.DiGraph, pos: dict[str, tuple], url_of: Callable[[str], str]) -> dict:
+    """The graph as JSON: nodes (id, title, url, x, y) and typed edges."""
+    return {
+        "nodes": [
+            {"id": n, "title": d["title"], "summary": d["summary"], "tags": d["tags"], "url": url_of(n),
+             "x": pos[n][0], "y": pos[n][1]}
+            for n, d in sorted(g.nodes(data=True))
+        ],
+        "edges": [{"source": u, "target": v, "kind": d["kind"]} for u, v, d in sorted(g.edges(data=True))],
+    }
+
+
+def to_svg(g: nx.DiGraph, pos: dict[str, tuple], href_of: Callable[[str], str], width: int = 900,
+           height: int = 520) -> str:
+    """An inline SVG of the graph: clickable nodes; ``data-neighbors`` drives hover highlighting."""
+    e = html.escape
+    parts = [
+        f'<svg class="llmkb-graph" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="Knowledge graph of the topics" xmlns="http://www.w3.org/2000/svg">',
+        '<defs><marker id="llmkb-arrow" viewBox="0 0 10 10" refX="24" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
+    ]
+    for u, v, d in sorted(g.edges(data=True)):
+        (x1, y1), (x2, y2) = pos[u], pos[v]
+        marker = ' marker-end="url(#llmkb-arrow)"' if d["kind"] != "related" else ""
+        parts.append(
+            f'<line class="llmkb-edge llmkb-edge-{e(d["kind"])}" data-source="{e(u)}" data-target="{e(v)}" '
+            f'x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}"{marker}/>'
+        )
+    undirected = g.to_undirected()
+    for n, d in sorted(g.nodes(data=True)):
+        x, y = pos[n]
+        neighbors = " ".join(sorted(undirected.neighbors(n)))
+        parts.append(
+            f'<a class="llmkb-node" href="{e(href_of(n))}" data-id="{e(n)}" data-neighbors="{e(neighbors)}">'
+            f"<title>{e(d['title'])}: {e(d['summary'])}</title>"
+            f'<circle cx="{x}" cy="{y}" r="16"/>'
+            f'<text class="llmkb-node-number" x="{x}" y="{y + 4}" text-anchor="middle">{d["number"]}</text>'
+            f'<text class="llmkb-node-label" x="{x}" y="{y + 32}" text-anchor="middle">{e(d["title"])}</text>'
+            "</a>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

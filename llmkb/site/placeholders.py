@@ -1,0 +1,124 @@
+"""``{{ lab.<function>(...) }}`` placeholders: numbers, tables, figures and data from lab results.
+
+Pages never type a measured number. They write, for example::
+
+    The merged vocabulary compresses prose to {{ lab.value("tokenization/vocab-sweep", "prose.4096", ".2f") }}
+    bytes per token.
+
+    {{ lab.figure("tokenization/vocab-sweep", "bytes-per-token", "Bytes per token vs vocabulary size") }}
+
+and the build fills them from the cached experiment results. Functions:
+
+- ``lab.value(experiment, path, fmt="")``: one value, formatted with ``format(value, fmt)``;
+- ``lab.text(experiment, path)``: a string, HTML-escaped;
+- ``lab.code(experiment, path, lang="text")``: a string as a fenced (non-Python) code block;
+- ``lab.table(experiment, path, fmt="")``: a Markdown table from a list of row dicts (or ``{"columns", "rows"}``);
+- ``lab.figure(experiment, name, caption="")``: an image of a registered figure;
+- ``lab.data_url(experiment, path)``: the URL of ``path`` of the result exported as JSON (for widgets).
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{\s*lab\.(?P<fn>[a-z_]+)\((?P<args>.*?)\)\s*\}\}", re.S)
+
+
+class PlaceholderError(ValueError):
+    """A placeholder names an unknown function, experiment, path or figure."""
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    try:
+        return format(value, fmt) if fmt else str(value)
+    except (TypeError, ValueError) as exc:
+        raise PlaceholderError(f"cannot format {value!r} with {fmt!r}: {exc}") from None
+
+
+def markdown_table(data: Any, fmt: str = "") -> str:
+    """A Markdown table from a list of row mappings, or from ``{"columns": [...], "rows": [[...]]}``."""
+    if isinstance(data, Mapping) and "columns" in data:
+        columns = list(data["columns"])
+        rows = [list(r) for r in data["rows"]]
+    elif isinstance(data, Sequence) and data and isinstance(data[0], Mapping):
+        columns = list(data[0].keys())
+        rows = [[r.get(c, "") for c in columns] for r in data]
+    else:
+        raise PlaceholderError("lab.table needs a list of row dicts or {'columns': [...], 'rows': [...]}")
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            s = _fmt(v, fmt or ".4g")
+        else:
+            s = str(v)
+        return html.escape(s).replace("|", "&#124;").replace("\n", " ")
+
+    out = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def substitute(
+    markdown: str,
+    *,
+    lookup: Callable[[str, str], Any],
+    figure_path: Callable[[str, str], str],
+    data_url: Callable[[str, str], str],
+    figure_caption: Callable[[str, str], str],
+) -> str:
+    """Replace every placeholder in ``markdown``.
+
+    Args:
+        markdown: page source.
+        lookup: ``(experiment, dotted path) -> value``.
+        figure_path: ``(experiment, figure name) -> path relative to the page source``.
+        data_url: ``(experiment, dotted path) -> URL relative to the page URL``.
+        figure_caption: ``(experiment, figure name) -> registered caption``.
+
+    Raises:
+        PlaceholderError: naming the placeholder that failed.
+    """
+
+    def repl(m: re.Match) -> str:
+        fn, raw = m.group("fn"), m.group("args")
+        try:
+            args = ast.literal_eval(f"({raw},)") if raw.strip() else ()
+        except (ValueError, SyntaxError):
+            raise PlaceholderError(f"cannot parse arguments of {m.group(0)!r}") from None
+        try:
+            if fn == "value":
+                return _fmt(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
+            if fn == "text":
+                return html.escape(str(lookup(args[0], args[1])))
+            if fn == "code":
+                lang = args[2] if len(args) > 2 else "text"
+                if lang in ("python", "py"):
+                    raise PlaceholderError("lab.code is for output, not runnable Python; use 'text' or 'pycon'")
+                body = str(lookup(args[0], args[1])).replace("```", "` ` `")
+                return f"```{lang}\n{body}\n```"
+            if fn == "table":
+                return markdown_table(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
+            if fn == "figure":
+                caption = args[2] if len(args) > 2 else figure_caption(args[0], args[1])
+                src = figure_path(args[0], args[1])
+                alt = html.escape(caption or args[1], quote=True).replace("[", "(").replace("]", ")")
+                cap = html.escape(caption)
+                return (
+                    f'<figure class="llmkb-figure" markdown="span">\n  ![{alt}]({src}){{ loading=lazy }}\n'
+                    f"  <figcaption>{cap}</figcaption>\n</figure>"
+                )
+            if fn == "data_url":
+                return data_url(args[0], args[1])
+        except PlaceholderError:
+            raise
+        except (KeyError, IndexError, TypeError) as exc:
+            raise PlaceholderError(f"{m.group(0)}: {exc}") from None
+        raise PlaceholderError(f"unknown placeholder function lab.{fn} in {m.group(0)!r}")
+
+    return PLACEHOLDER.sub(repl, markdown)
