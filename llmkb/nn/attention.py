@@ -1,0 +1,312 @@
+"""Causal multi-head self-attention: the explicit formula, masks, and the production module.
+
+Scaled dot-product attention (Vaswani et al. 2017, "Attention Is All You Need", arXiv 1706.03762):
+
+``Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + B + M) V``
+
+with an optional additive bias ``B`` (e.g. ALiBi) and a mask ``M`` that is 0 where attention is allowed and
+``-inf`` where it is not. Boolean masks in this module follow PyTorch's SDPA convention: **True = may
+attend**.
+
+Shapes: ``B`` batch, ``H`` query heads, ``H_kv`` key/value heads, ``T`` queries, ``S`` keys, ``D`` head width.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from llmkb.nn.config import GPTConfig
+from llmkb.nn.positional import alibi_bias, alibi_slopes, apply_rotary
+
+if TYPE_CHECKING:
+    from llmkb.nn.kv_cache import BaseKVCache
+
+__all__ = [
+    "scaled_dot_product",
+    "causal_mask",
+    "position_mask",
+    "padding_mask",
+    "combine_masks",
+    "repeat_kv",
+    "QKVTransform",
+    "MultiHeadAttention",
+]
+
+QKVTransform = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
+"""Hook type ``(q (B,H,T,D), k (B,H_kv,T,D), v (B,H_kv,T,D)) -> (q, k, v)``, applied before RoPE/caching."""
+
+
+# --------------------------------------------------------------------------------------------------
+# masks (bool, True = may attend)
+# --------------------------------------------------------------------------------------------------
+
+
+def causal_mask(T: int, device: torch.device | str | None = None, *, window: int | None = None) -> Tensor:
+    """Lower-triangular mask ``(T, T)``: query ``i`` may attend to key ``j`` iff ``j <= i``.
+
+    Args:
+        T: sequence length.
+        device: device of the result.
+        window: if set, additionally ``i - j < window`` (sliding-window attention).
+
+    Returns:
+        Bool tensor ``(T, T)``.
+    """
+    pos = torch.arange(T, device=device)
+    return position_mask(pos, pos, window)
+
+
+def position_mask(query_positions: Tensor, key_positions: Tensor, window: int | None = None) -> Tensor:
+    """Causal (and optionally sliding-window) mask from absolute positions.
+
+    Query at position ``p`` may attend key at position ``s`` iff ``0 <= p - s`` and, with a window,
+    ``p - s < window``. This single rule covers full sequences, cached decoding (keys start earlier than the
+    queries) and evicting caches (keys start later than position 0).
+
+    Args:
+        query_positions: ``(T,)`` absolute positions.
+        key_positions: ``(S,)`` absolute positions.
+        window: sliding-window size or ``None``.
+
+    Returns:
+        Bool tensor ``(T, S)``.
+    """
+    distance = query_positions[:, None] - key_positions[None, :]  # (T, S)
+    allowed = distance >= 0
+    if window is not None:
+        allowed = allowed & (distance < window)
+    return allowed
+
+
+def padding_mask(lengths_or_mask: Tensor, max_len: int | None = None) -> Tensor:
+    """Key-padding mask broadcastable against scores ``(B, H, T, S)``.
+
+    Args:
+        lengths_or_mask: either lengths ``(B,)`` (integer; the first ``length`` keys of each row are real,
+            i.e. right padding) or a bool tensor ``(B, S)`` with True at real tokens.
+        max_len: ``S`` when lengths are given (default: the largest length).
+
+    Returns:
+        Bool tensor ``(B, 1, 1, S)``, True where the key is a real token.
+    """
+    if lengths_or_mask.dtype == torch.bool:
+        if lengths_or_mask.dim() != 2:
+            raise ValueError(f"a bool padding mask must be (B, S), got shape {tuple(lengths_or_mask.shape)}")
+        keep = lengths_or_mask
+    else:
+        if lengths_or_mask.dim() != 1:
+            raise ValueError(f"lengths must be (B,), got shape {tuple(lengths_or_mask.shape)}")
+        S = int(lengths_or_mask.max()) if max_len is None else max_len
+        keep = torch.arange(S, device=lengths_or_mask.device)[None, :] < lengths_or_mask[:, None]  # (B, S)
+    return keep[:, None, None, :]
+
+
+def combine_masks(*masks: Tensor | None) -> Tensor | None:
+    """Logical AND of bool masks with broadcasting; ``None`` entries are ignored (all ``None``: ``None``)."""
+    out: Tensor | None = None
+    for m in masks:
+        if m is None:
+            continue
+        out = m if out is None else out & m
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the formula
+# --------------------------------------------------------------------------------------------------
+
+
+def repeat_kv(x: Tensor, n_rep: int) -> Tensor:
+    """Expand ``(B, H_kv, S, D)`` to ``(B, H_kv * n_rep, S, D)``; kv head ``g`` serves query heads
+    ``g*n_rep .. (g+1)*n_rep - 1`` (grouped-query attention, Ainslie et al. 2023, arXiv 2305.13245)."""
+    if n_rep == 1:
+        return x
+    return x.repeat_interleave(n_rep, dim=1)
+
+
+def scaled_dot_product(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Explicit attention ``softmax(Q K^T / sqrt(D) + bias, masked) V`` (Vaswani et al. 2017, 1706.03762).
+
+    Materializes the ``(T, S)`` weight matrix (O(T*S) memory), which is what makes it useful for inspection.
+    Grouped-query inputs (fewer key/value heads than query heads) are expanded with
+    [`repeat_kv`][llmkb.nn.attention.repeat_kv].
+
+    Args:
+        q: queries ``(B, H, T, D)``.
+        k: keys ``(B, H_kv, S, D)``, ``H_kv`` dividing ``H``.
+        v: values ``(B, H_kv, S, D_v)``.
+        mask: bool, broadcastable to ``(B, H, T, S)``, True = may attend.
+        bias: float, broadcastable to ``(B, H, T, S)``, added to the scores.
+        dropout_p: dropout on the weights (applied to the product only; returned weights are pre-dropout).
+
+    Returns:
+        ``(out (B, H, T, D_v), weights (B, H, T, S))``. A query row with no allowed key gives NaN, as softmax
+        over an all ``-inf`` row does.
+    """
+    n_rep = q.shape[1] // k.shape[1]
+    k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (B, H, S, D)
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, S)
+    if bias is not None:
+        scores = scores + bias
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (B, H, T, S)
+    dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
+    return dropped @ v, weights  # (B, H, T, D_v), (B, H, T, S)
+
+
+# --------------------------------------------------------------------------------------------------
+# the module
+# --------------------------------------------------------------------------------------------------
+
+
+class MultiHeadAttention(nn.Module):
+    """Causal multi-head self-attention with GQA, RoPE/ALiBi, sliding window, KV cache and surgery hooks.
+
+    ``head_h = Attention(x W_q^h, x W_k^{g(h)}, x W_v^{g(h)})`` and ``out = concat_h(head_h) W_o``, where
+    ``g(h) = h // (H / H_kv)`` maps query heads to shared key/value heads (Ainslie et al. 2023,
+    arXiv 2305.13245; ``H_kv = H`` is Vaswani et al. 2017, ``H_kv = 1`` is multi-query attention,
+    Shazeer 2019, arXiv 1911.02150).
+
+    Order of operations on ``x`` ``(B, T, d)``: project to q/k/v -> ``config.surgery`` -> ``qkv_transform``
+    hook -> RoPE -> write to / read from the KV cache -> attention (naive or SDPA) -> shuffle (surgery)
+    -> output projection -> dropout.
+
+    Surgery (``config.surgery``, see [`SURGERIES`][llmkb.nn.config.SURGERIES]) changes what q/k/v *are*
+    without changing the parameters, so the same checkpoint runs with or without it. For anything else,
+    assign ``self.qkv_transform`` a function ``(q, k, v) -> (q, k, v)``; it is not saved with the model.
+
+    Args:
+        config: the model configuration.
+        layer_idx: index of this layer (selects its slot in a KV cache).
+    """
+
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.kv_heads, config.head_dim
+        d, hd = config.d_model, config.head_dim
+        self.q_proj = nn.Linear(d, self.n_heads * hd, bias=config.bias)
+        self.k_proj = nn.Linear(d, self.n_kv_heads * hd, bias=config.bias)
+        self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=config.bias)
+        self.o_proj = nn.Linear(self.n_heads * hd, d, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.surgery = config.surgery
+        self.qkv_transform: QKVTransform | None = None
+        if config.positional == "alibi":
+            self.register_buffer("alibi_slopes", alibi_slopes(self.n_heads), persistent=False)
+        else:
+            self.alibi_slopes = None
+        if self.surgery == "freeze_qk":
+            for p in (*self.q_proj.parameters(), *self.k_proj.parameters()):
+                p.requires_grad_(False)
+
+    # ---------------------------------------------------------------- pieces
+    def _split(self, x: Tensor, n: int) -> Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, D)
+
+    def _apply_surgery(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        s = self.surgery
+        if s == "swap_qk":
+            return k, q, v
+        if s == "tie_qk":
+            return q, q, v
+        if s == "zero_v":
+            return q, k, torch.zeros_like(v)
+        if s == "identity_v":
+            return q, k, self._split(x, self.n_kv_heads)
+        return q, k, v
+
+    def _mask_and_bias(
+        self, T: int, S: int, pos_offset: int, key_start: int, device: torch.device, naive: bool
+    ) -> tuple[Tensor | None, Tensor | None, bool]:
+        """Return ``(bool mask (T, S) | None, bias (H, T, S) | None, is_causal)`` for this call."""
+        window = self.config.sliding_window
+        slopes: Tensor | None = self.alibi_slopes
+        aligned = S == T and key_start == pos_offset  # keys are exactly the queries
+        if slopes is None and window is None and not naive:
+            if T == 1:
+                return None, None, False  # one query sees every cached key (all are in its past)
+            if aligned:
+                return None, None, True
+        q_pos = torch.arange(pos_offset, pos_offset + T, device=device)  # (T,)
+        k_pos = torch.arange(key_start, key_start + S, device=device)  # (S,)
+        mask = position_mask(q_pos, k_pos, window)  # (T, S)
+        bias = alibi_bias(slopes, q_pos, k_pos) if slopes is not None else None  # (H, T, S)
+        return mask, bias, False
+
+    # ---------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        pos_offset: int = 0,
+        rope: tuple[Tensor, Tensor] | None = None,
+        kv_cache: BaseKVCache | None = None,
+        return_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Attend causally over ``x`` (and the cached past).
+
+        Args:
+            x: ``(B, T, d_model)`` normalized layer input.
+            pos_offset: absolute position of ``x[:, 0]``.
+            rope: ``(cos, sin)``, each ``(T, D)``, for the query positions, or ``None``.
+            kv_cache: cache to append this call's keys/values to and read the past from.
+            return_weights: also return the attention weights (forces the naive path).
+
+        Returns:
+            ``(out (B, T, d_model), weights (B, H, T, S) | None)``.
+        """
+        B, T, _ = x.shape
+        q = self._split(self.q_proj(x), self.n_heads)  # (B, H, T, D)
+        k = self._split(self.k_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
+        v = self._split(self.v_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
+        if self.surgery is not None:
+            q, k, v = self._apply_surgery(x, q, k, v)
+        if self.qkv_transform is not None:
+            q, k, v = self.qkv_transform(q, k, v)
+        if rope is not None:
+            cos, sin = rope[0].to(q.dtype), rope[1].to(q.dtype)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if kv_cache is not None:
+            key_start = kv_cache.start
+            k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H_kv, S, D): cached past + this call
+        else:
+            key_start = pos_offset
+        S = k.shape[2]
+        naive = return_weights or self.config.attention == "naive"
+        mask, bias, is_causal = self._mask_and_bias(T, S, pos_offset, key_start, x.device, naive)
+        p = self.config.dropout if self.training else 0.0
+        weights: Tensor | None = None
+        if naive:
+            if bias is not None:
+                bias = bias.to(q.dtype)
+            y, weights = scaled_dot_product(q, k, v, mask=mask, bias=bias, dropout_p=p)  # (B, H, T, D)
+        else:
+            attn_mask: Tensor | None = mask
+            if bias is not None:
+                assert mask is not None
+                attn_mask = bias.to(q.dtype).masked_fill(~mask, float("-inf"))  # (H, T, S) float
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=is_causal,
+                enable_gqa=self.n_kv_heads != self.n_heads,
+            )  # fmt: skip
+        if self.surgery == "shuffle_heads":
+            y = torch.roll(y, shifts=1, dims=1)  # head h now sits in slot h+1
+        y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H*D)
+        return self.resid_dropout(self.o_proj(y)), weights

@@ -1,0 +1,76 @@
+"""Normalization layers: LayerNorm and RMSNorm, written out so the formulas are visible."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+
+
+class LayerNorm(nn.Module):
+    """Layer normalization (Ba, Kiros & Hinton 2016, arXiv 1607.06450).
+
+    ``y = (x - mean(x)) / sqrt(var(x) + eps) * gamma + beta`` over the last dimension, with the biased
+    (population) variance. Numerically equal to ``torch.nn.LayerNorm``.
+
+    Args:
+        dim: size of the normalized (last) dimension.
+        eps: added to the variance.
+        bias: learn ``beta`` (``False`` gives the bias-free variant used by some modern models).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))  # gamma
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None  # beta
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize ``x`` ``(..., dim)``; returns the same shape."""
+        # The fused kernel computes exactly the formula above; the test checks it against the explicit form.
+        return nn.functional.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The formula spelled out in tensor ops (slower; for teaching and tests)."""
+        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1)
+        y = (x - mean) * torch.rsqrt(var + self.eps) * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square normalization (Zhang & Sennrich 2019, arXiv 1910.07467).
+
+    ``y = x / sqrt(mean(x^2) + eps) * gamma``: no centering and no bias, so it is cheaper than LayerNorm
+    and, in practice, as good (used by T5, Llama). Computed in float32 and cast back, like
+    ``torch.nn.RMSNorm``.
+
+    Args:
+        dim: size of the normalized (last) dimension.
+        eps: added to the mean square.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))  # gamma
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize ``x`` ``(..., dim)`` (fused kernel); returns the same shape and dtype."""
+        return nn.functional.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The formula spelled out in tensor ops (slower; for teaching and tests)."""
+        xf = x.float()
+        rms_inv = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
+        return (xf * rms_inv).to(x.dtype) * self.weight
+
+
+def make_norm(kind: str, dim: int, eps: float, bias: bool) -> nn.Module:
+    """Build ``layernorm`` (with ``bias``) or ``rmsnorm`` (never has a bias)."""
+    if kind == "layernorm":
+        return LayerNorm(dim, eps=eps, bias=bias)
+    if kind == "rmsnorm":
+        return RMSNorm(dim, eps=eps)
+    raise ValueError(f"norm must be layernorm|rmsnorm, got {kind!r}")

@@ -1,0 +1,274 @@
+"""Positional information for a decoder-only transformer: four ways to tell attention *where* a token is.
+
+Self-attention is permutation-equivariant: without positional information (and ignoring the causal mask)
+the model sees a bag of tokens. The schemes here differ in *where* position enters:
+
+* **added to the input** —
+  [`SinusoidalPositionalEncoding`][llmkb.nn.positional.SinusoidalPositionalEncoding]
+  (fixed, Vaswani et al. 2017) and
+  [`LearnedPositionalEmbedding`][llmkb.nn.positional.LearnedPositionalEmbedding] (a trained table, GPT-2);
+* **rotating queries and keys** — [`RotaryEmbedding`][llmkb.nn.positional.RotaryEmbedding]
+  (RoPE, Su et al. 2021), so the score ``q_m . k_n`` depends on ``m - n`` only;
+* **biasing the scores** — [`alibi_bias`][llmkb.nn.positional.alibi_bias] (ALiBi, Press et al. 2021), a
+  per-head linear penalty on distance.
+
+All position arguments are absolute positions (LongTensor ``(T,)``), so cached generation just passes
+``offset + arange(T)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "sinusoidal_table",
+    "SinusoidalPositionalEncoding",
+    "LearnedPositionalEmbedding",
+    "rope_inv_freq",
+    "rotate_half",
+    "apply_rotary",
+    "RotaryEmbedding",
+    "alibi_slopes",
+    "alibi_bias",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# sinusoidal (Vaswani et al. 2017)
+# --------------------------------------------------------------------------------------------------
+
+
+def sinusoidal_table(positions: Tensor, d_model: int, base: float = 10000.0) -> Tensor:
+    """Fixed sinusoidal encodings of Vaswani et al. 2017 ("Attention Is All You Need", arXiv 1706.03762).
+
+    ``PE[p, 2i] = sin(p / base^(2i/d))`` and ``PE[p, 2i+1] = cos(p / base^(2i/d))`` for
+    ``i = 0 .. d/2 - 1``: channel pairs are sine/cosine at geometrically spaced wavelengths from
+    ``2*pi`` to ``base * 2*pi``. Defined for every position, so it can be evaluated past training length.
+
+    Args:
+        positions: absolute positions, LongTensor ``(T,)``.
+        d_model: even model width.
+        base: wavelength base (10000 in the paper).
+
+    Returns:
+        Float32 tensor ``(T, d_model)``.
+    """
+    if d_model % 2:
+        raise ValueError(f"sinusoidal encoding needs an even d_model, got {d_model}")
+    i = torch.arange(0, d_model, 2, dtype=torch.float64, device=positions.device)  # (d/2,) = 2i
+    inv_freq = base ** (-i / d_model)  # (d/2,)
+    angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # (T, d/2)
+    table = torch.empty(positions.shape[0], d_model, dtype=torch.float64, device=positions.device)
+    table[:, 0::2] = torch.sin(angles)
+    table[:, 1::2] = torch.cos(angles)
+    return table.to(torch.float32)  # (T, d)
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Adds nothing trainable: returns the sinusoidal table rows for the requested positions.
+
+    The first ``max_len`` rows are precomputed (a non-persistent buffer); later positions are computed on
+    the fly with [`sinusoidal_table`][llmkb.nn.positional.sinusoidal_table], so the module extrapolates.
+
+    Args:
+        d_model: even model width.
+        max_len: rows to precompute.
+        base: wavelength base.
+    """
+
+    def __init__(self, d_model: int, max_len: int, base: float = 10000.0) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.base = base
+        table = sinusoidal_table(torch.arange(max_len), d_model, base)  # (max_len, d)
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, positions: Tensor) -> Tensor:
+        """Return encodings ``(T, d_model)`` for absolute ``positions`` ``(T,)``."""
+        table: Tensor = self.table
+        if positions.numel() and int(positions.max()) < table.shape[0]:
+            return table[positions]
+        return sinusoidal_table(positions, self.d_model, self.base).to(table.dtype)
+
+
+# --------------------------------------------------------------------------------------------------
+# learned absolute (GPT, Radford et al. 2018/2019)
+# --------------------------------------------------------------------------------------------------
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """A trained table ``P`` of shape ``(max_len, d_model)``; position ``p`` contributes ``P[p]``.
+
+    Used by GPT-2 (Radford et al. 2019). It cannot extrapolate: positions ``>= max_len`` have no row
+    and raise ``ValueError`` (generation crops the context window instead, see ``GPT.generate``).
+
+    Args:
+        max_len: number of positions (``GPTConfig.max_seq_len``).
+        d_model: model width.
+    """
+
+    def __init__(self, max_len: int, d_model: int) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.weight = nn.Parameter(torch.empty(max_len, d_model))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, positions: Tensor) -> Tensor:
+        """Return rows ``(T, d_model)`` for absolute ``positions`` ``(T,)``."""
+        if positions.numel() and int(positions.max()) >= self.max_len:
+            raise ValueError(
+                f"position {int(positions.max())} is past the {self.max_len} learned positions; "
+                "crop the input to max_seq_len tokens"
+            )
+        return self.weight[positions]
+
+
+# --------------------------------------------------------------------------------------------------
+# rotary (RoPE, Su et al. 2021)
+# --------------------------------------------------------------------------------------------------
+
+
+def rope_inv_freq(head_dim: int, base: float = 10000.0, device: torch.device | str | None = None) -> Tensor:
+    """RoPE frequencies ``theta_i = base^(-2i/D)``, ``i = 0 .. D/2 - 1``, as float32 ``(D/2,)``.
+
+    Computed exactly as Hugging Face's Llama implementation does (integer exponents, float32), so the
+    tables agree bit for bit.
+    """
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64, device=device).to(torch.float32) / head_dim
+    return 1.0 / (base**exponents)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    """Split the last dim into halves ``(x1, x2)``, return ``(-x2, x1)``: a 90 degree turn of every pair."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate every channel pair of ``x`` by its position's angle (RoPE, Su et al. 2021, arXiv 2104.09864).
+
+    Pairing convention (the one used by Hugging Face Llama/GPT-NeoX, chosen here): channel ``i`` is paired
+    with channel ``i + D/2`` (a *half split*), not with ``i + 1`` (the interleaved pairs of the paper
+    and of Meta's complex-number code). The two conventions are the same function up to a fixed
+    permutation of the query/key projection's output channels, so they train identically.
+
+    For a pair ``(a, b)`` at position ``m`` with frequency ``theta_i``:
+    ``(a, b) -> (a cos(m theta_i) - b sin(m theta_i), b cos(m theta_i) + a sin(m theta_i))``,
+    i.e. ``x * cos + rotate_half(x) * sin``.
+
+    Args:
+        x: ``(..., T, D)`` queries or keys (D even).
+        cos: ``(T, D)`` from [`RotaryEmbedding`][llmkb.nn.positional.RotaryEmbedding] (each angle twice).
+        sin: ``(T, D)``.
+
+    Returns:
+        Tensor shaped like ``x``.
+    """
+    return x * cos + rotate_half(x) * sin
+
+
+class RotaryEmbedding(nn.Module):
+    """Cos/sin tables for rotary position embedding (Su et al. 2021, "RoFormer", arXiv 2104.09864).
+
+    RoPE rotates query and key channel pairs by an angle proportional to the absolute position,
+    ``R(m theta_i)``. Because rotations compose, ``<R_m q, R_n k> = <q, R_(n-m) k>``: the attention score
+    depends on positions only through ``m - n``. Nothing is trained and nothing is added to the residual
+    stream.
+
+    Tables for ``max_len`` positions are precomputed (non-persistent buffers, float32, angles computed as
+    in Hugging Face Llama); positions beyond are computed on the fly, so the module never fails — but a
+    model trained on ``max_len`` positions has never seen the larger angles (poor extrapolation).
+
+    Args:
+        head_dim: even per-head width ``D``.
+        max_len: positions to precompute.
+        base: frequency base ``b`` in ``theta_i = b^(-2i/D)``.
+    """
+
+    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0) -> None:
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"rotary embedding needs an even head_dim, got {head_dim}")
+        self.head_dim = head_dim
+        self.base = float(base)
+        cos, sin = self._compute(torch.arange(max_len))
+        self.register_buffer("cos_table", cos, persistent=False)  # (max_len, D)
+        self.register_buffer("sin_table", sin, persistent=False)  # (max_len, D)
+
+    def _compute(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        inv_freq = rope_inv_freq(self.head_dim, self.base, positions.device)  # (D/2,)
+        angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, D/2)
+        emb = torch.cat((angles, angles), dim=-1)  # (T, D): half-split convention
+        return emb.cos(), emb.sin()
+
+    def forward(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(cos, sin)``, each ``(T, D)``, for absolute ``positions`` ``(T,)``."""
+        cos_t: Tensor = self.cos_table
+        sin_t: Tensor = self.sin_table
+        if positions.numel() and int(positions.max()) < cos_t.shape[0]:
+            return cos_t[positions], sin_t[positions]
+        cos, sin = self._compute(positions.to(cos_t.device))
+        return cos.to(cos_t.dtype), sin.to(sin_t.dtype)
+
+    def rotate(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
+        """Apply RoPE to ``q`` and ``k`` ``(..., T, D)`` at positions ``offset .. offset+T-1``."""
+        positions = torch.arange(offset, offset + q.shape[-2], device=q.device)
+        cos, sin = self(positions)
+        return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+
+
+# --------------------------------------------------------------------------------------------------
+# ALiBi (Press et al. 2021)
+# --------------------------------------------------------------------------------------------------
+
+
+def _power_of_two_slopes(n: int) -> list[float]:
+    start = 2.0 ** (-8.0 / n)
+    return [start ** (i + 1) for i in range(n)]
+
+
+def alibi_slopes(n_heads: int) -> Tensor:
+    """Per-head ALiBi slopes ``m_h`` (Press et al. 2021, "Train Short, Test Long", arXiv 2108.12409).
+
+    For ``n`` a power of two the slopes are the geometric sequence ``2^(-8/n), 2^(-16/n), ..., 2^(-8)``
+    (ratio and first term ``2^(-8/n)``). Otherwise, with ``p`` the largest power of two below ``n``, the
+    paper takes the ``p`` slopes for ``p`` heads and fills the remaining ``n - p`` with every other slope
+    of the ``2p``-head sequence (``2^(-8/(2p)) * ratio^0, ratio^2, ...``), i.e. slopes interleaved
+    between the existing ones.
+
+    Args:
+        n_heads: number of attention heads.
+
+    Returns:
+        Float32 tensor ``(n_heads,)``.
+    """
+    if n_heads < 1:
+        raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+    p = 2 ** int(math.floor(math.log2(n_heads)))
+    slopes = _power_of_two_slopes(p)
+    if p < n_heads:
+        slopes += _power_of_two_slopes(2 * p)[0::2][: n_heads - p]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias(slopes: Tensor, query_positions: Tensor, key_positions: Tensor) -> Tensor:
+    """ALiBi attention bias ``b[h, i, j] = -m_h * (pos_i - pos_j)`` (Press et al. 2021, arXiv 2108.12409).
+
+    Added to the pre-softmax scores ``q_i . k_j / sqrt(D)``: a key ``d`` positions in the past costs
+    ``m_h * d`` logits, so each head has its own exponential recency preference. (The paper's code adds
+    ``m_h * j``, which differs by a per-row constant and therefore gives the same softmax.) Entries with
+    ``j > i`` are positive; the causal mask removes them.
+
+    Args:
+        slopes: ``(H,)`` from [`alibi_slopes`][llmkb.nn.positional.alibi_slopes].
+        query_positions: absolute positions ``(T,)``.
+        key_positions: absolute positions ``(S,)``.
+
+    Returns:
+        Tensor ``(H, T, S)`` in the dtype of ``slopes``.
+    """
+    distance = (query_positions[:, None] - key_positions[None, :]).to(slopes.dtype)  # (T, S)
+    return -slopes[:, None, None] * distance[None, :, :]  # (H, T, S)
