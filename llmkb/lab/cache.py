@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def _imported_llmkb_modules(name: str, path: Path) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure(module: str) -> tuple[tuple[str, str], ...]:
     seen: dict[str, str] = {}
     todo = [module]

@@ -221,7 +221,9 @@ def key_of(name: str, profile: str) -> str:
     return cache.make_key(parts)
 
 
-def run(name: str, profile: str | None = None, *, force: bool = False, show_progress: bool = False) -> cache.Result:
+def run(
+    name: str, profile: str | None = None, *, force: bool = False, show_progress: bool = False
+) -> cache.Result:
     """The result of an experiment, from the cache when its key is unchanged, else by running it.
 
     Args:

@@ -57,7 +57,9 @@ def layout(g: nx.DiGraph, width: float = 900, height: float = 520, pad: float = 
     if g.number_of_nodes() < 3:
         pos = {n: (math.cos(2 * math.pi * i / 2), math.sin(2 * math.pi * i / 2)) for i, n in enumerate(g)}
     else:
-        pos = nx.spring_layout(g.to_undirected(), seed=7, k=1.6 / math.sqrt(g.number_of_nodes()), iterations=200)
+        pos = nx.spring_layout(
+            g.to_undirected(), seed=7, k=1.6 / math.sqrt(g.number_of_nodes()), iterations=200
+        )
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
@@ -65,23 +67,33 @@ def layout(g: nx.DiGraph, width: float = 900, height: float = 520, pad: float = 
     def sx(v: float, lo: float, hi: float, size: float) -> float:
         return size / 2 if hi - lo < 1e-9 else pad + (v - lo) / (hi - lo) * (size - 2 * pad)
 
-    return {n: (round(sx(p[0], x0, x1, width), 1), round(sx(p[1], y0, y1, height), 1)) for n, p in pos.items()}
+    return {
+        n: (round(sx(p[0], x0, x1, width), 1), round(sx(p[1], y0, y1, height), 1)) for n, p in pos.items()
+    }
 
 
 def to_json(g: nx.DiGraph, pos: dict[str, tuple], url_of: Callable[[str], str]) -> dict:
     """The graph as JSON: nodes (id, title, url, x, y) and typed edges."""
     return {
         "nodes": [
-            {"id": n, "title": d["title"], "summary": d["summary"], "tags": d["tags"], "url": url_of(n),
-             "x": pos[n][0], "y": pos[n][1]}
+            {
+                "id": n,
+                "title": d["title"],
+                "summary": d["summary"],
+                "tags": d["tags"],
+                "url": url_of(n),
+                "x": pos[n][0],
+                "y": pos[n][1],
+            }
             for n, d in sorted(g.nodes(data=True))
         ],
         "edges": [{"source": u, "target": v, "kind": d["kind"]} for u, v, d in sorted(g.edges(data=True))],
     }
 
 
-def to_svg(g: nx.DiGraph, pos: dict[str, tuple], href_of: Callable[[str], str], width: int = 900,
-           height: int = 520) -> str:
+def to_svg(
+    g: nx.DiGraph, pos: dict[str, tuple], href_of: Callable[[str], str], width: int = 900, height: int = 520
+) -> str:
     """An inline SVG of the graph: clickable nodes; ``data-neighbors`` drives hover highlighting."""
     e = html.escape
     parts = [

@@ -99,7 +99,9 @@ def substitute(
             if fn == "code":
                 lang = args[2] if len(args) > 2 else "text"
                 if lang in ("python", "py"):
-                    raise PlaceholderError("lab.code is for output, not runnable Python; use 'text' or 'pycon'")
+                    raise PlaceholderError(
+                        "lab.code is for output, not runnable Python; use 'text' or 'pycon'"
+                    )
                 body = str(lookup(args[0], args[1])).replace("```", "` ` `")
                 return f"```{lang}\n{body}\n```"
             if fn == "table":

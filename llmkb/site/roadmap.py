@@ -41,7 +41,9 @@ def status(topics: dict[str, Topic], path: Path = ROADMAP_FILE) -> list[tuple[di
     for t in sorted(topics.values(), key=lambda t: t.number):
         for item_id in t.roadmap:
             if item_id not in known:
-                raise ValueError(f"{t.src_uri}: roadmap item '{item_id}' does not exist (see llmkb/site/roadmap.yaml)")
+                raise ValueError(
+                    f"{t.src_uri}: roadmap item '{item_id}' does not exist (see llmkb/site/roadmap.yaml)"
+                )
             claims.setdefault(item_id, t.id)
     out = []
     for a in areas:

@@ -1,0 +1,58 @@
+# llmkb — the two commands: `make serve` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= full
+TOPIC ?=
+HOST ?= 127.0.0.1:8000
+STAMP := $(VENV)/.llmkb-installed
+export PYTHONDONTWRITEBYTECODE := 1
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: install serve site lab test lint chromium clean distclean help
+
+help:
+	@echo "make serve   build (labs cached, profile=$(PROFILE)) and serve at http://$(HOST)/<sub-path>/"
+	@echo "make test    the whole test suite (quick profile), installing what it needs"
+	@echo "make install | site [PROFILE=quick|full] | lab TOPIC=<slug> [PROFILE=...] | lint | clean | distclean"
+
+# The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has).
+install: $(STAMP)
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=python3.11" >&2; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+serve: install
+	LLMKB_PROFILE=$(PROFILE) $(BIN)/mkdocs serve --strict -a $(HOST)
+
+site: install
+	LLMKB_PROFILE=$(PROFILE) $(BIN)/mkdocs build --strict
+
+lab: install
+	@test -n "$(TOPIC)" || { echo "usage: make lab TOPIC=<slug> [PROFILE=quick|full]" >&2; exit 2; }
+	$(BIN)/llmkb lab run $(TOPIC) --profile $(PROFILE)
+
+# Debian's chromium for the browser tests (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install chromium lint
+	LLMKB_PROFILE=quick $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	LLMKB_PROFILE=quick $(BIN)/python -m pytest -q --codeblocks docs README.md
+
+clean:
+	rm -rf site .cache .pytest_cache .hypothesis .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,54 @@
+/* llmkb page behaviour. Material's instant navigation swaps page content without a reload, so every
+   initialiser runs on each `document$` emission (and once on plain loads). Widgets register with
+   window.llmkb.register(name, init): init(el) runs for every element [data-llmkb-widget="name"]. */
+(function () {
+  "use strict";
+  const registry = {};
+  function initGraph(root) {
+    root.querySelectorAll("svg.llmkb-graph").forEach(function (svg) {
+      if (svg.dataset.llmkbReady) return;
+      svg.dataset.llmkbReady = "1";
+      const nodes = svg.querySelectorAll(".llmkb-node");
+      nodes.forEach(function (node) {
+        node.addEventListener("mouseenter", function () {
+          const id = node.dataset.id;
+          const nb = new Set((node.dataset.neighbors || "").split(" ").filter(Boolean));
+          svg.classList.add("llmkb-hovering");
+          nodes.forEach(function (n) {
+            n.classList.toggle("llmkb-active", n === node);
+            n.classList.toggle("llmkb-neighbor", nb.has(n.dataset.id));
+          });
+          svg.querySelectorAll(".llmkb-edge").forEach(function (e) {
+            e.classList.toggle("llmkb-active", e.dataset.source === id || e.dataset.target === id);
+          });
+        });
+        node.addEventListener("mouseleave", function () {
+          svg.classList.remove("llmkb-hovering");
+          svg.querySelectorAll(".llmkb-active,.llmkb-neighbor").forEach(function (n) {
+            n.classList.remove("llmkb-active", "llmkb-neighbor");
+          });
+        });
+      });
+    });
+  }
+  function initWidgets(root) {
+    root.querySelectorAll("[data-llmkb-widget]").forEach(function (el) {
+      const name = el.dataset.llmkbWidget;
+      if (el.dataset.llmkbReady || !registry[name]) return;
+      el.dataset.llmkbReady = "1";
+      try { registry[name](el); } catch (err) { console.error("llmkb widget " + name + " failed", err); }
+    });
+  }
+  function initAll() { initGraph(document); initWidgets(document); }
+  window.llmkb = {
+    register: function (name, init) { registry[name] = init; initWidgets(document); },
+    fetchJSON: function (url) {
+      return fetch(url).then(function (r) {
+        if (!r.ok) throw new Error("llmkb: " + url + " -> HTTP " + r.status);
+        return r.json();
+      });
+    },
+  };
+  if (typeof document$ !== "undefined" && document$.subscribe) document$.subscribe(initAll);
+  else document.addEventListener("DOMContentLoaded", initAll);
+})();

@@ -1,0 +1,348 @@
+"""The ``llmkb`` MkDocs plugin.
+
+Hooks, in build order:
+
+- ``on_config``: fixes the lab profile and cache for the whole build (notebook kernels inherit them),
+  reads every topic's front matter (a reference to a missing page, or a prerequisite cycle, fails the
+  build), builds the navigation when ``mkdocs.yml`` has none, registers widget scripts, and keys
+  mkdocs-jupyter's cache by the llmkb sources so it cannot serve outputs of older code.
+- ``on_files``: runs the lab experiments (cached), renders their figures, exports widget data, writes
+  ``graph.json``, the API reference pages and each lab's ``lab.ipynb`` — all as generated files, so
+  nothing is written into ``docs/`` and ``mkdocs serve`` does not loop.
+- ``on_page_markdown``: fills ``{{ lab.* }}`` placeholders and the ``<!-- llmkb:* -->`` blocks (roadmap,
+  graph, learning path) and adds prerequisites and typed links with backlinks to every topic page.
+- ``on_page_content``: converts math to MathML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib
+import json
+import os
+import pkgutil
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
+
+from llmkb.site import graph as kgraph
+from llmkb.site import roadmap
+from llmkb.site.mathml import MathError, render_math
+from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
+from llmkb.site.placeholders import PLACEHOLDER, PlaceholderError, substitute
+
+log = get_plugin_logger(__name__)
+
+_REFERENCE_SKIP = {"cli", "commands", "site", "errors", "bench"}
+_DATA_URL = re.compile(
+    r"\{\{\s*lab\.data_url\(\s*(['\"])(?P<exp>.+?)\1\s*,\s*(['\"])(?P<path>.+?)\3\s*\)\s*\}\}"
+)
+
+
+class _PluginConfig(Config):
+    profile = c.Type(str, default="")
+    cache_dir = c.Type(str, default="")
+    auto_nav = c.Type(bool, default=True)
+    lab_modules = c.Type(list, default=[])
+
+
+def _llmkb_source_hash() -> str:
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+class LLMKBPlugin(BasePlugin[_PluginConfig]):
+    """Knowledge graph, roadmap, build-time labs and math for the llmkb site."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, Topic] = {}
+        self.results: dict[str, Any] = {}
+        self.figure_files: dict[tuple[str, str], File] = {}
+        self.data_files: dict[tuple[str, str], File] = {}
+        self.topic_files: dict[str, File] = {}
+        self.profile = "quick"
+
+    # ------------------------------------------------------------------ config
+    def on_config(self, config):
+        self.profile = self.config.profile or os.environ.get("LLMKB_PROFILE", "quick")
+        if self.profile not in ("quick", "full"):
+            raise PluginError(f"llmkb: unknown lab profile {self.profile!r}; use quick or full")
+        os.environ["LLMKB_PROFILE"] = self.profile
+        root = Path(config.config_file_path).resolve().parent
+        cache = Path(self.config.cache_dir or os.environ.get("LLMKB_CACHE", root / ".cache" / "llmkb"))
+        if not cache.is_absolute():
+            cache = root / cache
+        os.environ["LLMKB_CACHE"] = str(cache)
+        docs = Path(config.docs_dir)
+        try:
+            self.topics = read_topics(docs)
+            self.path = kgraph.learning_path(self.topics)
+            roadmap.status(self.topics)
+        except (FrontMatterError, kgraph.CycleError, ValueError) as exc:
+            raise PluginError(f"llmkb: {exc}") from None
+        widgets = (
+            sorted((docs / "assets" / "widgets").glob("*.js"))
+            if (docs / "assets" / "widgets").is_dir()
+            else []
+        )
+        for w in widgets:
+            uri = w.relative_to(docs).as_posix()
+            if uri not in [str(s) for s in config.extra_javascript]:
+                config.extra_javascript.append(uri)
+        jup = config.plugins.get("mkdocs-jupyter")
+        if jup is not None:
+            jup.config["cache_dir"] = str(
+                root / ".cache" / "mkdocs-jupyter" / f"{_llmkb_source_hash()}-{self.profile}"
+            )
+        if self.config.auto_nav and not config.nav:
+            config.nav = self._nav(docs)
+        return config
+
+    def _reference_modules(self) -> list[str]:
+        import llmkb
+
+        mods = [m.name for m in pkgutil.iter_modules(llmkb.__path__) if m.name not in _REFERENCE_SKIP]
+        return sorted(mods)
+
+    def _nav(self, docs: Path) -> list:
+        nav: list = [{"Home": "index.md"}]
+        topics = []
+        for tid in sorted(self.topics, key=lambda t: self.topics[t].number):
+            t = self.topics[tid]
+            label = f"{t.number}. {t.title}"
+            if t.has_lab:
+                topics.append({label: [{"Notes": t.src_uri}, {"Lab": f"{t.id}/lab.py"}]})
+            else:
+                topics.append({label: t.src_uri})
+        if topics:
+            nav.append({"Topics": topics})
+        for title, uri in (
+            ("Knowledge graph", "graph.md"),
+            ("Learning path", "learning-path.md"),
+            ("How this site is built", "how-it-is-built.md"),
+        ):
+            if (docs / uri).is_file():
+                nav.append({title: uri})
+        ref = [{"Overview": "reference/index.md"}] + [
+            {f"llmkb.{m}": f"reference/{m}.md"} for m in self._reference_modules()
+        ]
+        nav.append({"API reference": ref})
+        return nav
+
+    # ------------------------------------------------------------------- files
+    def on_files(self, files: Files, config) -> Files:
+        self._add_reference_pages(files, config)
+        self._run_labs(files, config)
+        for t in self.topics.values():
+            f = files.get_file_from_path(t.src_uri)
+            if f is not None:
+                self.topic_files[t.id] = f
+            if t.has_lab:
+                self._add_notebook(files, config, t)
+        g = kgraph.build_graph(self.topics)
+        pos = kgraph.layout(g)
+        self.graph, self.pos = g, pos
+        data = kgraph.to_json(g, pos, lambda n: self.topic_files[n].url if n in self.topic_files else "")
+        data["learning_path"] = self.path
+        files.append(File.generated(config, "graph.json", content=json.dumps(data, indent=1)))
+        return files
+
+    def _add_reference_pages(self, files: Files, config) -> None:
+        mods = self._reference_modules()
+        lines = [
+            "# API reference",
+            "",
+            "Every public function and class of the `llmkb` package, generated from its",
+            "docstrings. Topic pages link here.",
+            "",
+        ]
+        for m in mods:
+            lines.append(f"- [`llmkb.{m}`]({m}.md)")
+            body = f"# `llmkb.{m}`\n\n::: llmkb.{m}\n"
+            files.append(File.generated(config, f"reference/{m}.md", content=body))
+        files.append(File.generated(config, "reference/index.md", content="\n".join(lines) + "\n"))
+
+    def _add_notebook(self, files: Files, config, t: Topic) -> None:
+        import jupytext
+
+        src = Path(config.docs_dir) / t.id / "lab.py"
+        nb = jupytext.read(src, fmt="py:percent")
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        files.append(File.generated(config, f"{t.id}/lab.ipynb", content=jupytext.writes(nb, fmt="ipynb")))
+
+    def _run_labs(self, files: Files, config) -> None:
+        from llmkb import lab
+        from llmkb.lab.cache import to_jsonable
+        from llmkb.lab.registry import render_figure
+
+        slugs = {t.slug for t in self.topics.values()}
+        try:
+            for mod in self.config.lab_modules:
+                importlib.import_module(mod)
+            exps = [e for e in lab.experiments().values() if e.topic in slugs]
+        except Exception as exc:
+            raise PluginError(f"llmkb: importing the lab experiments failed: {exc!r}") from exc
+        before = lab.cache.count_runs()
+        for exp in sorted(exps, key=lambda e: e.name):
+            try:
+                res = lab.run(exp.name, self.profile)
+            except Exception as exc:
+                raise PluginError(f"llmkb: experiment {exp.name} failed: {exc!r}") from exc
+            self.results[exp.name] = res
+            for fig in lab.figures_of(exp.name):
+                path = render_figure(fig, res)
+                uri = f"figures/{exp.name}/{fig.name}.png"
+                f = File.generated(config, uri, abs_src_path=str(path))
+                files.append(f)
+                self.figure_files[(exp.name, fig.name)] = f
+        ran = lab.cache.count_runs() - before
+        log.info(f"lab [{self.profile}]: {len(exps)} experiments, {ran} ran, {len(exps) - ran} from cache")
+        # widget data requested by any page
+        docs = Path(config.docs_dir)
+        for md in sorted(docs.rglob("*.md")):
+            for m in _DATA_URL.finditer(md.read_text(encoding="utf-8")):
+                key = (m["exp"], m["path"])
+                if key in self.data_files:
+                    continue
+                value = to_jsonable(self._lookup(*key))
+                uri = f"data/{m['exp']}/{_safe_name(m['path'])}.json"
+                f = File.generated(config, uri, content=json.dumps(value, separators=(",", ":")))
+                files.append(f)
+                self.data_files[key] = f
+
+    def _lookup(self, exp: str, path: str) -> Any:
+        if exp not in self.results:
+            from llmkb import lab
+
+            if exp not in lab.experiments():
+                raise PlaceholderError(f"no experiment named {exp!r}")
+            self.results[exp] = lab.run(exp, self.profile)
+        try:
+            return self.results[exp].path(path)
+        except (KeyError, IndexError, TypeError):
+            raise PlaceholderError(f"experiment {exp!r} has no result at {path!r}") from None
+
+    # ------------------------------------------------------------------- pages
+    def on_page_markdown(self, markdown: str, page, config, files: Files) -> str:
+        src = page.file.src_uri
+        if src.endswith(".py"):
+            return markdown
+
+        def figure_path(exp: str, name: str) -> str:
+            f = self.figure_files.get((exp, name))
+            if f is None:
+                raise PlaceholderError(f"no figure {name!r} for experiment {exp!r}")
+            return posixpath.relpath(f.src_uri, posixpath.dirname(src) or ".")
+
+        def figure_caption(exp: str, name: str) -> str:
+            from llmkb.lab.registry import get_figure
+
+            return get_figure(exp, name).caption
+
+        def data_url(exp: str, path: str) -> str:
+            return get_relative_url(self.data_files[(exp, path)].url, page.url)
+
+        if PLACEHOLDER.search(markdown):
+            try:
+                markdown = substitute(
+                    markdown,
+                    lookup=self._lookup,
+                    figure_path=figure_path,
+                    data_url=data_url,
+                    figure_caption=figure_caption,
+                )
+            except PlaceholderError as exc:
+                raise PluginError(f"llmkb: {src}: {exc}") from None
+
+        def href(tid: str) -> str:
+            return get_relative_url(self.topic_files[tid].url, page.url)
+
+        if "<!-- llmkb:roadmap -->" in markdown:
+            markdown = markdown.replace("<!-- llmkb:roadmap -->", roadmap.render(self.topics, href))
+        if "<!-- llmkb:graph -->" in markdown:
+            svg = kgraph.to_svg(self.graph, self.pos, href)
+            markdown = markdown.replace("<!-- llmkb:graph -->", f'<div class="llmkb-graph-wrap">{svg}</div>')
+        if "<!-- llmkb:learning-path -->" in markdown:
+            markdown = markdown.replace("<!-- llmkb:learning-path -->", self._learning_path_md(src))
+        topic = next((t for t in self.topics.values() if t.src_uri == src), None)
+        if topic is not None:
+            markdown = self._decorate_topic(markdown, topic)
+        return markdown
+
+    def _rel(self, src: str, tid: str) -> str:
+        return posixpath.relpath(self.topics[tid].src_uri, posixpath.dirname(src) or ".")
+
+    def _learning_path_md(self, src: str) -> str:
+        out = []
+        for i, tid in enumerate(self.path, 1):
+            t = self.topics[tid]
+            pre = ", ".join(f"[{self.topics[p].title}]({self._rel(src, p)})" for p in t.prerequisites)
+            line = f"{i}. **[{t.title}]({self._rel(src, tid)})** — {t.summary}"
+            if pre:
+                line += f"  \n   *Needs:* {pre}"
+            out.append(line)
+        return "\n".join(out) if out else "*No topic pages yet.*"
+
+    def _decorate_topic(self, markdown: str, t: Topic) -> str:
+        src = t.src_uri
+
+        def links(ids: list[str]) -> str:
+            return " · ".join(f"[{self.topics[i].title}]({self._rel(src, i)})" for i in ids) or "—"
+
+        head = []
+        if t.prerequisites:
+            head.append(f'!!! info "Before you read"\n    Prerequisites: {links(t.prerequisites)}\n')
+        if t.modules:
+            code = ", ".join(f"[`{m}`][{m}]" for m in t.modules)
+            head.append(
+                f"<small>Code: {code}"
+                + (" · [Lab notebook](lab.py) · [download .ipynb](lab.ipynb)" if t.has_lab else "")
+                + "</small>\n"
+            )
+        nexts = next_topics(self.topics)[t.id]
+        back = sorted(backlinks(self.topics)[t.id], key=lambda i: self.topics[i].number)
+        tail = [
+            "",
+            "## Connections",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| **Prerequisites** | {links(t.prerequisites)} |",
+            f"| **Related** | {links(t.related)} |",
+            f"| **Next** | {links(nexts)} |",
+            f"| **Referenced by** | {links(back)} |",
+            "",
+        ]
+        # put the header block right after the first H1 (or at the top)
+        m = re.search(r"^# .*$", markdown, re.M)
+        block = "\n".join(head)
+        if m:
+            markdown = markdown[: m.end()] + "\n\n" + block + markdown[m.end() :]
+        else:
+            markdown = block + "\n" + markdown
+        return markdown.rstrip() + "\n" + "\n".join(tail)
+
+    def on_page_content(self, html_text: str, page, config, files: Files) -> str:
+        if "arithmatex" not in html_text:
+            return html_text
+        try:
+            return render_math(html_text)
+        except MathError as exc:
+            raise PluginError(f"llmkb: {page.file.src_uri}: {html.escape(str(exc))}") from None
