@@ -49,15 +49,15 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _imported_llmkb_modules(name: str, path: Path) -> set[str]:
-    """Names of llmkb modules that the source at ``path`` imports (statically)."""
+def _imported_modules(name: str, path: Path, roots: frozenset[str]) -> set[str]:
+    """Names of modules under the top-level packages ``roots`` that the source at ``path`` imports (statically)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     is_pkg = path.name == "__init__.py"
     package = name if is_pkg else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.split(".")[0] == "llmkb")
+            found.update(a.name for a in node.names if a.name.split(".")[0] in roots)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base_parts = package.split(".")
@@ -65,7 +65,7 @@ def _imported_llmkb_modules(name: str, path: Path) -> set[str]:
                 base = ".".join(base_parts + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            if base.split(".")[0] != "llmkb":
+            if base.split(".")[0] not in roots:
                 continue
             found.add(base)
             for alias in node.names:  # `from llmkb import nn` imports the submodule llmkb.nn
@@ -79,6 +79,7 @@ def _imported_llmkb_modules(name: str, path: Path) -> set[str]:
 
 @cache
 def _closure(module: str) -> tuple[tuple[str, str], ...]:
+    roots = frozenset({"llmkb", module.split(".")[0]})
     seen: dict[str, str] = {}
     todo = [module]
     while todo:
@@ -89,12 +90,13 @@ def _closure(module: str) -> tuple[tuple[str, str], ...]:
         if path is None or path.suffix != ".py":
             continue
         seen[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        todo.extend(_imported_llmkb_modules(name, path) - seen.keys())
+        todo.extend(_imported_modules(name, path, roots) - seen.keys())
     return tuple(sorted(seen.items()))
 
 
 def code_hash(module: str) -> str:
-    """Hash of a module's source and of every llmkb module it imports, transitively.
+    """Hash of a module's source and of every module it imports from llmkb or from its own top-level
+    package, transitively (static analysis of ``import`` statements anywhere in the source).
 
     Args:
         module: dotted module name, e.g. ``"llmkb.lab.topics.tokenization"``.

@@ -26,6 +26,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 PLACEHOLDER = re.compile(r"\{\{\s*lab\.(?P<fn>[a-z_]+)\((?P<args>.*?)\)\s*\}\}", re.S)
+_CODE = re.compile(
+    r"^[ \t]*(?P<f>`{3,}|~{3,})[^\n]*\n.*?^[ \t]*(?P=f)[ \t]*$|(?P<t>`+)[^`\n]+?(?P=t)", re.S | re.M
+)
+
+
+def outside_code(markdown: str, fn: Callable[[str], str]) -> str:
+    """Apply ``fn`` to the parts of ``markdown`` outside fenced blocks and inline code spans, so that a
+    page can show a placeholder's syntax in code without it being replaced."""
+    out, pos = [], 0
+    for m in _CODE.finditer(markdown):
+        out.append(fn(markdown[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(fn(markdown[pos:]))
+    return "".join(out)
 
 
 class PlaceholderError(ValueError):
@@ -123,4 +138,4 @@ def substitute(
             raise PlaceholderError(f"{m.group(0)}: {exc}") from None
         raise PlaceholderError(f"unknown placeholder function lab.{fn} in {m.group(0)!r}")
 
-    return PLACEHOLDER.sub(repl, markdown)
+    return outside_code(markdown, lambda part: PLACEHOLDER.sub(repl, part))

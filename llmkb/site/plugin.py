@@ -38,7 +38,7 @@ from llmkb.site import graph as kgraph
 from llmkb.site import roadmap
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
-from llmkb.site.placeholders import PLACEHOLDER, PlaceholderError, substitute
+from llmkb.site.placeholders import PLACEHOLDER, PlaceholderError, outside_code, substitute
 
 log = get_plugin_logger(__name__)
 
@@ -216,16 +216,20 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         log.info(f"lab [{self.profile}]: {len(exps)} experiments, {ran} ran, {len(exps) - ran} from cache")
         # widget data requested by any page
         docs = Path(config.docs_dir)
+        found: list[re.Match] = []
         for md in sorted(docs.rglob("*.md")):
-            for m in _DATA_URL.finditer(md.read_text(encoding="utf-8")):
-                key = (m["exp"], m["path"])
-                if key in self.data_files:
-                    continue
-                value = to_jsonable(self._lookup(*key))
-                uri = f"data/{m['exp']}/{_safe_name(m['path'])}.json"
-                f = File.generated(config, uri, content=json.dumps(value, separators=(",", ":")))
-                files.append(f)
-                self.data_files[key] = f
+            outside_code(
+                md.read_text(encoding="utf-8"), lambda part: found.extend(_DATA_URL.finditer(part)) or part
+            )
+        for m in found:
+            key = (m["exp"], m["path"])
+            if key in self.data_files:
+                continue
+            value = to_jsonable(self._lookup(*key))
+            uri = f"data/{m['exp']}/{_safe_name(m['path'])}.json"
+            f = File.generated(config, uri, content=json.dumps(value, separators=(",", ":")))
+            files.append(f)
+            self.data_files[key] = f
 
     def _lookup(self, exp: str, path: str) -> Any:
         if exp not in self.results:

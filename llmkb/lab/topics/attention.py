@@ -1,0 +1,582 @@
+"""Experiments of the attention topic: what the site model's heads do, causality, scaling and memory.
+
+* ``attention/heads``: per-head attention maps of the site model on one sentence, per-head scores measured
+  from those maps (previous-token, first-token, self, entropy, and an induction score on repeated random
+  text, Olsson et al. 2022, arXiv 2209.11895), a label per head and the sentences the page prints.
+* ``attention/causality``: the norms ``||d logits_t / d embedding_s||`` of the site model, computed with
+  ``torch.autograd``; everything above the diagonal must be exactly zero.
+* ``attention/scaling``: entropy of ``softmax(q . k)`` with and without the ``1/sqrt(d)`` of Vaswani et al.
+  2017 (arXiv 1706.03762) as the head width ``d`` grows.
+* ``attention/memory``: bytes of the materialized ``(B, H, T, T)`` weight matrix and wall time of explicit
+  attention vs ``torch.nn.functional.scaled_dot_product_attention`` as ``T`` grows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from llmkb.lab import Result, RunContext, experiment, figure
+from llmkb.lab.topics.site_model import SITE_MODEL, load_site_model
+from llmkb.nn import GPT
+from llmkb.nn.attention import causal_mask, scaled_dot_product
+
+__all__ = [
+    "SENTENCE",
+    "KINDS",
+    "head_scores",
+    "induction_scores",
+    "classify_head",
+    "head_label",
+    "jacobian_norms",
+    "softmax_saturation",
+    "attention_matrix_bytes",
+]
+
+SENTENCE = "The for statement is used to iterate over a list."
+"""The sentence whose attention maps the page shows (49 bytes: one byte = one token)."""
+
+KINDS: tuple[str, ...] = ("previous-token", "first-token", "self", "induction", "broad", "mixed")
+"""Labels a head can get, in the order :func:`classify_head` tries them."""
+
+_DEFAULT_THRESHOLDS: dict[str, float] = {"focus": 0.4, "induction": 0.3, "broad": 0.75}
+
+
+# --------------------------------------------------------------------------------------------------
+# measuring heads
+# --------------------------------------------------------------------------------------------------
+
+
+def head_label(layer: int, head: int) -> str:
+    """Short name of a head, ``L<layer>H<head>`` (both from 0)."""
+    return f"L{layer}H{head}"
+
+
+def head_scores(weights: Tensor, start: int = 2) -> dict[str, np.ndarray]:
+    """Per-head averages of where causal attention goes.
+
+    For queries ``t >= start`` (from 2 on, "previous", "first" and "self" are three different keys):
+
+    * ``prev``: mean weight on key ``t - 1``;
+    * ``first``: mean weight on key ``0``;
+    * ``self``: mean weight on key ``t``;
+    * ``entropy``: mean of ``H(w_t) / ln(t + 1)``, the entropy of the row over its ``t + 1`` allowed keys
+      divided by that of the uniform row (0 = one key, 1 = uniform).
+
+    Args:
+        weights: attention weights ``(L, H, T, T)`` (or ``(H, T, T)``), causal rows summing to 1.
+        start: first query position averaged over.
+
+    Returns:
+        ``{"prev", "first", "self", "entropy"}``, each an array ``(L, H)`` (or ``(H,)``).
+    """
+    w = weights.detach().double()
+    T = w.shape[-1]
+    if T <= start:
+        raise ValueError(f"need more than start={start} positions, got T={T}")
+    t = torch.arange(start, T)  # (n,)
+    rows = w[..., start:, :]  # (..., n, T)
+    prev = rows[..., torch.arange(len(t)), t - 1]  # (..., n)
+    first = rows[..., 0]  # (..., n)
+    self_w = rows[..., torch.arange(len(t)), t]  # (..., n)
+    plogp = torch.where(rows > 0, rows * rows.clamp_min(1e-300).log(), torch.zeros_like(rows))
+    entropy = -plogp.sum(-1) / torch.log(t.double() + 1.0)  # (..., n)
+    return {k: v.mean(-1).numpy() for k, v in
+            (("prev", prev), ("first", first), ("self", self_w), ("entropy", entropy))}  # fmt: skip
+
+
+def induction_scores(weights: Tensor, period: int) -> np.ndarray:
+    """Mean attention from each token of the second copy of a repeated sequence to the token that followed
+    its earlier occurrence (key ``t - period + 1``), the prefix-matching score of Olsson et al. 2022
+    ("In-context learning and induction heads", arXiv 2209.11895).
+
+    Args:
+        weights: ``(..., T, T)`` weights on a sequence whose second half repeats its first (``T = 2 period``).
+        period: length of the repeated block.
+
+    Returns:
+        Array of the leading shape (e.g. ``(L, H)``); a uniform head scores about ``1 / t``.
+    """
+    T = weights.shape[-1]
+    if T < 2 * period:
+        raise ValueError(f"need T >= 2 * period = {2 * period}, got T={T}")
+    t = torch.arange(period, 2 * period)  # (period,)
+    picked = weights.detach().double()[..., t, t - period + 1]  # (..., period)
+    return picked.mean(-1).numpy()
+
+
+def classify_head(scores: Mapping[str, float], thresholds: Mapping[str, float] | None = None) -> str:
+    """Label one head from its scores (see :data:`KINDS`).
+
+    The strongest of ``prev``, ``first``, ``self`` names the head if it is at least ``focus``; otherwise
+    an ``induction`` score of at least ``induction`` makes it an induction head; otherwise a normalized
+    entropy of at least ``broad`` makes it ``broad``, and anything else is ``mixed``.
+
+    Args:
+        scores: ``prev``, ``first``, ``self``, ``entropy`` and optionally ``induction``.
+        thresholds: overrides of ``{"focus": 0.4, "induction": 0.3, "broad": 0.75}``.
+    """
+    th = {**_DEFAULT_THRESHOLDS, **(thresholds or {})}
+    focus = {"previous-token": scores["prev"], "first-token": scores["first"], "self": scores["self"]}
+    kind, best = max(focus.items(), key=lambda kv: kv[1])
+    if best >= th["focus"]:
+        return kind
+    if scores.get("induction", 0.0) >= th["induction"]:
+        return "induction"
+    return "broad" if scores["entropy"] >= th["broad"] else "mixed"
+
+
+# --------------------------------------------------------------------------------------------------
+# causality through autograd
+# --------------------------------------------------------------------------------------------------
+
+
+def jacobian_norms(model: GPT, idx: Tensor, chunk: int = 128) -> Tensor:
+    """Frobenius norms ``N[t, s] = ||d logits_t / d e_s||`` of a model's Jacobian, with ``e_s`` the token
+    embedding fed in at position ``s``.
+
+    One forward pass; the embedding output is replaced by a leaf tensor through a forward hook, and each
+    block ``d logits_t / d e`` ``(V, T, d)`` is obtained with batched vector-Jacobian products (``V``
+    one-hot cotangents, ``chunk`` at a time, ``torch.autograd.grad(..., is_grads_batched=True)``).
+    Causal attention makes ``N[t, s] = 0`` exactly for ``s > t``.
+
+    Args:
+        model: a :class:`~llmkb.nn.GPT` (put it in eval mode to switch off dropout).
+        idx: token ids ``(1, T)``.
+        chunk: cotangents per batched backward pass.
+
+    Returns:
+        ``(T, T)`` float64 tensor, row = output position ``t``, column = input position ``s``.
+    """
+    if idx.dim() != 2 or idx.shape[0] != 1:
+        raise ValueError(f"idx must be (1, T), got shape {tuple(idx.shape)}")
+    with torch.no_grad():
+        emb = model.tok_emb(idx)  # (1, T, d)
+    emb = emb.clone().requires_grad_(True)
+    handle = model.tok_emb.register_forward_hook(lambda _m, _i, _o: emb)
+    try:
+        logits = model(idx)  # (1, T, V)
+    finally:
+        handle.remove()
+    assert isinstance(logits, Tensor)
+    T, V = logits.shape[1], logits.shape[2]
+    sq = torch.zeros(T, T, dtype=torch.float64)
+    for t in range(T):
+        for c in range(0, V, chunk):
+            n = min(chunk, V - c)
+            cot = torch.zeros(n, 1, T, V, dtype=logits.dtype)  # (n, 1, T, V)
+            cot[torch.arange(n), 0, t, c + torch.arange(n)] = 1.0
+            (g,) = torch.autograd.grad(logits, emb, cot, retain_graph=True, is_grads_batched=True)  # (n,1,T,d)
+            sq[t] += g.double().pow(2).sum(dim=(0, 1, 3))
+    return sq.sqrt()
+
+
+# --------------------------------------------------------------------------------------------------
+# scaling and memory
+# --------------------------------------------------------------------------------------------------
+
+
+def softmax_saturation(
+    dims: list[int], n_keys: int, trials: int, seed: int = 0
+) -> list[dict[str, float]]:
+    """Entropy and peak weight of ``softmax(q . k_j)`` for random unit-variance ``q, k`` of width ``d``.
+
+    With independent ``N(0, 1)`` components, ``q . k`` has variance ``d``: without scaling the scores spread
+    as ``sqrt(d)`` and the softmax approaches a one-hot vector; dividing by ``sqrt(d)`` keeps unit variance
+    (Vaswani et al. 2017, arXiv 1706.03762, footnote 4).
+
+    Args:
+        dims: head widths ``d`` to try.
+        n_keys: keys per query.
+        trials: queries per width.
+        seed: random seed.
+
+    Returns:
+        One row per ``d``: ``score_std`` (unscaled), normalized entropies ``entropy_raw``,
+        ``entropy_scaled`` (1 = uniform), mean peak weights ``max_raw``, ``max_scaled``, and the mean
+        Frobenius norm of the softmax Jacobian ``diag(p) - p p^T`` (``grad_raw``, ``grad_scaled``), which
+        goes to zero as the softmax saturates.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for d in dims:
+        q = torch.randn(trials, 1, d, generator=gen, dtype=torch.float64)  # (N, 1, d)
+        k = torch.randn(trials, n_keys, d, generator=gen, dtype=torch.float64)  # (N, K, d)
+        raw = (q * k).sum(-1)  # (N, K)
+        row: dict[str, float] = {"d": d, "score_std": float(raw.std())}
+        for name, s in (("raw", raw), ("scaled", raw / math.sqrt(d))):
+            p = torch.softmax(s, dim=-1)  # (N, K)
+            ent = -(torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p))).sum(-1)
+            jac = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (N, K, K)
+            row[f"entropy_{name}"] = float((ent / math.log(n_keys)).mean())
+            row[f"max_{name}"] = float(p.max(-1).values.mean())
+            row[f"grad_{name}"] = float(jac.flatten(1).norm(dim=-1).mean())
+        rows.append(row)
+    return rows
+
+
+def attention_matrix_bytes(batch: int, heads: int, T: int, bytes_per_element: int = 4) -> int:
+    """Bytes of one layer's attention weights ``(B, H, T, T)``: ``B H T^2`` elements."""
+    return batch * heads * T * T * bytes_per_element
+
+
+def _median_time(fn: Any, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+# --------------------------------------------------------------------------------------------------
+# experiments
+# --------------------------------------------------------------------------------------------------
+
+
+def _ids(tok: Any, text: str) -> Tensor:
+    return torch.tensor([tok.encode(text)], dtype=torch.long)  # (1, T)
+
+
+def _char_labels(tok: Any, ids: Tensor) -> list[str]:
+    out = []
+    for i in ids[0].tolist():
+        ch = tok.decode([i])
+        out.append("\u2423" if ch == " " else ch if ch.isprintable() else f"x{i:02x}")
+    return out
+
+
+def _join_heads(names: list[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _notes(rows: list[dict[str, Any]], n_layers: int) -> dict[str, str]:
+    """Sentences for the page, derived from the measured per-head rows."""
+    n = len(rows)
+
+    def strongest(key: str) -> dict[str, Any]:
+        return max(rows, key=lambda r: r[key])
+
+    def kind_note(kind: str, key: str, what: str) -> str:
+        found = [r for r in rows if r["kind"] == kind]
+        best = strongest(key)
+        if found:
+            mean = float(np.mean([r[key] for r in found]))
+            return (f"{len(found)} of {n} heads are {kind} heads ({_join_heads([r['head'] for r in found])}): "
+                    f"on average they put {mean:.2f} of each query's attention on {what}; the strongest, "
+                    f"{best['head']}, puts {best[key]:.2f} there.")
+        return (f"No head is a {kind} head: the largest mean weight on {what} is {best[key]:.2f} "
+                f"({best['head']}).")
+
+    ind_best = strongest("induction")
+    found_ind = [r for r in rows if r["kind"] == "induction"]
+    if found_ind:
+        induction = (f"{len(found_ind)} head(s) behave like induction heads ({_join_heads([r['head'] for r in found_ind])}): "
+                     f"on a random byte string repeated twice, {ind_best['head']} sends {ind_best['induction']:.2f} "
+                     "of its attention to the byte that followed the earlier copy of the current byte.")
+    else:
+        induction = (f"On a random byte string repeated twice, the largest induction score is "
+                     f"{ind_best['induction']:.2f} ({ind_best['head']}); "
+                     + ("it is also one of the heads labelled otherwise above." if ind_best["induction"] >= 0.1
+                        else "no head copies from the earlier occurrence."))
+    per_layer = [float(np.mean([r["entropy"] for r in rows if r["layer"] == li])) for li in range(n_layers)]
+    sharp, broad = int(np.argmin(per_layer)), int(np.argmax(per_layer))
+    layers = ("Mean normalized entropy per layer: "
+              + ", ".join(f"layer {i} {e:.2f}" for i, e in enumerate(per_layer))
+              + f"; layer {sharp} is the sharpest, layer {broad} the most diffuse.")
+    counts = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
+    summary = ", ".join(f"{k} {c}" for k, c in counts.items() if c)
+    return {
+        "prev": kind_note("previous-token", "prev", "the byte just before it"),
+        "first": kind_note("first-token", "first", "the first byte of the sentence"),
+        "self": kind_note("self", "self", "itself"),
+        "induction": induction,
+        "layers": layers,
+        "summary": f"Labels over the {n} heads: {summary}.",
+    }  # fmt: skip
+
+
+@experiment(
+    "attention/heads",
+    topic="attention",
+    profiles={"quick": {"period": 16, "repeats": 2}, "full": {"period": 32, "repeats": 8}},
+    needs=[SITE_MODEL],
+    title="Per-head attention maps of the site model, measured and labelled",
+)
+def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Attention maps on :data:`SENTENCE`, per-head scores, induction scores and a label per head."""
+    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    ids = _ids(tok, SENTENCE)
+    with torch.no_grad():
+        _, attn = model(ids, return_attn=True)
+    maps = torch.stack([a[0] for a in attn])  # (L, H, T, T)
+    scores = head_scores(maps)
+    gen = torch.Generator().manual_seed(0)
+    period = int(cfg["period"])
+    letters = torch.tensor(tok.encode("abcdefghijklmnopqrstuvwxyz"), dtype=torch.long)
+    block = letters[torch.randint(len(letters), (int(cfg["repeats"]), period), generator=gen)]  # (R, P)
+    with torch.no_grad():
+        _, attn_rep = model(torch.cat([block, block], dim=1), return_attn=True)
+    ind = induction_scores(torch.stack(attn_rep).mean(1), period)  # (L, H), averaged over the R strings
+    L, H = ind.shape
+    rows = []
+    for li in range(L):
+        for h in range(H):
+            s = {k: float(v[li, h]) for k, v in scores.items()} | {"induction": float(ind[li, h])}
+            rows.append({"head": head_label(li, h), "layer": li, "prev": s["prev"], "first": s["first"],
+                         "self": s["self"], "entropy": s["entropy"], "induction": s["induction"],
+                         "kind": classify_head(s)})  # fmt: skip
+    T = ids.shape[1]
+    uniform = float(np.mean([1.0 / (t + 1) for t in range(2, T)]))
+    return {
+        "sentence": SENTENCE,
+        "tokens": _char_labels(tok, ids),
+        "maps": maps.numpy(),
+        "rows": rows,
+        "table": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k != "layer"}
+                  for r in rows],
+        "notes": _notes(rows, L),
+        "uniform_weight": uniform,
+        "n_heads": L * H,
+    }  # fmt: skip
+
+
+@figure("attention/heads", "maps", caption="Attention weights of every layer (rows) and head (columns)")
+def _fig_maps(res: Result):
+    import matplotlib.pyplot as plt
+
+    maps = np.asarray(res["maps"])  # (L, H, T, T)
+    L, H, T, _ = maps.shape
+    labels = list(res["tokens"])
+    kinds = {r["head"]: r["kind"] for r in res["rows"]}
+    fig, axes = plt.subplots(L, H, figsize=(3.1 * H, 3.1 * L), squeeze=False)
+    for li in range(L):
+        for h in range(H):
+            ax = axes[li][h]
+            ax.imshow(maps[li, h], cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(f"{head_label(li, h)} · {kinds[head_label(li, h)]}", fontsize=9)
+            ax.grid(False)
+            ax.set_xticks(range(T))
+            ax.set_yticks(range(T))
+            ax.set_xticklabels(labels if li == L - 1 else [], fontsize=3.6, rotation=90)
+            ax.set_yticklabels(labels if h == 0 else [], fontsize=3.6)
+            ax.tick_params(length=0, pad=1)
+    fig.supxlabel("key (attended-to byte)")
+    fig.supylabel("query (attending byte)")
+    fig.tight_layout()
+    return fig
+
+
+@figure("attention/heads", "examples", caption="The most typical head of each kind found, with bytes on the axes")
+def _fig_examples(res: Result):
+    import matplotlib.pyplot as plt
+
+    maps = np.asarray(res["maps"])
+    rows = res["rows"]
+    key = {"previous-token": "prev", "first-token": "first", "self": "self", "induction": "induction"}
+    picks = []
+    for kind, k in key.items():
+        found = [r for r in rows if r["kind"] == kind]
+        if found:
+            picks.append((kind, max(found, key=lambda r: r[k])))
+    if not picks:  # nothing specialised: show the sharpest and the broadest head
+        picks = [("sharpest", min(rows, key=lambda r: r["entropy"])), ("broadest", max(rows, key=lambda r: r["entropy"]))]
+    labels = list(res["tokens"])
+    T = len(labels)
+    fig, axes = plt.subplots(1, len(picks), figsize=(5.2 * len(picks), 5.4), squeeze=False)
+    for ax, (kind, r) in zip(axes[0], picks, strict=True):
+        li, h = int(r["layer"]), int(r["head"].split("H")[1])
+        ax.imshow(maps[li, h], cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{r['head']} ({kind})")
+        ax.grid(False)
+        ax.set_xticks(range(T), labels, fontsize=6, rotation=90, family="monospace")
+        ax.set_yticks(range(T), labels, fontsize=6, family="monospace")
+        ax.tick_params(length=0, pad=1)
+        ax.set_xlabel("key")
+    axes[0][0].set_ylabel("query")
+    fig.tight_layout()
+    return fig
+
+
+@experiment(
+    "attention/causality",
+    topic="attention",
+    profiles={"quick": {"n_chars": 12}, "full": {"n_chars": len(SENTENCE)}},
+    needs=[SITE_MODEL],
+    title="Jacobian norms ||d logits_t / d embedding_s|| of the site model",
+)
+def causality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Dependency of every output position on every input position, measured with autograd."""
+    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    ids = _ids(tok, SENTENCE[: int(cfg["n_chars"])])
+    t0 = time.perf_counter()
+    norms = jacobian_norms(model, ids)  # (T, T)
+    seconds = time.perf_counter() - t0
+    T = norms.shape[0]
+    upper = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    lower = norms[~upper]
+    # a second view: change every token after position p and compare the logits up to p
+    p = T // 2
+    other = ids.clone()
+    other[0, p + 1 :] = torch.tensor(tok.encode("#" * (T - p - 1)), dtype=torch.long)
+    with torch.no_grad():
+        a, b = model(ids), model(other)
+    return {
+        "tokens": _char_labels(tok, ids),
+        "norms": norms.numpy(),
+        "max_above_diagonal": float(norms[upper].abs().max()),
+        "min_on_or_below_diagonal": float(lower.min()),
+        "zeros_on_or_below_diagonal": int((lower == 0).sum()),
+        "perturbed_from": p + 1,
+        "max_past_logit_change": float((a[0, : p + 1] - b[0, : p + 1]).abs().max()),
+        "max_future_logit_change": float((a[0, p + 1 :] - b[0, p + 1 :]).abs().max()),
+        "seconds": seconds,
+        "T": T,
+    }
+
+
+@figure("attention/causality", "jacobian", caption="log10 ||d logits_t / d embedding_s|| of the site model")
+def _fig_jacobian(res: Result):
+    import matplotlib.pyplot as plt
+
+    norms = np.asarray(res["norms"])
+    T = norms.shape[0]
+    labels = list(res["tokens"])
+    shown = np.where(norms > 0, np.log10(np.where(norms > 0, norms, 1.0)), np.nan)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    im = ax.imshow(shown, cmap="magma", interpolation="nearest")
+    ax.grid(False)
+    fs = 6 if T > 24 else 8
+    ax.set_xticks(range(T), labels, fontsize=fs, rotation=90, family="monospace")
+    ax.set_yticks(range(T), labels, fontsize=fs, family="monospace")
+    ax.tick_params(length=0, pad=1)
+    ax.set_xlabel("input position s (embedding)")
+    ax.set_ylabel("output position t (logits)")
+    ax.set_title(f"blank = exactly 0 (max above diagonal: {res['max_above_diagonal']:.1f})")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="log10 norm")
+    return fig
+
+
+@experiment(
+    "attention/scaling",
+    topic="attention",
+    profiles={
+        "quick": {"dims": [4, 16, 64, 256, 1024], "n_keys": 64, "trials": 100},
+        "full": {"dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "n_keys": 64, "trials": 2000},
+    },
+    title="Softmax saturation with and without 1/sqrt(d)",
+)
+def scaling(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Entropy, peak weight and Jacobian norm of softmax over random scores, scaled and unscaled."""
+    rows = softmax_saturation(list(cfg["dims"]), int(cfg["n_keys"]), int(cfg["trials"]))
+    by_d = {str(r["d"]): r for r in rows}
+    return {"rows": rows, "by_d": by_d, "n_keys": int(cfg["n_keys"]),
+            "table": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}  # fmt: skip
+
+
+@figure("attention/scaling", "entropy", caption="Softmax of random q·k: normalized entropy and peak weight vs d")
+def _fig_scaling(res: Result):
+    import matplotlib.pyplot as plt
+
+    rows = res["rows"]
+    d = [r["d"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    a1.plot(d, [r["entropy_scaled"] for r in rows], marker="o", label="q·k / √d")
+    a1.plot(d, [r["entropy_raw"] for r in rows], marker="s", label="q·k (unscaled)")
+    a1.set_ylabel("entropy / ln(keys)")
+    a1.set_ylim(0, 1.05)
+    a2.plot(d, [r["max_scaled"] for r in rows], marker="o", label="q·k / √d")
+    a2.plot(d, [r["max_raw"] for r in rows], marker="s", label="q·k (unscaled)")
+    a2.set_ylabel("mean largest weight")
+    a2.set_ylim(0, 1.05)
+    for ax in (a1, a2):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("head width d")
+    a1.legend()
+    fig.tight_layout()
+    return fig
+
+
+@experiment(
+    "attention/memory",
+    topic="attention",
+    profiles={
+        "quick": {"lengths": [64, 128, 256], "heads": 4, "head_dim": 32, "repeats": 2},
+        "full": {"lengths": [128, 256, 512, 1024, 2048], "heads": 4, "head_dim": 32, "repeats": 3},
+    },
+    title="Attention matrix bytes and time vs sequence length",
+)
+def memory(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Materialized weight bytes (measured = formula) and time of explicit vs fused attention."""
+    H, D, reps = int(cfg["heads"]), int(cfg["head_dim"]), int(cfg["repeats"])
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for T in ctx.progress(list(cfg["lengths"]), desc="lengths"):
+        q, k, v = (torch.randn(1, H, T, D, generator=gen) for _ in range(3))  # (1, H, T, D)
+        mask = causal_mask(T)
+        with torch.no_grad():
+            out, weights = scaled_dot_product(q, k, v, mask=mask)  # (1, H, T, D), (1, H, T, T)
+            ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            t_naive = _median_time(lambda: scaled_dot_product(q, k, v, mask=mask), reps)  # noqa: B023
+            t_fused = _median_time(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), reps)  # noqa: B023
+        rows.append({
+            "T": T,
+            "weights_bytes": int(weights.untyped_storage().nbytes()),
+            "formula_bytes": attention_matrix_bytes(1, H, T),
+            "qkv_bytes": 3 * q.untyped_storage().nbytes(),
+            "naive_ms": 1e3 * t_naive,
+            "fused_ms": 1e3 * t_fused,
+            "max_diff": float((out - ref).abs().max()),
+        })  # fmt: skip
+    Ts = np.array([r["T"] for r in rows], dtype=float)
+    half = slice(len(rows) // 2, None)
+    slope = {name: float(np.polyfit(np.log(Ts[half]), np.log([r[f"{name}_ms"] for r in rows][half]), 1)[0])
+             for name in ("naive", "fused")}  # fmt: skip
+    big = {"heads": 32, "T": 4096, "bytes_per_element": 2, "layers": 32}
+    per_layer = attention_matrix_bytes(1, big["heads"], big["T"], big["bytes_per_element"])
+    return {
+        "rows": rows,
+        "table": [{"T": r["T"], "weights (MiB)": round(r["weights_bytes"] / 2**20, 2),
+                   "H·T²·4 (MiB)": round(r["formula_bytes"] / 2**20, 2),
+                   "q,k,v (MiB)": round(r["qkv_bytes"] / 2**20, 2),
+                   "explicit (ms)": round(r["naive_ms"], 2), "fused SDPA (ms)": round(r["fused_ms"], 2)}
+                  for r in rows],
+        "all_equal": all(r["weights_bytes"] == r["formula_bytes"] for r in rows),
+        "slope": slope,
+        "largest": rows[-1],
+        "big_model": big | {"gib_per_layer": per_layer / 2**30, "gib_all_layers": big["layers"] * per_layer / 2**30},
+        "heads": H,
+        "head_dim": D,
+    }  # fmt: skip
+
+
+@figure("attention/memory", "memory", caption="Attention weights: bytes and wall time vs sequence length")
+def _fig_memory(res: Result):
+    import matplotlib.pyplot as plt
+
+    rows = res["rows"]
+    T = [r["T"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    a1.plot(T, [r["weights_bytes"] / 2**20 for r in rows], marker="o", label="attention weights (B·H·T²)")
+    a1.plot(T, [r["qkv_bytes"] / 2**20 for r in rows], marker="s", label="q, k, v (3·B·H·T·D)")
+    a1.set_ylabel("MiB")
+    a1.legend()
+    a2.plot(T, [r["naive_ms"] for r in rows], marker="o", label="explicit softmax(QKᵀ)V")
+    a2.plot(T, [r["fused_ms"] for r in rows], marker="s", label="fused SDPA")
+    a2.set_ylabel("ms per call")
+    a2.legend()
+    for ax in (a1, a2):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length T")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,54 @@
+"""The site model: one small byte-level GPT trained once per build on the default corpus (CPython's
+``pydoc_data.topics`` prose), cached, and reused by every topic that only needs *a* trained model
+(embeddings, attention maps, sampling, KV cache). Topics whose experiment *is* training train their own.
+
+Use it from an experiment that declares ``needs=["site/model"]``::
+
+    model, tokenizer = load_site_model(ctx.need("site/model"))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkb.lab import Result, RunContext, experiment
+
+SITE_MODEL = "site/model"
+
+
+@experiment(
+    SITE_MODEL,
+    topic="site",
+    profiles={"quick": {"steps": 30}, "full": {"steps": 1500}},
+    title="Train the shared site model (site preset, pydoc corpus)",
+)
+def site_model(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Train the ``site`` preset on the pydoc corpus and keep its checkpoint in the result directory."""
+    from llmkb.train import train_site_model
+
+    res = train_site_model(steps=cfg["steps"], out_dir=ctx.out_dir / "model", progress=ctx.show_progress)
+    steps, train_loss = res.series("train_loss")
+    val_steps, val_loss = res.series("val_loss")
+    return {
+        "steps": steps,
+        "train_loss": train_loss,
+        "val_steps": val_steps,
+        "val_loss": val_loss,
+        "final_val_loss": res.final_val_loss,
+        "seconds": res.wall_time,
+        "n_params": res.model.num_parameters(),
+    }
+
+
+def load_site_model(result: Result):
+    """The trained site model (in eval mode) and its tokenizer, from the ``site/model`` result.
+
+    Returns:
+        ``(model, tokenizer)``: a :class:`llmkb.nn.GPT` and a :class:`llmkb.data.ByteTokenizer`.
+    """
+    from llmkb.data import ByteTokenizer
+    from llmkb.nn import GPT
+
+    model = GPT.load(result.dir / "model")
+    model.eval()
+    return model, ByteTokenizer()

@@ -1,0 +1,69 @@
+"""The built site in Debian's chromium: every page loads with no console error and no request to
+another host; search finds a known page; the knowledge graph shows its nodes, highlights neighbours
+on hover, and a click navigates."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("site")
+
+
+def _pages(built_site) -> list[str]:
+    out = []
+    for p in sorted(built_site.dir.rglob("index.html")):
+        rel = p.parent.relative_to(built_site.dir).as_posix()
+        out.append("" if rel == "." else rel + "/")
+    return out
+
+
+def test_every_page_loads_cleanly(built_site, server_url, watched):
+    pages = _pages(built_site)
+    assert len(pages) >= 8
+    for rel in pages:
+        resp = watched.page.goto(server_url + rel, wait_until="networkidle")
+        assert resp is not None and resp.status == 200, rel
+        assert watched.page.locator("article").count() >= 1, rel
+        watched.check()
+
+
+def test_search_finds_a_known_page(server_url, watched):
+    page = watched.page
+    page.goto(server_url, wait_until="networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator("input.md-search__input").fill("learning path")
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=15000)
+    assert "Learning path" in page.locator(".md-search-result").inner_text()
+    watched.check()
+
+
+def test_graph_nodes_hover_and_click_navigate(built_site, server_url, watched):
+    import json
+
+    page = watched.page
+    page.goto(server_url + "graph/", wait_until="networkidle")
+    nodes = page.locator("svg.llmkb-graph a.llmkb-node")
+    expected = json.loads((built_site.dir / "graph.json").read_text())["nodes"]
+    assert nodes.count() == len(expected) >= 1
+    first = nodes.first
+    first.hover()
+    assert "llmkb-hovering" in (page.locator("svg.llmkb-graph").get_attribute("class") or "")
+    target = first.get_attribute("data-id")
+    first.click()
+    page.wait_for_url(f"**/{target}/", timeout=15000)
+    assert page.locator("article h1").first.inner_text().strip() != ""
+    watched.check()
+
+
+def test_graph_works_after_instant_navigation(server_url, watched):
+    """Page scripts re-run after Material's instant navigation (no full reload)."""
+    page = watched.page
+    page.goto(server_url, wait_until="networkidle")
+    page.evaluate("window.__llmkbMarker = 42")
+    page.locator("a[href$='graph/']").first.click()
+    page.wait_for_url("**/graph/", timeout=15000)
+    page.locator("svg.llmkb-graph a.llmkb-node").first.hover()
+    assert page.evaluate("window.__llmkbMarker") == 42  # same document: instant navigation
+    assert "llmkb-hovering" in (page.locator("svg.llmkb-graph").last.get_attribute("class") or "")
+    watched.check()

@@ -1,0 +1,76 @@
+"""The real site: strict build with zero warnings in the quick profile, a warm rebuild re-runs no
+experiment, every page is well-formed and nothing points at another host."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import build_site
+
+from llmkb.lab import experiments
+from llmkb.lab.cache import count_runs
+
+pytestmark = pytest.mark.xdist_group("site")
+
+
+def test_strict_build_has_zero_warnings(site_build):
+    assert site_build.returncode == 0, site_build.output[-5000:]
+    assert "WARNING" not in site_build.output, site_build.output
+
+
+def test_generated_pages_exist(built_site):
+    d = built_site.dir
+    for rel in ("index.html", "graph/index.html", "learning-path/index.html", "how-it-is-built/index.html",
+                "reference/index.html", "reference/nn/index.html", "graph.json", "search/search_index.json"):
+        assert (d / rel).is_file(), rel
+    home = (d / "index.html").read_text(encoding="utf-8")
+    assert home.count('class="llmkb-roadmap-area"') == 16
+    assert '<svg class="llmkb-graph"' in home
+
+
+def test_every_topic_with_a_lab_has_a_notebook_page_and_ipynb(built_site):
+    from llmkb.site.pages import read_topics
+    from conftest import ROOT
+
+    topics = read_topics(ROOT / "docs")
+    for t in topics.values():
+        assert (built_site.dir / t.id / "index.html").is_file()
+        if t.has_lab:
+            assert (built_site.dir / t.id / "lab" / "index.html").is_file(), t.id
+            assert (built_site.dir / t.id / "lab.ipynb").is_file(), t.id
+            html = (built_site.dir / t.id / "lab" / "index.html").read_text(encoding="utf-8")
+            assert "Traceback" not in html, f"{t.id}/lab.py shows a traceback"
+
+
+def test_no_reference_to_other_hosts_in_assets(built_site):
+    """No script, stylesheet, font or image is loaded from another host (links in text are fine)."""
+    pattern = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](https?:)?//""", re.I)
+    offenders = []
+    for page in built_site.dir.rglob("*.html"):
+        for m in pattern.finditer(page.read_text(encoding="utf-8")):
+            tag = page.read_text(encoding="utf-8")[m.start() : m.start() + 200]
+            if 'rel="canonical"' in tag or "<link rel=\"canonical\"" in tag:
+                continue
+            offenders.append((str(page.relative_to(built_site.dir)), tag[:120]))
+    assert not offenders, offenders[:5]
+
+
+def test_warm_rebuild_reruns_no_experiment(built_site, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKB_CACHE", str(built_site.cache))
+    before = count_runs()
+    proc = build_site(tmp_path / "again", built_site.cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert count_runs() == before, "a warm rebuild re-ran experiments"
+    assert "0 ran" in proc.stdout + proc.stderr
+
+
+def test_every_experiment_belongs_to_a_page_or_is_needed():
+    from conftest import ROOT
+    from llmkb.site.pages import read_topics
+
+    slugs = {t.slug for t in read_topics(ROOT / "docs").values()}
+    exps = experiments()
+    needed = {n for e in exps.values() for n in e.needs}
+    orphans = [name for name, e in exps.items() if e.topic not in slugs and name not in needed]
+    assert not orphans, f"experiments with no page that shows them: {orphans}"

@@ -1,0 +1,184 @@
+"""The lab pipeline: cached results keyed by code, config, profile and needs; atomic storage;
+the `llmkb lab` CLI."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from llmkb import lab
+from llmkb.cli import main
+from llmkb.lab import cache, registry
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def lab_pkg(tmp_path, monkeypatch):
+    """A throw-away package with an experiment module that imports a helper module."""
+    pkg = tmp_path / "src" / "labpkg_t"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("FACTOR = 2\n")
+    (pkg / "unrelated.py").write_text("X = 1\n")
+    (pkg / "exp.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from labpkg_t.helper import FACTOR
+            from llmkb.lab import experiment
+
+            CALLS = []
+
+            @experiment("t/double", topic="t", profiles={"quick": {"n": 3}, "full": {"n": 5}})
+            def double(cfg, ctx):
+                CALLS.append(cfg["n"])
+                (ctx.out_dir / "artifact.txt").write_text("kept")
+                return {"v": np.arange(cfg["n"]) * FACTOR, "nested": {"a": [1, {"b": np.ones(2)}]}, "s": "x"}
+
+            @experiment("t/uses", topic="t", profiles={"quick": {}, "full": {}}, needs=["t/double"])
+            def uses(cfg, ctx):
+                return {"sum": int(ctx.need("t/double")["v"].sum())}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    # experiments registered by this module must not leak into other tests
+    saved = dict(registry._EXPERIMENTS)
+    sys.modules.pop("labpkg_t.exp", None)
+    mod = importlib.import_module("labpkg_t.exp")
+    yield pkg, mod
+    registry._EXPERIMENTS.clear()
+    registry._EXPERIMENTS.update(saved)
+    cache.clear_code_hash_cache()
+    for name in [m for m in sys.modules if m.startswith("labpkg_t")]:
+        sys.modules.pop(name)
+
+
+def test_run_caches_and_roundtrips_arrays(tmp_cache, lab_pkg):
+    _, mod = lab_pkg
+    r1 = lab.run("t/double", "quick")
+    assert r1.ran and mod.CALLS == [3]
+    np.testing.assert_array_equal(r1["v"], [0, 2, 4])
+    np.testing.assert_array_equal(r1.path("nested.a.1.b"), [1.0, 1.0])
+    assert (r1.dir / "artifact.txt").read_text() == "kept"
+    r2 = lab.run("t/double", "quick")
+    assert not r2.ran and mod.CALLS == [3] and r2.key == r1.key
+    r3 = lab.run("t/double", "full")
+    assert r3.ran and r3.key != r1.key and list(r3["v"]) == [0, 2, 4, 6, 8]
+    assert cache.count_runs() == 2
+
+
+def test_editing_an_imported_module_changes_the_key_unrelated_does_not(tmp_cache, lab_pkg):
+    pkg, _ = lab_pkg
+    k1 = registry.key_of("t/double", "quick")
+    (pkg / "unrelated.py").write_text("X = 2\n")
+    cache.clear_code_hash_cache()
+    assert registry.key_of("t/double", "quick") == k1
+    (pkg / "helper.py").write_text("FACTOR = 3\n")
+    cache.clear_code_hash_cache()
+    assert registry.key_of("t/double", "quick") != k1
+
+
+def test_needs_enter_the_key_and_results(tmp_cache, lab_pkg):
+    pkg, _ = lab_pkg
+    assert lab.run("t/uses", "quick")["sum"] == 6
+    k = registry.key_of("t/uses", "quick")
+    (pkg / "helper.py").write_text("FACTOR = 10\n")
+    cache.clear_code_hash_cache()
+    assert registry.key_of("t/uses", "quick") != k  # a changed dependency changes the dependant's key
+
+
+def test_failed_experiment_leaves_nothing_behind(tmp_cache):
+    saved = dict(registry._EXPERIMENTS)
+    try:
+
+        @lab.experiment("t/boom", topic="t", profiles={"quick": {}, "full": {}})
+        def boom(cfg, ctx):
+            (ctx.out_dir / "half.bin").write_bytes(b"x")
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            lab.run("t/boom", "quick")
+        leftovers = list((tmp_cache / "quick" / "t" / "boom").iterdir())
+        assert leftovers == []
+        assert cache.count_runs() == 0
+    finally:
+        registry._EXPERIMENTS.clear()
+        registry._EXPERIMENTS.update(saved)
+
+
+def test_experiment_needs_both_profiles():
+    with pytest.raises(ValueError, match="full"):
+        lab.experiment("t/bad", topic="t", profiles={"quick": {}})
+
+
+def test_undeclared_need_is_an_error(tmp_cache, lab_pkg):
+    saved = dict(registry._EXPERIMENTS)
+    try:
+
+        @lab.experiment("t/sneaky", topic="t", profiles={"quick": {}, "full": {}})
+        def sneaky(cfg, ctx):
+            return {"x": ctx.need("t/double")["s"]}
+
+        with pytest.raises(KeyError, match="needs="):
+            lab.run("t/sneaky", "quick")
+    finally:
+        registry._EXPERIMENTS.clear()
+        registry._EXPERIMENTS.update(saved)
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("LLMKB_PROFILE", "full")
+    assert lab.current_profile() == "full"
+    monkeypatch.setenv("LLMKB_PROFILE", "huge")
+    with pytest.raises(ValueError, match="huge"):
+        lab.current_profile()
+
+
+def test_cli_lab_run_and_list(tmp_cache, lab_pkg, capsys):
+    assert main(["lab", "run", "t", "--profile", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "t/double: ran" in out and "t/uses: ran" in out
+    assert main(["lab", "run", "t/double", "--profile", "quick"]) == 0
+    assert "t/double: cached" in capsys.readouterr().out
+    assert main(["lab", "list"]) == 0
+    assert "t/double" in capsys.readouterr().out
+
+
+def test_cli_lab_bad_input_exits_2(tmp_cache, capsys):
+    assert main(["lab", "run", "no-such-topic"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("llmkb: error: no topic or experiment named 'no-such-topic'") and err.count("\n") == 1
+    assert main(["lab", "run", "site", "--profile", "huge"]) == 2
+    assert "unknown profile" in capsys.readouterr().err
+
+
+def test_figures_render_with_the_shared_style(tmp_cache, lab_pkg):
+    saved = dict(registry._FIGURES)
+    try:
+
+        @lab.figure("t/double", "line", caption="c")
+        def line(res):
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots()
+            ax.plot(res["v"])
+            assert plt.rcParams["axes.spines.top"] is False  # shared style active
+            return fig
+
+        res = lab.run("t/double", "quick")
+        path = registry.render_figure(registry.get_figure("t/double", "line"), res)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert registry.render_figure(registry.get_figure("t/double", "line"), res) == path
+    finally:
+        registry._FIGURES.clear()
+        registry._FIGURES.update(saved)
