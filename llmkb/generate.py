@@ -145,9 +145,12 @@ class Temperature:
     (Ackley, Hinton & Sejnowski 1985; as used for neural text generation e.g. by Holtzman et al. 2019,
     arXiv 1904.09751). ``t = 1`` is the identity.
 
-    ``t = 0`` is the limit ``t -> 0+``, i.e. greedy decoding: every token except the arg-max is set to
-    ``-inf`` and the arg-max keeps its logit. Among tied maxima the **lowest index** is kept (exactly
-    one token survives), matching ``torch.argmax``.
+    For ``t > 0`` the output is ``(l - max_j l_j) / t``: the row max is subtracted first, which leaves
+    the softmax unchanged but keeps tiny temperatures from overflowing.
+
+    ``t = 0`` is greedy decoding: every token except the arg-max is set to ``-inf`` and the arg-max keeps
+    its logit. Among tied maxima the **lowest index** is kept (exactly one token survives), matching
+    ``torch.argmax``. (The limit ``t -> 0+`` instead spreads the mass evenly over tied maxima.)
 
     Args:
         t: Temperature, finite and ``>= 0``.
@@ -167,7 +170,13 @@ class Temperature:
             return out.scatter(-1, top, logits.gather(-1, top))
         if self.t == 1.0:
             return logits.clone()
-        return logits / self.t
+        # Shift by the row max first (softmax is shift-invariant) so a tiny t cannot overflow to
+        # +inf and produce inf - inf = NaN; the max becomes 0, everything else <= 0.
+        top = logits.amax(dim=-1, keepdim=True)  # (B, 1)
+        top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+        shifted = logits - top  # (B, V), <= 0
+        # t may round to 0 in the logits' dtype: keep 0 / t at 0 instead of NaN (d < 0 gives -inf).
+        return torch.where(shifted == 0, shifted, shifted / self.t)
 
     def __repr__(self) -> str:
         return f"Temperature({self.t})"
