@@ -306,7 +306,7 @@ class RepetitionPenalty:
         """Penalize seen tokens in ``logits`` (B, V) given ``history`` (B, T)."""
         if history is None or history.numel() == 0 or self.r == 1.0:
             return logits.clone()
-        seen = _seen_mask(history, logits.shape)  # (B, V) bool
+        seen = _seen_mask(history.to(logits.device), logits.shape)  # (B, V) bool
         penalized = torch.where(logits > 0, logits / self.r, logits * self.r)  # (B, V)
         return torch.where(seen, penalized, logits)
 
@@ -323,7 +323,7 @@ def _seen_mask(history: Tensor, shape: torch.Size) -> Tensor:
         raise ValueError(f"history must hold integer token ids, got dtype {history.dtype}")
     if (history >= v).any():
         raise ValueError(f"history contains token ids >= vocabulary size {v}")
-    ids = torch.where(history < 0, v, history).long().to(history.device)  # padding -> spare column v
+    ids = torch.where(history < 0, v, history).long()  # (B, T), padding -> spare column v
     mask = torch.zeros(b, v + 1, dtype=torch.bool, device=history.device)  # (B, V + 1)
     mask.scatter_(1, ids, True)
     return mask[:, :v]
