@@ -9,9 +9,13 @@ Use it from an experiment that declares ``needs=["site/model"]``::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkb.lab import Result, RunContext, experiment
+
+if TYPE_CHECKING:
+    from llmkb.data import ByteTokenizer
+    from llmkb.nn import GPT
 
 SITE_MODEL = "site/model"
 
@@ -40,11 +44,11 @@ def site_model(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     }
 
 
-def load_site_model(result: Result):
+def load_site_model(result: Result) -> tuple[GPT, ByteTokenizer]:
     """The trained site model (in eval mode) and its tokenizer, from the ``site/model`` result.
 
     Returns:
-        ``(model, tokenizer)``: a :class:`llmkb.nn.GPT` and a :class:`llmkb.data.ByteTokenizer`.
+        The model, a :class:`llmkb.nn.GPT`, and its tokenizer, a :class:`llmkb.data.ByteTokenizer`.
     """
     from llmkb.data import ByteTokenizer
     from llmkb.nn import GPT
