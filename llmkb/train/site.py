@@ -1,0 +1,85 @@
+"""The site model: the ``site`` preset trained on the pydoc corpus, reused by every topic.
+
+:func:`train_site_model` is what the lab pipeline calls (and caches). Its defaults were chosen so that
+the full profile (:data:`SITE_STEPS_FULL` steps) finishes within about 90 s on two CPU cores and gives
+legible samples; the quick profile (:data:`SITE_STEPS_QUICK`) only checks the plumbing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llmkb.data.batching import TokenDataset
+from llmkb.data.tokenizer import get_tokenizer
+from llmkb.nn import GPTConfig
+from llmkb.train.config import TrainConfig
+from llmkb.train.loop import TrainResult
+from llmkb.train.runs import train_run
+
+__all__ = ["SITE_CORPUS", "SITE_STEPS_FULL", "SITE_STEPS_QUICK", "site_train_config", "train_site_model"]
+
+#: Steps of the full profile.
+SITE_STEPS_FULL: int = 600
+#: Steps of the quick profile (seconds; the model is barely trained).
+SITE_STEPS_QUICK: int = 20
+#: Default corpus of the site model.
+SITE_CORPUS: str = "pydoc"
+
+_SITE_TRAIN: dict[str, Any] = {
+    "batch_size": 16,
+    "seq_len": 128,
+    "lr": 3e-3,
+    "min_lr": 3e-4,
+    "warmup_steps": 30,
+    "weight_decay": 0.1,
+    "grad_clip": 1.0,
+    "eval_every": 100,
+    "eval_batches": 8,
+}
+
+
+def site_train_config(steps: int = SITE_STEPS_FULL, **overrides: Any) -> TrainConfig:
+    """The site model's :class:`~llmkb.train.TrainConfig` for ``steps`` steps.
+
+    Warm-up is capped at a tenth of the run, so short (quick-profile) runs still decay.
+    """
+    values = {**_SITE_TRAIN, "steps": steps, **overrides}
+    values["warmup_steps"] = min(values["warmup_steps"], max(1, steps // 10))
+    values["eval_every"] = min(values["eval_every"], steps)
+    return TrainConfig(**values)
+
+
+def train_site_model(
+    steps: int = SITE_STEPS_FULL,
+    out_dir: str | Path = "site-model",
+    *,
+    progress: bool = False,
+    corpus: str = SITE_CORPUS,
+    tokenizer: str | Path = "byte",
+    seed: int = 0,
+    device: str = "cpu",
+    **overrides: Any,
+) -> TrainResult:
+    """Train the ``site`` preset on ``corpus`` into the run directory ``out_dir``.
+
+    Args:
+        steps: Optimizer steps (:data:`SITE_STEPS_FULL` or :data:`SITE_STEPS_QUICK` for the profiles).
+        out_dir: Run directory to create (must not exist; written atomically, see
+            :mod:`llmkb.train.runs`). ``GPT.load(out_dir)`` and ``llmkb generate out_dir`` read it.
+        progress: Show a progress bar.
+        corpus: Corpus name or path (see :func:`~llmkb.data.load_corpus`).
+        tokenizer: ``"byte"`` or the folder of a saved tokenizer.
+        seed: Random seed.
+        device: Training device.
+        **overrides: Any other :class:`~llmkb.train.TrainConfig` field.
+
+    Returns:
+        The :class:`~llmkb.train.TrainResult` (history, model, wall time).
+    """
+    tok = get_tokenizer(tokenizer)
+    dataset = TokenDataset.from_corpus(corpus, tok)
+    mcfg = GPTConfig.preset("site", vocab_size=tok.vocab_size)
+    tcfg = site_train_config(steps, seed=seed, device=device, **overrides)
+    info = {"preset": "site", "corpus": corpus, "tokenizer": str(tokenizer), "val_fraction": 0.1}
+    return train_run(mcfg, tcfg, dataset, out_dir, progress=progress, run_info=info)
