@@ -274,3 +274,21 @@ def test_get_task_errors() -> None:
     with pytest.raises(UsageError):
         get_task("copy", noise=1.5)
     assert get_task("associative-recall").name == "recall"
+
+
+def test_get_tokenizer_loads_a_saved_bpe_tokenizer(tmp_path: Path) -> None:
+    from llmkb.tokenize import BPETokenizer
+
+    text = "the theme of the thesis is the theory of these themes. " * 20
+    bpe = BPETokenizer.train(text, 270)
+    bpe.save(tmp_path / "bpe")
+    tok = get_tokenizer(tmp_path / "bpe")
+    assert isinstance(tok, BPETokenizer) and tok.vocab_size == bpe.vocab_size
+    ds = TokenDataset.from_text(text, tok, val_fraction=0.2)
+    assert ds.vocab_size == bpe.vocab_size
+    ids = torch.cat([ds.train, ds.val])
+    assert ids.tolist() == bpe.encode(text) and len(ids) < len(text.encode())
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.txt").write_text("not a tokenizer")
+    with pytest.raises(UsageError):
+        get_tokenizer(tmp_path / "junk")

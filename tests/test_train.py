@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -271,3 +272,31 @@ def test_ddp_two_processes_train_and_checkpoint(tmp_path: Path) -> None:
     assert state["history"][-1]["val_loss"] < state["history"][2]["val_loss"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "run"]
     assert proc.stdout.count("trained to step 6") == 1  # rank 0 only
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+@pytest.mark.parametrize("preset", ["tiny", "site", "gpt2-style", "llama-style"])
+def test_bench_reference_has_the_same_shape(preset: str) -> None:
+    from llmkb.bench.train import ReferenceGPT
+
+    cfg = GPTConfig.preset(preset, n_layers=1)
+    ref = ReferenceGPT(cfg)
+    assert sum(p.numel() for p in ref.parameters()) == GPT(cfg).num_parameters()
+    idx, targets = torch.randint(0, cfg.vocab_size, (2, 2, 8), generator=torch.Generator().manual_seed(0))
+    loss = ref(idx, targets)
+    assert loss.shape == () and abs(loss.item() - math.log(cfg.vocab_size)) < 0.5  # near-uniform at init
+
+
+def test_bench_train_reports_a_ratio(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from llmkb.cli import main
+
+    out = tmp_path / "bench.json"
+    argv = ["bench", "train", "--preset", "tiny", "--batch-size", "2", "--seq-len", "8", "--steps", "1"]
+    assert main([*argv, "--rounds", "2", "--warmup", "0", "--json", str(out)]) == 0
+    assert "ratio llmkb/reference" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert len(result["samples_tokens_per_s"]["llmkb"]) == 2 and result["ratio"] > 0
+    assert main([*argv, "--rounds", "0"]) == 2
+    assert main(["bench", "train", "--preset", "nope"]) == 2

@@ -183,7 +183,7 @@ def test_interrupted_fresh_run_publishes_its_checkpoint(tmp_path: Path) -> None:
     assert _entries(tmp_path) == ["run"]
     assert load_train_state(tmp_path / "run")["step"] == 2
     result = train_run(mcfg, tcfg, ds, tmp_path / "run", resume=True, progress=False)
-    assert result.step == 5 and (tmp_path / "run" / "tokenizer" / "tokenizer.json").is_file()
+    assert result.step == 5 and (tmp_path / "run" / "tokenizer" / "byte_tokenizer.json").is_file()
 
 
 def test_failed_fresh_run_leaves_nothing(tmp_path: Path) -> None:
@@ -208,3 +208,23 @@ def test_site_model_quick_profile(tmp_path: Path) -> None:
     assert result.step == 3 and result.final_val_loss is not None
     assert GPT.load(tmp_path / "site").config == GPTConfig.preset("site")
     assert json.loads((tmp_path / "site" / "run.json").read_text())["corpus"] == "pydoc"
+
+
+def test_train_and_generate_with_a_bpe_tokenizer(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmkb.tokenize import BPETokenizer
+
+    bpe = BPETokenizer.train(corpus.read_text(), 300)
+    bpe.save(tmp_path / "bpe")
+    out = tmp_path / "run"
+    assert _train(corpus, out, "--steps", "2", "--tokenizer", str(tmp_path / "bpe")) == 0
+    assert GPT.load(out).config.vocab_size == bpe.vocab_size
+    capsys.readouterr()
+    assert (
+        main(["generate", str(out), "--prompt", "def f1", "--max-new-tokens", "5", "--temperature", "0"]) == 0
+    )
+    text = capsys.readouterr().out
+    model = GPT.load(out)
+    expected = model.generate(torch.tensor([bpe.encode("def f1")]), 5, temperature=0.0)
+    assert text.rstrip("\n") == bpe.decode(expected[0].tolist())

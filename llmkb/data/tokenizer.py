@@ -16,7 +16,7 @@ from llmkb.errors import UsageError
 
 __all__ = ["ByteTokenizer", "Tokenizer", "get_tokenizer"]
 
-_BYTE_FILE = "tokenizer.json"
+_BYTE_FILE = "byte_tokenizer.json"
 
 
 @runtime_checkable
@@ -77,7 +77,7 @@ class ByteTokenizer:
         return bytes(values).decode("utf-8", errors="replace")
 
     def save(self, directory: str | Path) -> None:
-        """Write ``tokenizer.json`` (``{"type": "byte"}``) into ``directory``."""
+        """Write ``byte_tokenizer.json`` (``{"type": "byte"}``) into ``directory``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         (out / _BYTE_FILE).write_text(json.dumps({"type": "byte", "vocab_size": 256}) + "\n")

@@ -49,7 +49,7 @@ from llmkb.train.distributed import DistContext, setup_distributed
 from llmkb.train.optim import build_optimizer
 from llmkb.train.schedule import lr_at
 
-__all__ = ["Callback", "DataLike", "TrainResult", "derive_seed", "train"]
+__all__ = ["Callback", "DataLike", "TrainResult", "derive_seed", "train", "train_step"]
 
 #: What :func:`train` accepts as data.
 DataLike = TokenDataset | SyntheticTask | torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -195,6 +195,43 @@ class _InterruptFlag:
 
 
 # ----------------------------------------------------------------------------------- the loop
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr: float,
+    grad_clip: float,
+    autocast: torch.autocast | contextlib.nullcontext[None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer update: set ``lr``, forward, backward, clip, step, clear gradients.
+
+    Args:
+        model: Returns ``(logits, loss)`` when called as ``model(x, y)``.
+        optimizer: The optimizer over ``params``.
+        params: Parameters whose gradient norm is clipped.
+        x: Inputs ``(B, T)``.
+        y: Targets ``(B, T)`` (``-100`` = not scored).
+        lr: Learning rate for this update.
+        grad_clip: Maximum global gradient norm; ``0`` disables clipping.
+        autocast: Mixed-precision context for the forward pass, if any.
+
+    Returns:
+        ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device).
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast if autocast is not None else contextlib.nullcontext():
+        _, loss = model(x, y)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach(), grad_norm.detach()
 
 
 def train(
@@ -363,19 +400,13 @@ class _Trainer:
         with flag.installed(active=not dctx.enabled), bar:
             for step in range(self.step + 1, cfg.steps + 1):
                 lr = lr_at(step, cfg)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
                 x, y = self.source.train_batch(self.batch_gen)
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-                with autocast:
-                    _, loss = wrapped(x, y)
-                loss.backward()
-                max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                loss, grad_norm = train_step(
+                    wrapped, self.optimizer, params, x, y, lr=lr, grad_clip=cfg.grad_clip, autocast=autocast
+                )
                 self.step = step
-                pending.append((step, lr, loss.detach(), grad_norm.detach()))
+                pending.append((step, lr, loss, grad_norm))
 
                 last = step == cfg.steps
                 eval_now = last or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
