@@ -171,6 +171,7 @@ def test_token_dataset_from_text() -> None:
     ds.check_seq_len(40)
     with pytest.raises(UsageError):
         ds.check_seq_len(50)
+    TokenDataset.from_text("abcdefghij" * 20, val_fraction=0.0).check_seq_len(100)  # no validation: fine
 
 
 # ----------------------------------------------------------------------------- synthetic tasks

@@ -153,6 +153,12 @@ def test_train_accepts_token_tensors() -> None:
     assert len(r3.history) == 2
 
 
+def test_train_without_validation_and_in_bf16() -> None:
+    ds = TokenDataset.from_text(_text_data().tokenizer.decode(_text_data().train.tolist()), val_fraction=0.0)
+    result = train(_micro(), _cfg(steps=2, precision="bf16"), ds, progress=False)
+    assert result.final_val_loss is None and math.isfinite(result.final_train_loss)
+
+
 def test_train_rejects_mismatched_data() -> None:
     ds = _text_data()
     with pytest.raises(UsageError):

@@ -137,9 +137,10 @@ class TokenDataset:
         return get_batch(self.train if split == "train" else self.val, batch_size, seq_len, generator)
 
     def check_seq_len(self, seq_len: int) -> None:
-        """Raise :class:`UsageError` unless both splits hold more than ``seq_len`` tokens."""
+        """Raise :class:`UsageError` unless the training split (and a non-empty validation split) holds
+        more than ``seq_len`` tokens."""
         for name, part in (("training", self.train), ("validation", self.val)):
-            if len(part) <= seq_len:
+            if len(part) <= seq_len and (name == "training" or len(part) > 0):
                 raise UsageError(
                     f"the {name} split has {len(part)} tokens, too few for seq_len={seq_len}: "
                     "use a bigger corpus or a shorter --seq-len"
