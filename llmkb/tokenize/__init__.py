@@ -1,0 +1,41 @@
+"""Byte-level BPE tokenization: training, exact encoding, interchange with tiktoken / Hugging Face, display.
+
+* :class:`BPETokenizer`: ``BPETokenizer.train(corpus, vocab_size, pattern="gpt4")`` (a classmethod that
+  returns a new tokenizer), ``encode`` / ``decode``, ``save`` / ``load``.
+* :mod:`llmkb.tokenize.patterns`: the GPT-2 and GPT-4 split patterns and their JavaScript equivalents.
+* :mod:`llmkb.tokenize.formats`: ``tokenizer.json`` for Hugging Face ``tokenizers``, ``.tiktoken`` rank
+  files, :func:`to_tiktoken`, :func:`export_vocab_json` for a browser encoder.
+* :mod:`llmkb.tokenize.visualize`: :func:`render_html`, :func:`render_ansi`.
+
+The byte tokenizer (ids = bytes) is :class:`llmkb.data.ByteTokenizer`, also reachable here as
+``llmkb.tokenize.ByteTokenizer`` (imported on first use, since :mod:`llmkb.data` imports torch).
+"""
+
+from typing import Any
+
+from llmkb.tokenize.bpe import BPETokenizer
+from llmkb.tokenize.formats import export_vocab_json, to_hf_tokenizer, to_tiktoken
+from llmkb.tokenize.patterns import GPT2_PATTERN, GPT4_PATTERN, PATTERNS, js_pattern
+from llmkb.tokenize.visualize import render_ansi, render_html
+
+__all__ = [
+    "GPT2_PATTERN",
+    "GPT4_PATTERN",
+    "PATTERNS",
+    "BPETokenizer",
+    "ByteTokenizer",
+    "export_vocab_json",
+    "js_pattern",
+    "render_ansi",
+    "render_html",
+    "to_hf_tokenizer",
+    "to_tiktoken",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ByteTokenizer":
+        from llmkb.data.tokenizer import ByteTokenizer
+
+        return ByteTokenizer
+    raise AttributeError(f"module 'llmkb.tokenize' has no attribute {name!r}")
