@@ -79,10 +79,19 @@ def build_site(dest: Path, cache: Path, profile: str = "quick") -> subprocess.Co
 
 @pytest.fixture(scope="session")
 def site_build(tmp_path_factory) -> SiteBuild:
-    """The real site, built once per session in the quick profile (the lab cache is the project's)."""
-    root = tmp_path_factory.mktemp("served")
+    """The real site, built once per session in the quick profile (the lab cache is the project's).
+
+    While developing, ``LLMKB_TEST_SITE=/tmp/x/llmkb`` points the browser tests at a site built beforehand
+    (``mkdocs build -d /tmp/x/llmkb``) instead of building it again.
+    """
     sub = site_subpath()
     cache = Path(os.environ.get("LLMKB_CACHE", ROOT / ".cache" / "llmkb"))
+    prebuilt = os.environ.get("LLMKB_TEST_SITE")
+    if prebuilt:
+        p = Path(prebuilt).resolve()
+        assert p.name == sub, f"LLMKB_TEST_SITE must end with the sub-path /{sub}"
+        return SiteBuild(p.parent, sub, "(prebuilt)", 0, cache)
+    root = tmp_path_factory.mktemp("served")
     proc = build_site(root / sub, cache)
     return SiteBuild(root, sub, proc.stdout + proc.stderr, proc.returncode, cache)
 

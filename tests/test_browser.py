@@ -61,7 +61,7 @@ def test_graph_works_after_instant_navigation(server_url, watched):
     page = watched.page
     page.goto(server_url, wait_until="networkidle")
     page.evaluate("window.__llmkbMarker = 42")
-    page.locator("a[href$='graph/']").first.click()
+    page.locator("article a[href$='graph/']").first.click()
     page.wait_for_url("**/graph/", timeout=15000)
     page.locator("svg.llmkb-graph a.llmkb-node").first.hover()
     assert page.evaluate("window.__llmkbMarker") == 42  # same document: instant navigation
