@@ -29,7 +29,7 @@ def test_generated_pages_exist(built_site):
     assert '<svg class="llmkb-graph"' in home
 
 
-def test_every_topic_with_a_lab_has_a_notebook_page_and_ipynb(built_site):
+def test_every_lab_was_executed_and_has_an_ipynb(built_site):
     from llmkb.site.pages import read_topics
     from conftest import ROOT
 
@@ -40,6 +40,8 @@ def test_every_topic_with_a_lab_has_a_notebook_page_and_ipynb(built_site):
             assert (built_site.dir / t.id / "lab" / "index.html").is_file(), t.id
             assert (built_site.dir / t.id / "lab.ipynb").is_file(), t.id
             html = (built_site.dir / t.id / "lab" / "index.html").read_text(encoding="utf-8")
+            # the build executes every lab (mkdocs-jupyter, allow_errors: false): outputs are present
+            assert "jp-OutputArea-output" in html, f"{t.id}/lab.py was not executed"
             assert "Traceback" not in html, f"{t.id}/lab.py shows a traceback"
 
 
