@@ -1,0 +1,505 @@
+"""The decoder-only transformer: attention against torch SDPA, causality, norms, parameter counts, I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from llmkb.nn import (
+    GELU,
+    GPT,
+    PRESETS,
+    SURGERIES,
+    GPTConfig,
+    LayerNorm,
+    MultiHeadAttention,
+    RMSNorm,
+    TransformerBlock,
+    causal_mask,
+    combine_masks,
+    count_parameters,
+    padding_mask,
+    scaled_dot_product,
+)
+from llmkb.nn.attention import position_mask
+
+POSITIONAL = ["none", "sinusoidal", "learned", "rope", "alibi"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread() -> Iterator[None]:
+    """Tiny models are dominated by per-op overhead; one intra-op thread avoids OpenMP contention on a busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _cfg(**kw: object) -> GPTConfig:
+    base = {"vocab_size": 37, "d_model": 16, "n_layers": 2, "n_heads": 4, "max_seq_len": 32}
+    return GPTConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _model(seed: int = 0, **kw: object) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(_cfg(**kw)).eval()
+
+
+# ------------------------------------------------------------------------------------------ attention
+def _qkv(h_kv: int = 3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 3, 7, 8, generator=g)  # (B, H, T, D)
+    k = torch.randn(2, h_kv, 7, 8, generator=g)
+    v = torch.randn(2, h_kv, 7, 8, generator=g)
+    return q, k, v
+
+
+def test_naive_attention_equals_sdpa_without_mask() -> None:
+    q, k, v = _qkv()
+    out, w = scaled_dot_product(q, k, v)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=0)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 3, 7))
+
+
+def test_naive_attention_equals_sdpa_with_causal_mask() -> None:
+    q, k, v = _qkv()
+    out, w = scaled_dot_product(q, k, v, mask=causal_mask(7))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(7)), atol=1e-5, rtol=0
+    )
+    assert torch.all(w.triu(diagonal=1) == 0)
+
+
+def test_naive_attention_equals_sdpa_with_padding_and_bias() -> None:
+    q, k, v = _qkv()
+    pad = padding_mask(torch.tensor([7, 4]), max_len=7)  # (B, 1, 1, S): second row has 3 pad keys
+    assert pad.shape == (2, 1, 1, 7) and pad[1, 0, 0].tolist() == [True] * 4 + [False] * 3
+    assert torch.equal(pad, padding_mask(torch.tensor([[True] * 7, [True] * 4 + [False] * 3])))
+    mask = combine_masks(causal_mask(7), None, pad)
+    assert mask is not None and mask.shape == (2, 1, 7, 7)
+    bias = torch.randn(3, 7, 7)
+    out, w = scaled_dot_product(q, k, v, mask=mask, bias=bias)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.masked_fill(~mask, float("-inf")))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    assert torch.all(w[1, :, :, 4:] == 0)
+    assert combine_masks(None, None) is None
+
+
+def test_naive_attention_equals_sdpa_with_grouped_kv_heads() -> None:
+    q, k, v = _qkv(h_kv=1)
+    out, _ = scaled_dot_product(q, k, v, mask=causal_mask(7))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
+def test_position_mask_sliding_window_and_offsets() -> None:
+    m = causal_mask(5, window=2)
+    assert m.int().tolist() == [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [0, 1, 1, 0, 0],
+        [0, 0, 1, 1, 0],
+        [0, 0, 0, 1, 1],
+    ]
+    # queries at positions 3,4 against keys at positions 1..4 (a cache that evicted position 0)
+    m = position_mask(torch.arange(3, 5), torch.arange(1, 5))
+    assert m.int().tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"positional": p, "n_kv_heads": kv, "sliding_window": w}
+        for p in POSITIONAL
+        for kv, w in ((None, None), (2, None), (1, 3))
+    ],
+)
+def test_gpt_naive_and_sdpa_paths_give_the_same_logits(kw: dict[str, object]) -> None:
+    naive = _model(attention="naive", **kw)
+    sdpa = GPT(dataclasses.replace(naive.config, attention="sdpa")).eval()
+    sdpa.load_state_dict(naive.state_dict())
+    idx = torch.randint(0, 37, (2, 11))
+    with torch.no_grad():
+        torch.testing.assert_close(naive(idx), sdpa(idx), atol=1e-5, rtol=0)
+        logits, attn = sdpa(idx, return_attn=True)  # weights come from the naive path
+    torch.testing.assert_close(logits, sdpa(idx), atol=1e-5, rtol=0)
+    assert len(attn) == 2 and all(a.shape == (2, 4, 11, 11) for a in attn)
+    for a in attn:
+        torch.testing.assert_close(a.sum(-1), torch.ones(2, 4, 11))
+        assert torch.all(a.triu(diagonal=1) == 0)
+        if kw["sliding_window"]:
+            assert torch.all(a.tril(diagonal=-3) == 0)
+
+
+# ------------------------------------------------------------------------------------------ causality
+_configs = st.fixed_dictionaries(
+    {
+        "positional": st.sampled_from(POSITIONAL),
+        "norm": st.sampled_from(["layernorm", "rmsnorm"]),
+        "norm_position": st.sampled_from(["pre", "post"]),
+        "activation": st.sampled_from(["gelu", "relu", "swiglu"]),
+        "attention": st.sampled_from(["naive", "sdpa"]),
+        "n_kv_heads": st.sampled_from([None, 1, 2, 4]),
+        "sliding_window": st.sampled_from([None, 1, 3]),
+        "bias": st.booleans(),
+        "tie_embeddings": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kw=_configs, seed=st.integers(0, 2**16), T=st.integers(2, 12), data=st.data())
+def test_future_tokens_never_change_past_logits(
+    kw: dict[str, object], seed: int, T: int, data: st.DataObject
+) -> None:
+    model = _model(seed=seed, **kw)
+    t = data.draw(st.integers(0, T - 2), label="t")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, 37, (2, T), generator=g)
+    changed = idx.clone()
+    changed[:, t + 1 :] = torch.randint(0, 37, (2, T - t - 1), generator=g)
+    with torch.no_grad():
+        a, b = model(idx), model(changed)
+    torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1], atol=1e-5, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------ norms, GELU
+@pytest.mark.parametrize("eps", [1e-5, 1e-6])
+def test_rmsnorm_equals_torch(eps: float) -> None:
+    x = torch.randn(3, 5, 16) * 3 + 1
+    ours, ref = RMSNorm(16, eps=eps), torch.nn.RMSNorm(16, eps=eps)
+    with torch.no_grad():
+        ours.weight.normal_()
+        ref.weight.copy_(ours.weight)
+        torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(ours.reference(x), ref(x), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_layernorm_equals_torch(bias: bool) -> None:
+    x = torch.randn(3, 5, 16) * 3 + 1
+    ours, ref = LayerNorm(16, bias=bias), torch.nn.LayerNorm(16, bias=bias)
+    with torch.no_grad():
+        ours.weight.normal_()
+        ref.weight.copy_(ours.weight)
+        if bias:
+            ours.bias.normal_()  # type: ignore[union-attr]
+            ref.bias.copy_(ours.bias)  # type: ignore[union-attr]
+        torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(ours.reference(x), ref(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_equals_torch(approximate: str) -> None:
+    x = torch.linspace(-8, 8, 1001)
+    ours, ref = GELU(approximate), torch.nn.GELU(approximate=approximate)
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=0)
+    torch.testing.assert_close(ours.reference(x), ref(x), atol=1e-6, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------ parameters
+_LAYOUTS = list(itertools.product(("learned", "rope"), ("layernorm", "rmsnorm"), ("pre", "post")))
+_PARAM_GRID = [
+    # every combination of the four count-changing switches; the layout cycles through all 8 combinations
+    {
+        "tie_embeddings": tie,
+        "bias": bias,
+        "activation": act,
+        "n_kv_heads": kv,
+        **dict(zip(("positional", "norm", "norm_position"), _LAYOUTS[i % len(_LAYOUTS)], strict=True)),
+    }
+    for i, (tie, bias, act, kv) in enumerate(
+        itertools.product((True, False), (True, False), ("gelu", "relu", "swiglu"), (None, 2, 1))
+    )
+]
+
+
+def test_parameter_count_formula_matches_the_model() -> None:
+    for kw in _PARAM_GRID:
+        cfg = _cfg(**kw)
+        model = GPT(cfg)
+        assert model.num_parameters() == count_parameters(cfg), kw
+        assert model.num_parameters(exclude_embeddings=True) == count_parameters(
+            cfg, exclude_embeddings=True
+        ), kw
+    for kw in ({"d_ff": 24}, {"d_ff": 24, "activation": "swiglu"}, {"positional": "alibi"}, {"n_layers": 5}):
+        cfg = _cfg(**kw)
+        assert GPT(cfg).num_parameters() == count_parameters(cfg), kw
+
+
+def test_parameter_count_of_presets_and_known_values() -> None:
+    for name in PRESETS:
+        cfg = GPTConfig.preset(name)
+        assert count_parameters(cfg) == sum(p.numel() for p in GPT(cfg).parameters()), name
+    # GPT-2 small (124M with tied head, 1024 positions, 50257 tokens) - a published number
+    gpt2 = GPTConfig(vocab_size=50257, d_model=768, n_layers=12, n_heads=12, max_seq_len=1024)
+    assert count_parameters(gpt2) == 124_439_808
+    # 12 L d^2 approximation for the non-embedding part (plus biases and norms)
+    assert abs(count_parameters(gpt2, exclude_embeddings=True) / (12 * 12 * 768**2) - 1) < 0.01
+
+
+def test_swiglu_default_width_and_kv_heads() -> None:
+    assert GPTConfig(activation="swiglu").ffn_dim == 344  # 2/3 * 4 * 128 = 341.3 -> 344
+    assert GPTConfig().ffn_dim == 512
+    assert GPTConfig(d_ff=100).ffn_dim == 100
+    assert GPTConfig(n_heads=8).kv_heads == 8 and GPTConfig(n_heads=8, n_kv_heads=2).kv_heads == 2
+    assert GPTConfig(d_model=96, n_heads=3).head_dim == 32
+
+
+# ------------------------------------------------------------------------------------------ config
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"positional": "xpos"}, "positional"),
+        ({"norm": "batchnorm"}, "norm"),
+        ({"norm_position": "sandwich"}, "norm_position"),
+        ({"activation": "tanh"}, "activation"),
+        ({"attention": "flash"}, "attention"),
+        ({"d_model": 130, "n_heads": 4}, "divisible"),
+        ({"n_heads": 4, "n_kv_heads": 3}, "divide"),
+        ({"n_kv_heads": 0}, "n_kv_heads"),
+        ({"d_model": 12, "n_heads": 4, "positional": "rope"}, "even head_dim"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"vocab_size": 0}, "vocab_size"),
+        ({"max_seq_len": 2.5}, "max_seq_len"),
+        ({"sliding_window": 0}, "sliding_window"),
+        ({"bias": "yes"}, "bias"),
+        ({"rope_base": 1.0}, "rope_base"),
+        ({"surgery": "lobotomy"}, "surgery"),
+        ({"surgery": "swap_qk", "n_kv_heads": 2}, "n_kv_heads == n_heads"),
+    ],
+)
+def test_config_rejects_bad_values(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GPTConfig(**kw)  # type: ignore[arg-type]
+
+
+def test_config_round_trip_and_presets() -> None:
+    cfg = GPTConfig.preset("llama-style", n_kv_heads=2, sliding_window=64, surgery="zero_v")
+    assert GPTConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="unknown GPTConfig field"):
+        GPTConfig.from_dict({**cfg.to_dict(), "n_embd": 3})
+    with pytest.raises(ValueError, match="unknown preset"):
+        GPTConfig.preset("gpt-5")
+    site = GPTConfig.preset("site")
+    assert (site.vocab_size, site.d_model, site.n_layers, site.n_heads, site.max_seq_len) == (
+        256,
+        128,
+        4,
+        4,
+        256,
+    )
+    assert (site.positional, site.norm, site.activation) == ("rope", "rmsnorm", "swiglu")
+    g2, ll = GPTConfig.preset("gpt2-style"), GPTConfig.preset("llama-style")
+    assert (g2.positional, g2.norm, g2.activation, g2.bias, g2.tie_embeddings) == (
+        "learned",
+        "layernorm",
+        "gelu",
+        True,
+        True,
+    )
+    assert (ll.positional, ll.norm, ll.activation, ll.bias, ll.tie_embeddings) == (
+        "rope",
+        "rmsnorm",
+        "swiglu",
+        False,
+        False,
+    )
+    tiny = GPTConfig.preset("tiny")
+    assert tiny.d_model == 64 and tiny.n_layers == 2
+    assert {"tiny", "small", "site", "gpt2-style", "llama-style"} <= set(PRESETS)
+
+
+# ------------------------------------------------------------------------------------------ forward API
+def test_loss_ignores_minus_100_and_matches_cross_entropy() -> None:
+    model = _model()
+    idx = torch.randint(0, 37, (2, 9))
+    targets = torch.randint(0, 37, (2, 9))
+    targets[0, :4] = -100
+    logits, loss = model(idx, targets)
+    keep = targets != -100
+    ref = F.cross_entropy(logits[keep], targets[keep])
+    torch.testing.assert_close(loss, ref)
+    logits2, loss2, attn = model(idx, targets, return_attn=True)
+    torch.testing.assert_close(logits2, logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(loss2, loss, atol=1e-5, rtol=0)
+    assert len(attn) == 2 and attn[0].shape == (2, 4, 9, 9)
+    loss.backward()
+    assert model.tok_emb.weight.grad is not None
+
+
+def test_forward_rejects_bad_shapes() -> None:
+    model = _model()
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        model(torch.zeros(5, dtype=torch.long))
+
+
+def test_tied_embeddings_share_one_tensor() -> None:
+    tied, untied = _model(tie_embeddings=True), _model(tie_embeddings=False)
+    assert tied.lm_head.weight is tied.tok_emb.weight
+    assert untied.lm_head.weight is not untied.tok_emb.weight
+
+
+# ------------------------------------------------------------------------------------------ save / load
+@pytest.mark.parametrize("kw", [{}, {"tie_embeddings": False, "positional": "rope", "norm": "rmsnorm"}])
+def test_save_load_round_trip(tmp_path: Path, kw: dict[str, object]) -> None:
+    model = _model(**kw)
+    out = model.save(tmp_path / "ckpt")
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert not [p for p in tmp_path.iterdir() if p.name != "ckpt"]  # no temp leftovers
+    loaded = GPT.load(out)
+    assert loaded.config == model.config
+    idx = torch.randint(0, 37, (2, 10))
+    with torch.no_grad():
+        assert torch.equal(model(idx), loaded.eval()(idx))
+    if model.config.tie_embeddings:
+        assert loaded.lm_head.weight is loaded.tok_emb.weight
+    # saving again into the existing directory (it also holds other files) replaces the two files only
+    (out / "notes.txt").write_text("keep me")
+    with torch.no_grad():
+        model.tok_emb.weight.add_(1.0)
+    model.save(out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "notes.txt"]
+    with torch.no_grad():
+        assert torch.equal(GPT.load(out).eval()(idx), model(idx))
+
+
+def test_load_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="GPT.save"):
+        GPT.load(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ surgery
+def _twin(model: GPT, edit: object) -> GPT:
+    """A surgery-free copy of ``model`` whose weights were edited by ``edit(attn)`` in every layer."""
+    twin = GPT(dataclasses.replace(model.config, surgery=None)).eval()
+    twin.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for block in twin.blocks:
+            edit(block.attn)  # type: ignore[operator]
+    return twin
+
+
+def _swap_qk(a: MultiHeadAttention) -> None:
+    wq, bq = a.q_proj.weight.clone(), a.q_proj.bias.clone()
+    a.q_proj.weight.copy_(a.k_proj.weight)
+    a.q_proj.bias.copy_(a.k_proj.bias)
+    a.k_proj.weight.copy_(wq)
+    a.k_proj.bias.copy_(bq)
+
+
+def _tie_qk(a: MultiHeadAttention) -> None:
+    a.k_proj.weight.copy_(a.q_proj.weight)
+    a.k_proj.bias.copy_(a.q_proj.bias)
+
+
+def _zero_v(a: MultiHeadAttention) -> None:
+    a.v_proj.weight.zero_()
+    a.v_proj.bias.zero_()
+
+
+def _identity_v(a: MultiHeadAttention) -> None:
+    a.v_proj.weight.copy_(torch.eye(a.v_proj.weight.shape[0]))
+    a.v_proj.bias.zero_()
+
+
+def _shuffle_heads(a: MultiHeadAttention) -> None:
+    # slot h+1 receives head h: o_proj's input columns of slot s now read head s-1
+    w = a.o_proj.weight.view(a.o_proj.weight.shape[0], a.n_heads, a.head_dim)
+    a.o_proj.weight.copy_(torch.roll(w, shifts=-1, dims=1).reshape_as(a.o_proj.weight))
+
+
+@pytest.mark.parametrize(
+    ("surgery", "edit"),
+    [
+        ("swap_qk", _swap_qk),
+        ("tie_qk", _tie_qk),
+        ("zero_v", _zero_v),
+        ("identity_v", _identity_v),
+        ("shuffle_heads", _shuffle_heads),
+    ],
+)
+@pytest.mark.parametrize("positional", ["rope", "learned"])
+def test_surgery_equals_the_corresponding_weight_edit(surgery: str, edit: object, positional: str) -> None:
+    model = _model(surgery=surgery, positional=positional)
+    plain = _twin(model, lambda a: None)
+    twin = _twin(model, edit)
+    idx = torch.randint(0, 37, (2, 10))
+    with torch.no_grad():
+        out = model(idx)
+        torch.testing.assert_close(out, twin(idx), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(out, plain(idx), atol=1e-4)  # the surgery changed something
+
+
+def test_surgery_names_are_documented_and_freeze_qk_freezes() -> None:
+    assert {"swap_qk", "tie_qk", "freeze_qk", "zero_v", "identity_v", "shuffle_heads"} == set(SURGERIES)
+    model = _model(surgery="freeze_qk")
+    init_q = model.blocks[0].attn.q_proj.weight.clone()
+    _, loss = model(torch.randint(0, 37, (2, 8)), torch.randint(0, 37, (2, 8)))
+    loss.backward()
+    attn = model.blocks[0].attn
+    assert not attn.q_proj.weight.requires_grad and attn.q_proj.weight.grad is None
+    assert not attn.k_proj.weight.requires_grad and attn.k_proj.weight.grad is None
+    assert attn.v_proj.weight.grad is not None
+    assert torch.equal(attn.q_proj.weight, init_q)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    assert frozen == 2 * 2 * (16 * 16 + 16)  # 2 layers x (W_q, W_k) with biases
+
+
+def test_qkv_transform_hook_reproduces_swap_qk() -> None:
+    surg = _model(surgery="swap_qk", positional="rope")
+    hooked = _twin(surg, lambda a: None)
+    hooked.set_qkv_transform(lambda q, k, v: (k, q, v))
+    idx = torch.randint(0, 37, (1, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(hooked(idx), surg(idx), atol=1e-6, rtol=0)
+        hooked.set_qkv_transform(None)
+        assert not torch.allclose(hooked(idx), surg(idx), atol=1e-4)
+
+
+@pytest.mark.parametrize("norm_position", ["pre", "post"])
+def test_block_residual_switch(norm_position: str) -> None:
+    torch.manual_seed(0)
+    cfg = _cfg(residual=False, norm_position=norm_position)
+    block = TransformerBlock(cfg).eval()
+    x = torch.randn(2, 6, 16)
+    with torch.no_grad():
+        y, _ = block(x)
+        if norm_position == "pre":
+            h = block.attn(block.norm1(x))[0]
+            expected = block.ffn(block.norm2(h))
+        else:
+            h = block.norm1(block.attn(x)[0])
+            expected = block.norm2(block.ffn(h))
+        torch.testing.assert_close(y, expected)
+        with_residual = TransformerBlock(dataclasses.replace(cfg, residual=True)).eval()
+        with_residual.load_state_dict(block.state_dict())
+        if norm_position == "pre":
+            h = x + block.attn(block.norm1(x))[0]
+            expected = h + block.ffn(block.norm2(h))
+        else:
+            h = block.norm1(x + block.attn(x)[0])
+            expected = block.norm2(h + block.ffn(h))
+        torch.testing.assert_close(with_residual(x)[0], expected)
+
+
+def test_post_norm_has_no_final_norm_and_dropout_only_in_training() -> None:
+    post = _model(norm_position="post")
+    assert isinstance(post.norm_f, torch.nn.Identity)
+    drop = _model(dropout=0.5)
+    idx = torch.randint(0, 37, (1, 8))
+    with torch.no_grad():
+        assert torch.equal(drop(idx), drop(idx))
+        drop.train()
+        assert not torch.equal(drop(idx), drop(idx))
