@@ -92,6 +92,12 @@ def test_rope_with_offset_equals_slicing_the_full_table() -> None:
     # the precomputed table and the on-the-fly path agree
     big = RotaryEmbedding(D, max_len=N)
     assert torch.equal(big.cos_table, full_cos) and torch.equal(big.sin_table, full_sin)
+    # span() is the same thing without building a position tensor, inside and past the table
+    for offset, T in ((0, 10), (60, 8), (80, 20)):
+        cos, sin = rope.span(offset, T)
+        assert torch.equal(cos, full_cos[offset : offset + T]) and torch.equal(
+            sin, full_sin[offset : offset + T]
+        )
     # rotate() at an offset is the corresponding slice of a full-sequence rotation
     q, k = torch.randn(1, 2, N, D), torch.randn(1, 2, N, D)
     q_full, k_full = rope.rotate(q, k)
@@ -167,6 +173,7 @@ def test_sinusoidal_equals_formula() -> None:
             assert math.isclose(float(table[r, 2 * i]), math.sin(angle), abs_tol=1e-6)
             assert math.isclose(float(table[r, 2 * i + 1]), math.cos(angle), abs_tol=1e-6)
     assert torch.equal(sinusoidal_table(torch.arange(20), d), pe.table)
+    assert torch.equal(pe.span(15, 10), pe(torch.arange(15, 25)))
 
 
 def test_learned_positions_refuse_to_extrapolate() -> None:
@@ -174,6 +181,9 @@ def test_learned_positions_refuse_to_extrapolate() -> None:
     assert emb(torch.arange(8)).shape == (8, 4)
     with pytest.raises(ValueError, match="max_seq_len"):
         emb(torch.arange(9))
+    assert torch.equal(emb.span(3, 5), emb(torch.arange(3, 8)))
+    with pytest.raises(ValueError, match="max_seq_len"):
+        emb.span(5, 4)
 
 
 @pytest.mark.parametrize("positional", ["none", "sinusoidal", "rope", "alibi"])

@@ -37,7 +37,7 @@ CONFIG_NAME = "config.json"
 
 
 def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int:
-    """Closed-form number of trainable parameters of ``GPT(config)`` (tied weights counted once).
+    """Closed-form number of parameters of ``GPT(config)`` (tied weights counted once, frozen ones included).
 
     With ``d = d_model``, ``L = n_layers``, ``V = vocab_size``, ``H = n_heads``, ``G = n_kv_heads``,
     ``h = head_dim = d / H``, ``f = ffn_dim``, ``b = 1`` if ``bias`` else ``0``:
@@ -98,7 +98,7 @@ class GPT(nn.Module):
         self.config = config
         d = config.d_model
         self.tok_emb = nn.Embedding(config.vocab_size, d)
-        self.pos_emb: nn.Module | None = None
+        self.pos_emb: LearnedPositionalEmbedding | SinusoidalPositionalEncoding | None = None
         self.rope: RotaryEmbedding | None = None
         self.emb_scale = 1.0
         if config.positional == "learned":
@@ -166,14 +166,15 @@ class GPT(nn.Module):
             elif pos_offset != kv_cache.length:
                 raise ValueError(f"pos_offset={pos_offset} disagrees with kv_cache.length={kv_cache.length}")
         offset = 0 if pos_offset is None else int(pos_offset)
-        positions = torch.arange(offset, offset + T, device=idx.device)  # (T,)
+        if offset < 0:
+            raise ValueError(f"pos_offset must be >= 0, got {offset}")
         x = self.tok_emb(idx)  # (B, T, d)
         if self.emb_scale != 1.0:
             x = x * self.emb_scale
         if self.pos_emb is not None:
-            x = x + self.pos_emb(positions).to(x.dtype)  # (T, d) broadcast over B
+            x = x + self.pos_emb.span(offset, T).to(x.dtype)  # (T, d) broadcast over B
         x = self.drop(x)
-        rope = self.rope(positions) if self.rope is not None else None  # (T, D) each
+        rope = self.rope.span(offset, T) if self.rope is not None else None  # (T, D) each
         attn: list[Tensor] = []
         for block in self.blocks:
             x, weights = block(x, pos_offset=offset, rope=rope, kv_cache=kv_cache, return_weights=return_attn)

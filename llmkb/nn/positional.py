@@ -93,6 +93,13 @@ class SinusoidalPositionalEncoding(nn.Module):
             return table[positions]
         return sinusoidal_table(positions, self.d_model, self.base).to(table.dtype)
 
+    def span(self, offset: int, length: int) -> Tensor:
+        """Encodings ``(length, d_model)`` of positions ``offset .. offset+length-1`` (a view when precomputed)."""
+        table: Tensor = self.table
+        if offset + length <= table.shape[0]:
+            return table[offset : offset + length]
+        return self(torch.arange(offset, offset + length, device=table.device))
+
 
 # --------------------------------------------------------------------------------------------------
 # learned absolute (GPT, Radford et al. 2018/2019)
@@ -124,6 +131,15 @@ class LearnedPositionalEmbedding(nn.Module):
                 "crop the input to max_seq_len tokens"
             )
         return self.weight[positions]
+
+    def span(self, offset: int, length: int) -> Tensor:
+        """Rows ``(length, d_model)`` of positions ``offset .. offset+length-1`` (a slice, no gather)."""
+        if offset < 0 or offset + length > self.max_len:
+            raise ValueError(
+                f"positions {offset}..{offset + length - 1} are past the {self.max_len} learned positions; "
+                "crop the input to max_seq_len tokens"
+            )
+        return self.weight[offset : offset + length]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,10 +229,17 @@ class RotaryEmbedding(nn.Module):
         cos, sin = self._compute(positions.to(cos_t.device))
         return cos.to(cos_t.dtype), sin.to(sin_t.dtype)
 
+    def span(self, offset: int, length: int) -> tuple[Tensor, Tensor]:
+        """``(cos, sin)``, each ``(length, D)``, for positions ``offset .. offset+length-1`` (views when
+        precomputed; equal to ``self(torch.arange(offset, offset + length))``)."""
+        cos_t: Tensor = self.cos_table
+        if offset + length <= cos_t.shape[0]:
+            return cos_t[offset : offset + length], self.sin_table[offset : offset + length]
+        return self(torch.arange(offset, offset + length, device=cos_t.device))
+
     def rotate(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
         """Apply RoPE to ``q`` and ``k`` ``(..., T, D)`` at positions ``offset .. offset+T-1``."""
-        positions = torch.arange(offset, offset + q.shape[-2], device=q.device)
-        cos, sin = self(positions)
+        cos, sin = self.span(offset, q.shape[-2])
         return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
 
 
