@@ -30,12 +30,14 @@ from llmkb.tokenize import (
     GPT2_PATTERN,
     GPT4_PATTERN,
     BPETokenizer,
+    _unicode_data,
     export_vocab_json,
     js_pattern,
     render_ansi,
     render_html,
     to_tiktoken,
 )
+from llmkb.tokenize._fastsplit import fast_pattern, parse_ranges
 from llmkb.tokenize._merge import _merge_ids_heap, build_pair_table, merge_ids
 from llmkb.tokenize.bytelevel import BYTE_TO_CHAR, bytes_to_symbols, symbols_to_bytes
 from llmkb.tokenize.formats import HF_FILE, META_FILE, RANKS_FILE, hf_merge_list
@@ -387,6 +389,37 @@ def test_custom_pattern_keeps_every_character() -> None:
         BPETokenizer.train(corpus, 280, pattern=r"\w*")
     with pytest.raises(ValueError, match="invalid"):
         BPETokenizer.train(corpus, 280, pattern="(")
+
+
+_ASTRAL = ["𝐀𝐁", "𐍈", "𝟘𝟙", "𞤀", "🄰", "\U0001f600", "\U00020000", "\U000e0001", "\U0010fffd"]
+
+
+_MIXED = st.lists(
+    st.one_of(st.sampled_from(_FRAGMENTS + _ASTRAL), st.text(_chars, max_size=6), _runs), max_size=12
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=_MIXED)
+def test_fast_re_patterns_split_like_regex(text: str) -> None:
+    """The standard-library ``re`` translations of the built-in patterns equal the ``regex`` originals."""
+    for expression in (GPT2_PATTERN, GPT4_PATTERN):
+        fast = fast_pattern(expression)
+        assert fast is not None and fast.findall(text) == regex.findall(expression, text)
+
+
+def test_unicode_tables_match_regex_on_assigned_code_points() -> None:
+    """The tables behind the fast patterns agree with ``regex`` wherever Python's ``unicodedata`` is defined."""
+    assigned = [c for c in range(0x110000) if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
+    chars = "".join(map(chr, assigned))
+    tables = {
+        r"\p{L}": _unicode_data.LETTERS,
+        r"\p{N}": _unicode_data.NUMBERS,
+        r"\s": _unicode_data.WHITE_SPACE,
+    }
+    for prop, spec in tables.items():
+        ours = {c for lo, hi in parse_ranges(spec) for c in range(lo, hi + 1)}.intersection(assigned)
+        assert ours == set(map(ord, regex.findall(prop, chars))), prop
 
 
 def test_builtin_patterns_resolve_by_name_or_text() -> None:

@@ -28,7 +28,11 @@ The translated source is meant for ``new RegExp(source, "gu")``.
 
 from __future__ import annotations
 
+import re
+
 import regex
+
+from llmkb.tokenize._fastsplit import fast_pattern
 
 __all__ = [
     "GPT2_PATTERN",
@@ -102,9 +106,14 @@ def resolve_pattern(pattern: str) -> tuple[str, str | None]:
     return f"(?:{pattern})|[\\s\\S]", None
 
 
-def compile_pattern(expression: str) -> regex.Pattern[str]:
-    """Compile a split expression (as returned by :func:`resolve_pattern`) with the ``regex`` module."""
-    return regex.compile(expression)
+def compile_pattern(expression: str) -> re.Pattern[str] | regex.Pattern[str]:
+    """Compile a split expression (as returned by :func:`resolve_pattern`).
+
+    The built-in expressions get an equivalent, faster standard-library ``re`` pattern
+    (:mod:`llmkb.tokenize._fastsplit`); any other expression is compiled with the ``regex`` module.
+    """
+    fast = fast_pattern(expression)
+    return fast if fast is not None else regex.compile(expression)
 
 
 def hf_pattern(expression: str) -> str:

@@ -31,6 +31,7 @@ to an existing token, and a new token never duplicates an old one.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
@@ -43,7 +44,7 @@ __all__ = ["TrainedVocab", "count_words", "train_merges", "train_vocab"]
 
 
 def count_words(
-    texts: Iterable[str], split: regex.Pattern[str], special_tokens: Iterable[str] = ()
+    texts: Iterable[str], split: re.Pattern[str] | regex.Pattern[str], special_tokens: Iterable[str] = ()
 ) -> Counter[str]:
     """Count the distinct pre-tokenized pieces of ``texts``.
 
