@@ -115,7 +115,8 @@ class _Trainer:
         self.token_bytes: list[bytes] = [bytes([i]) for i in range(256)]
         self.ids: dict[bytes, int] = {b: i for i, b in enumerate(self.token_bytes)}
         self.table: PairTable = {}
-        # Multi-byte tokens by their proper prefixes / suffixes, to find the splits a new token completes.
+        # Tokens by their proper prefixes / suffixes that are not tokens yet, to find the splits a new token
+        # completes when it is one of those.
         self.by_prefix: defaultdict[bytes, list[int]] = defaultdict(list)
         self.by_suffix: defaultdict[bytes, list[int]] = defaultdict(list)
         self.words: list[list[int]] = []
@@ -185,9 +186,14 @@ class _Trainer:
             left = ids.get(tb[longer][:-size])
             if left is not None:
                 table[(left, new)] = longer
+        # A split (p, s) of this token is completed later only by creating p or s, so index the token under
+        # the proper prefixes and suffixes that are not tokens yet.
         for k in range(1, len(data)):
-            self.by_prefix[data[:k]].append(new)
-            self.by_suffix[data[k:]].append(new)
+            prefix, suffix = data[:k], data[k:]
+            if prefix not in ids:
+                self.by_prefix[prefix].append(new)
+            if suffix not in ids:
+                self.by_suffix[suffix].append(new)
         return new, splits
 
     def _add_token(self, pair: tuple[int, int]) -> None:
