@@ -9,6 +9,7 @@ built from :attr:`BPETokenizer.mergeable_ranks` and of a Hugging Face tokenizer 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -53,11 +54,13 @@ class BPETokenizer:
     Build one with :meth:`train` (a classmethod that returns a new tokenizer) or :meth:`load`.
 
     Example:
-        >>> tok = BPETokenizer.train("low lower lowest " * 50, vocab_size=262, pattern="gpt2")
-        >>> tok.decode(tok.encode("lowest")) == "lowest"
+        >>> tok = BPETokenizer.train("low lower lowest " * 50, vocab_size=263, pattern="gpt2")
+        >>> [tok.token_bytes(i) for i in range(256, tok.vocab_size)]
+        [b'lo', b'low', b' low', b' lowe', b' lower', b' lowes', b' lowest']
+        >>> [tok.token_bytes(i) for i in tok.encode(" lowest lows")]
+        [b' lowest', b' low', b's']
+        >>> tok.decode(tok.encode("lowest lows")) == "lowest lows"
         True
-        >>> [tok.token_bytes(i) for i in tok.encode(" lowest")]
-        [b' lowest']
 
     Args:
         merges: Learned merges in rank order; merge ``i`` makes token ``256 + i`` from
@@ -134,18 +137,18 @@ class BPETokenizer:
             The trained tokenizer.
 
         Raises:
-            ValueError: ``vocab_size`` is below ``256 + len(special_tokens)`` or the pattern is invalid.
+            ValueError: ``vocab_size`` is below ``256 + len(special_tokens)``, the special tokens are not
+                distinct non-empty strings, or the pattern is invalid.
         """
         floor = 256 + len(special_tokens)
         if vocab_size < floor:
             raise ValueError(f"vocab_size must be at least 256 + {len(special_tokens)} specials = {floor}")
+        if len(set(special_tokens)) != len(special_tokens) or not all(special_tokens):
+            raise ValueError("special tokens must be distinct non-empty strings")
         expression, _ = resolve_pattern(pattern)
         texts = [text] if isinstance(text, str) else text
         words = count_words(texts, compile_pattern(expression), special_tokens)
-        total = vocab_size - floor
-        if len(set(special_tokens)) != len(special_tokens) or not all(special_tokens):
-            raise ValueError("special tokens must be distinct non-empty strings")
-        vocab = _train_with_progress(words, total, progress)
+        vocab = _train_with_progress(words, vocab_size - floor, progress)
         tok = cls.__new__(cls)
         tok._setup(vocab.merges, vocab.token_bytes, vocab.table, expression, list(special_tokens))
         return tok
@@ -242,7 +245,7 @@ class BPETokenizer:
                 )
         if not allowed:
             return self.encode_ordinary(text)
-        cutter = regex.compile("(" + "|".join(regex.escape(s) for s in sorted(allowed, key=len)[::-1]) + ")")
+        cutter = _special_cutter(frozenset(allowed))
         ids: list[int] = []
         for i, chunk in enumerate(cutter.split(text)):
             if i % 2:
@@ -339,6 +342,13 @@ class BPETokenizer:
     def __repr__(self) -> str:
         name = self._pattern_name or "custom"
         return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={name!r}, special_tokens={list(self._special)})"
+
+
+@functools.lru_cache(maxsize=64)
+def _special_cutter(specials: frozenset[str]) -> regex.Pattern[str]:
+    """A pattern whose ``split`` keeps the special tokens (longest first) as separate items."""
+    ordered = sorted(specials, key=lambda s: (-len(s), s))
+    return regex.compile("(" + "|".join(regex.escape(s) for s in ordered) + ")")
 
 
 def _train_with_progress(words: dict[str, int], total: int, progress: ProgressArg) -> TrainedVocab:

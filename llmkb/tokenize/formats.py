@@ -38,6 +38,7 @@ __all__ = [
     "META_FORMAT",
     "RANKS_FILE",
     "export_vocab_json",
+    "hf_merge_list",
     "hf_tokenizer_json",
     "parse_tiktoken_ranks",
     "tiktoken_ranks_text",
@@ -53,7 +54,15 @@ META_FORMAT = "llmkb-bpe"
 
 
 def hf_merge_list(token_bytes: Sequence[bytes]) -> list[tuple[int, int]]:
-    """Every two-token split of every token, by rank of the token, then of the left and right parts."""
+    """The merge list for Hugging Face: every split of every token into two tokens.
+
+    Args:
+        token_bytes: Mergeable tokens by id (= rank).
+
+    Returns:
+        ``(left_id, right_id)`` pairs, ordered by the rank of the token they make, then by the ranks of
+        the left and the right part.
+    """
     ids = {b: i for i, b in enumerate(token_bytes)}
     merges: list[tuple[int, int]] = []
     for data in token_bytes[256:]:
@@ -69,7 +78,17 @@ def hf_merge_list(token_bytes: Sequence[bytes]) -> list[tuple[int, int]]:
 def hf_tokenizer_json(
     token_bytes: Sequence[bytes], pattern: str, special_tokens: Mapping[str, int]
 ) -> dict[str, Any]:
-    """Build the Hugging Face ``tokenizer.json`` document (see the module docstring)."""
+    """Build the Hugging Face ``tokenizer.json`` document (see the module docstring).
+
+    Args:
+        token_bytes: Mergeable tokens by id (= rank).
+        pattern: The split expression (``regex`` syntax; translated by
+            :func:`llmkb.tokenize.patterns.hf_pattern`).
+        special_tokens: ``{text: id}``.
+
+    Returns:
+        The JSON document as a dict.
+    """
     symbols = [bytes_to_symbols(b) for b in token_bytes]
     return {
         "version": "1.0",
@@ -176,15 +195,16 @@ def write_dir_atomically(dest: Path, files: Mapping[str, str]) -> Path:
 def export_vocab_json(tok: BPETokenizer) -> dict[str, Any]:
     """Everything a JavaScript encoder needs, as a JSON-ready dict.
 
-    Keys:
-        ``format`` / ``version``: ``"llmkb-bpe-js"``, 1.
-        ``pattern``: the split pattern as a JavaScript ``RegExp`` source, to be used with ``flags``
-        (``"gu"``); see :func:`llmkb.tokenize.patterns.js_pattern` for how it was adapted.
-        ``pattern_name``: ``"gpt2"``, ``"gpt4"`` or ``None``.
-        ``ranks``: base64 of each mergeable token's bytes, indexed by rank (= id).
-        ``special_tokens``: ``{text: id}``.
-        ``vocab_size``: number of ids.
-        ``algorithm``: a one-line statement of the merge rule the encoder must apply.
+    Args:
+        tok: The tokenizer to export.
+
+    Returns:
+        A dict with ``format`` (``"llmkb-bpe-js"``) and ``version`` (1); ``pattern``, the split pattern as
+        a JavaScript ``RegExp`` source, and ``flags`` (``"gu"``) to compile it with (see
+        :func:`llmkb.tokenize.patterns.js_pattern` for how it was adapted); ``pattern_name`` (``"gpt2"``,
+        ``"gpt4"`` or ``None``); ``ranks``, the base64 of each mergeable token's bytes, indexed by rank
+        (= id); ``special_tokens`` (``{text: id}``); ``vocab_size``; and ``algorithm``, the merge rule the
+        encoder must apply, in one sentence.
 
     Raises:
         ValueError: A custom pattern has no JavaScript translation.

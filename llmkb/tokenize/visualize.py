@@ -9,7 +9,7 @@ control characters (which could drive the terminal) in the ANSI output.
 from __future__ import annotations
 
 import html
-from typing import Protocol
+from typing import Literal, Protocol
 
 __all__ = ["render_ansi", "render_html", "token_label"]
 
@@ -20,7 +20,7 @@ _ANSI_COLOURS = (229, 153, 157, 217, 189, 225, 195, 223)
 
 
 class _TokenizerLike(Protocol):
-    def encode(self, text: str, *, allowed_special: str = ...) -> list[int]: ...
+    def encode(self, text: str, *, allowed_special: Literal["all"] = ...) -> list[int]: ...
 
     def token_bytes(self, token_id: int) -> bytes: ...
 
