@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from llmkb.data import ByteTokenizer
-from llmkb.generate import SamplingConfig, entropy, filtered_probs, sample_next
+from llmkb.generate import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import Result, RunContext, experiment, figure
 from llmkb.lab.topics.site_model import SITE_MODEL, load_site_model
 from llmkb.nn import GPT
@@ -75,16 +75,6 @@ class Decoded:
     entropy: Tensor
 
 
-def _config_kwargs(cfg: SamplingConfig) -> dict[str, Any]:
-    return {
-        "temperature": cfg.temperature,
-        "top_k": cfg.top_k,
-        "top_p": cfg.top_p,
-        "min_p": cfg.min_p,
-        "repetition_penalty": cfg.repetition_penalty,
-    }
-
-
 @torch.no_grad()
 def decode_settings(
     model: GPT,
@@ -97,12 +87,14 @@ def decode_settings(
 ) -> Decoded:
     """Sample ``n_samples`` continuations of ``prompt`` under each config, all in one batch.
 
-    All ``S * N`` rows share one forward pass per step (with a KV cache); each config's rows are then
-    sampled with [`sample_next`][llmkb.generate.sample_next] from that config's own generator, seeded
-    ``seed + s``. With a single config this gives exactly the tokens of
-    ``model.generate(prompt.repeat(N, 1), max_new_tokens, **config, generator=Generator().manual_seed(seed))``;
-    on top, it records the entropy of every sampling distribution (``filtered_probs``), which
-    ``generate`` does not expose.
+    All ``S * N`` rows share one forward pass per step (with a KV cache). Each config's rows then get their
+    sampling distribution from [`filtered_probs`][llmkb.generate.filtered_probs] (its entropy is recorded,
+    which ``generate`` does not expose) and draw from it the way
+    [`sample_next`][llmkb.generate.sample_next] does (``torch.multinomial``; arg-max at temperature 0),
+    with that config's own generator seeded ``seed + s``. Computing the distribution once serves both the
+    entropy and the draw. With a single config the tokens equal those of
+    ``model.generate(prompt.repeat(N, 1), max_new_tokens, **config, generator=Generator().manual_seed(seed))``
+    (a test checks this).
 
     Args:
         model: the language model.
@@ -144,9 +136,12 @@ def decode_settings(
             nxt = torch.empty(b, dtype=torch.long, device=device)  # (B,)
             for s, cfg in enumerate(configs):
                 rows = slice(s * n, (s + 1) * n)
-                lg, hist = logits[rows], out[rows]  # (N, V), (N, T)
-                ents[rows, step] = entropy(filtered_probs(lg, cfg, hist)).float()
-                nxt[rows] = sample_next(lg, history=hist, generator=gens[s], **_config_kwargs(cfg))
+                probs = filtered_probs(logits[rows], cfg, out[rows])  # (N, V)
+                ents[rows, step] = entropy(probs).float()
+                if cfg.greedy:  # one-hot on the arg-max of the (penalized) logits, as sample_next
+                    nxt[rows] = probs.argmax(dim=-1)
+                else:  # the draw sample_next makes from the same distribution
+                    nxt[rows] = torch.multinomial(probs, 1, generator=gens[s]).squeeze(-1)
             tokens[:, step] = nxt
             out = torch.cat((out, nxt[:, None]), dim=1)  # (B, T0 + step + 1)
             if step < max_new_tokens - 1:
@@ -344,7 +339,7 @@ def _decode_text(tok: ByteTokenizer, ids: Tensor) -> str:
     topic="sampling",
     profiles={
         "quick": {"prompts": 2, **_GRID_QUICK, "samples": 2, "new_tokens": 24, "seed": 0},
-        "full": {"prompts": 5, **_GRID_FULL, "samples": 4, "new_tokens": 96, "seed": 0},
+        "full": {"prompts": 5, **_GRID_FULL, "samples": 2, "new_tokens": 64, "seed": 0},
     },
     needs=[SITE_MODEL],
     title="Sample the site model over a temperature x top-k x top-p grid; entropy vs diversity",
@@ -403,10 +398,12 @@ def sampling_grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         highlight.append({"setting": f"T={t:g}", **_fmt_row(r)})
     for k in grid.top_ks:
         if k is not None:
-            highlight.append({"setting": f"T=1, k={k}", **_fmt_row(pick(1.0, k, 1.0))})
+            r = pick(1.0, k, 1.0)
+            highlight.append({"setting": f"T={r['temperature']:g}, k={k}", **_fmt_row(r)})
     for p in grid.top_ps:
         if p < 1.0:
-            highlight.append({"setting": f"T=1, p={p:g}", **_fmt_row(pick(1.0, None, p))})
+            r = pick(1.0, None, p)
+            highlight.append({"setting": f"T={r['temperature']:g}, p={p:g}", **_fmt_row(r)})
     ents = [r["entropy"] for r in rows]
     d2s = [r["distinct_2"] for r in rows]
     return {
@@ -444,9 +441,9 @@ def _fmt_row(r: dict[str, Any]) -> dict[str, Any]:
         },
         "full": {
             "prompts": 5,
-            "greedy_tokens": 224,
-            "temperatures": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0],
-            "samples": 6,
+            "greedy_tokens": 192,
+            "temperatures": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0],
+            "samples": 4,
             "seed": 0,
         },
     },
@@ -490,7 +487,22 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         tail = tok.decode(g[st.start :]) if st.looped else ""
         examples.append(prompt + head + ("⟦LOOP⟧" + tail if st.looped else ""))
     loops = [r for r in greedy_rows if r["period (bytes)"] > 0]
+    i0, i1 = nearest_index(temps, 0.0), nearest_index(temps, 1.0)
+    if loops:
+        verdict = (
+            f"{len(loops)} of {len(greedy_rows)} greedy continuations end in a loop; the loops start after "
+            f"{min(r['loop start (byte)'] for r in loops)}–{max(r['loop start (byte)'] for r in loops)} bytes "
+            f"and repeat a unit of {min(r['period (bytes)'] for r in loops)}–"
+            f"{max(r['period (bytes)'] for r in loops)} bytes."
+        )
+    else:
+        verdict = f"None of the {len(greedy_rows)} greedy continuations ends in a loop within {length} bytes."
     return {
+        "verdict": verdict,
+        "rep3_t0": float(rep[:, i0].mean()),
+        "rep3_t1": float(rep[:, i1].mean()),
+        "looped_t0": float(looped[:, i0].mean()),
+        "looped_t1": float(looped[:, i1].mean()),
         "greedy": greedy_rows,
         "loop_fraction_greedy": len(loops) / len(greedy_rows),
         "mean_loop_start": float(np.mean([r["loop start (byte)"] for r in loops])) if loops else -1.0,
