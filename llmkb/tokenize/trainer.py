@@ -219,10 +219,12 @@ class _Trainer:
             count = counts[w]
             if single and w != whole:
                 # Common case: one occurrence of (a, b) and no cascade; update the pairs around it in place.
+                if a not in old:
+                    continue  # stale index entry: the word no longer holds the pair
                 pairs = list(zip(old, old[1:], strict=False))
                 k = pairs.count(pair)
                 if not k:
-                    continue  # stale index entry: the word no longer holds the pair
+                    continue
                 if k == 1:
                     i = pairs.index(pair)
                     n = len(old)
