@@ -167,6 +167,9 @@ def test_train_rejects_mismatched_data() -> None:
         train(_micro(), _cfg(seq_len=64), ds, progress=False)
     with pytest.raises(UsageError):
         train(_micro(), _cfg(), "not data", progress=False)  # type: ignore[arg-type]
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="CUDA"):
+            train(_micro(), _cfg(device="cuda"), ds, progress=False)
 
 
 def test_resume_reproduces_the_uninterrupted_run_bitwise(tmp_path: Path) -> None:

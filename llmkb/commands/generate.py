@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--top-p must be in (0, 1], got {args.top_p}")
     if not args.prompt:
         raise UsageError("--prompt must not be empty: give at least one character to continue")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {args.device!r} requested but CUDA is not available: use --device cpu")
     tok_dir = root / TOKENIZER_DIR
     tokenizer = get_tokenizer(tok_dir if tok_dir.is_dir() else "byte")
     try:

@@ -297,6 +297,8 @@ class _Trainer:
         start = time.perf_counter()
         cfg, dctx = self.cfg, self.dctx
         self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"device {cfg.device!r} requested but CUDA is not available: use --device cpu")
         if self.device.type == "cuda" and dctx.enabled:
             self.device = torch.device("cuda", dctx.local_rank)
         self.out = Path(self.out_dir) if self.out_dir is not None else None
