@@ -164,3 +164,23 @@ def test_prompt_select_and_another_sample(built_site, server_url, watched):
     # labels are text, never markup: no element came from the data
     assert page.locator(f"{WIDGET} script").count() == 0
     watched.check()
+
+
+def test_dashboard_starts_after_instant_navigation(server_url, watched):
+    """Material swaps the page without a reload; the widget must still initialise."""
+    page = watched.page
+    page.goto(server_url + PAGE + "lab/", wait_until="networkidle")  # start on this topic's lab page
+    page.evaluate("window.__llmkbMarker = 5")
+    # What Material does on an intercepted link click: push the URL, then emit it on location$, which
+    # fetches the page and swaps the content in the same document.
+    page.evaluate(
+        """() => { const u = new URL('../', location.href);
+                   history.pushState(null, '', u); location$.next(u); }"""
+    )
+    page.wait_for_url("**/05-sampling/", timeout=15000)
+    page.wait_for_selector(f"{WIDGET}[data-ready='1']", timeout=15000)
+    assert page.evaluate("window.__llmkbMarker") == 5  # same document
+    _slide(page, "sampling-temperature", "0")
+    assert int(_shown(page, "sampling-survivors")) == 1
+    assert _shown(page, "sampling-entropy") == 0.0
+    watched.check()

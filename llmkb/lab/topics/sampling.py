@@ -529,18 +529,20 @@ def _fig_entropy_diversity(res: Result):
     rows = res["rows"]
     ent = np.array([r["entropy"] for r in rows])
     temps = np.array([r["temperature"] for r in rows])
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.4), sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3), sharex=True)
     for ax, key, label in (
-        (axes[0], "distinct_2", "distinct-2 (word bigrams)"),
-        (axes[1], "self_similarity", "self-similarity (bigram Jaccard)"),
+        (axes[0], "distinct_1", "distinct-1 (words)"),
+        (axes[1], "distinct_2", "distinct-2 (word bigrams)"),
+        (axes[2], "self_similarity", "self-similarity (bigram Jaccard)"),
     ):
         y = np.array([r[key] for r in rows])
         sc = ax.scatter(ent, y, c=temps, cmap="viridis", s=18, vmin=0, vmax=max(2.0, temps.max()))
         ax.set_xlabel("mean entropy per step (nats)")
         ax.set_ylabel(label)
     fig.colorbar(sc, ax=axes, label="temperature")
-    axes[0].set_title("more entropy, more distinct bigrams")
-    axes[1].set_title("more entropy, samples share less")
+    axes[0].set_title("unique words / all words")
+    axes[1].set_title("unique bigrams / all bigrams")
+    axes[2].set_title("overlap between two samples")
     return fig
 
 
