@@ -99,6 +99,7 @@ class RunContext:
 _EXPERIMENTS: dict[str, Experiment] = {}
 _FIGURES: dict[tuple[str, str], Figure] = {}
 _DISCOVERED = False
+_RUNS_HERE: list[str] = []  # names of experiments actually run (not cache hits) in this process
 
 
 def experiment(
@@ -249,12 +250,18 @@ def run(
     try:
         ctx = RunContext(name, profile, staging, show_progress, needed)
         data = exp.fn(exp.config(profile), ctx)
+        _RUNS_HERE.append(name)
         if not isinstance(data, Mapping):
             raise TypeError(f"experiment {name!r} returned {type(data).__name__}, expected a mapping")
         return cache.store(name, profile, key, data, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def runs_in_this_process() -> int:
+    """How many experiments this process has actually run (cache hits excluded), needs included."""
+    return len(_RUNS_HERE)
 
 
 def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:

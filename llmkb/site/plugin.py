@@ -199,7 +199,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             exps = [e for e in lab.experiments().values() if e.topic in slugs]
         except Exception as exc:
             raise PluginError(f"llmkb: importing the lab experiments failed: {exc!r}") from exc
-        before = lab.cache.count_runs()
+        from llmkb.lab.registry import runs_in_this_process
+
+        before = runs_in_this_process()
         for exp in sorted(exps, key=lambda e: e.name):
             try:
                 res = lab.run(exp.name, self.profile)
@@ -212,8 +214,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 f = File.generated(config, uri, abs_src_path=str(path))
                 files.append(f)
                 self.figure_files[(exp.name, fig.name)] = f
-        ran = lab.cache.count_runs() - before
-        log.info(f"lab [{self.profile}]: {len(exps)} experiments, {ran} ran, {len(exps) - ran} from cache")
+        ran = runs_in_this_process() - before
+        log.info(f"lab [{self.profile}]: {len(exps)} experiments shown, {ran} run now (needs included)")
         # widget data requested by any page
         docs = Path(config.docs_dir)
         found: list[re.Match] = []
