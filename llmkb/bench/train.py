@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model first (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="default fp32")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak TFLOP/s, for MFU")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
@@ -62,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if args.warmup < 0:
         raise UsageError("--warmup must be >= 0")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda requested but CUDA is not available")
     cfg = GPTConfig.preset(args.preset)

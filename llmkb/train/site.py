@@ -20,7 +20,7 @@ from llmkb.train.runs import train_run
 __all__ = ["SITE_CORPUS", "SITE_STEPS_FULL", "SITE_STEPS_QUICK", "site_train_config", "train_site_model"]
 
 #: Steps of the full profile.
-SITE_STEPS_FULL: int = 600
+SITE_STEPS_FULL: int = 500
 #: Steps of the quick profile (seconds; the model is barely trained).
 SITE_STEPS_QUICK: int = 20
 #: Default corpus of the site model.
@@ -28,7 +28,8 @@ SITE_CORPUS: str = "pydoc"
 
 # Chosen on pydoc at a fixed budget of ~0.7M training tokens (ByteTokenizer, one CPU thread):
 #   batch 16 x 350 steps, lr 3e-3 -> val 1.38 nats/byte;  lr 6e-3 -> 1.42;  batch 8 x 700 steps, lr 3e-3 -> 1.32.
-# Small batches and more updates win at this scale; 600 steps of batch 8 fit the 90 s budget on two cores.
+# Small batches and more updates win at this scale. 600 steps of batch 8 reached val 1.38 in 147 CPU-seconds
+# (one thread, ~0.25 s/step); 500 steps keep the full profile near 60-80 s on two cores.
 _SITE_TRAIN: dict[str, Any] = {
     "batch_size": 8,
     "seq_len": 128,
