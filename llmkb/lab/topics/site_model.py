@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmkb.lab import Result, RunContext, experiment
+from llmkb.train.site import SITE_STEPS_FULL, SITE_STEPS_QUICK
 
 if TYPE_CHECKING:
     from llmkb.data import ByteTokenizer
@@ -23,7 +24,7 @@ SITE_MODEL = "site/model"
 @experiment(
     SITE_MODEL,
     topic="site",
-    profiles={"quick": {"steps": 30}, "full": {"steps": 1500}},
+    profiles={"quick": {"steps": SITE_STEPS_QUICK}, "full": {"steps": SITE_STEPS_FULL}},
     title="Train the shared site model (site preset, pydoc corpus)",
 )
 def site_model(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
