@@ -1,0 +1,108 @@
+# %% [markdown]
+# # Lab: one transformer block, a stack of them, and surgery on Q, K, V
+#
+# This lab runs the three cached experiments of `llmkb.lab.topics.transformer_block`:
+#
+# * `transformer-block/depth`: the same small model with 1 to 6 blocks, trained on a synthetic sorting task
+#   whose best loss is 0. It records loss curves, parameter counts and time per step.
+# * `transformer-block/norm`: pre-norm vs post-norm at the deepest depth, with and without learning-rate
+#   warm-up, plus a stack without residual connections.
+# * `transformer-block/surgery`: seven operations on Q, K, V and the residual, each applied to a trained model
+#   and switched on in a model trained from scratch.
+#
+# Results are cached; re-running costs nothing unless the code or the config changed. The page shows the
+# `full` profile; reproduce it with `llmkb lab run transformer-block --profile full` (about two minutes on two
+# CPU cores). To try another task, depth range or width, edit the `profiles` of the experiments in
+# `llmkb/lab/topics/transformer_block.py` and re-run.
+
+# %%
+import torch
+
+from llmkb import lab
+from llmkb.lab.registry import get_figure
+from llmkb.lab.topics.transformer_block import OPERATIONS, operate
+from llmkb.nn import GPT, GPTConfig, TransformerBlock, count_parameters
+
+depth = lab.run("transformer-block/depth")
+print(f"profile {depth.profile}: {depth['task']}, {depth['task_text']}")
+print(f"uniform guess {depth['chance_loss']:.3f} nats, best possible {depth['best_loss']}")
+
+# %% [markdown]
+# ## One block, by hand
+# A pre-norm block is `h = x + MHA(LN1(x))`, `y = h + FFN(LN2(h))`. Using the block's own sub-modules, the two
+# lines reproduce its output exactly. The page's tests do the same with separately built parts and against
+# PyTorch's `nn.TransformerEncoderLayer`.
+
+# %%
+torch.manual_seed(0)
+cfg = GPTConfig(d_model=32, n_heads=4, n_layers=1)
+block = TransformerBlock(cfg).eval()
+x = torch.randn(1, 5, 32)
+with torch.no_grad():
+    h = x + block.attn(block.norm1(x))[0]
+    y = h + block.ffn(block.norm2(h))
+    print("max |block(x) - by hand| =", float((block(x)[0] - y).abs().max()))
+print(
+    "parameters per block:",
+    sum(p.numel() for p in block.parameters()),
+    "= 12 d^2 + 13 d =",
+    12 * 32**2 + 13 * 32,
+)
+print("whole model (tied head):", count_parameters(cfg), "=", GPT(cfg).num_parameters())
+
+# %% [markdown]
+# ## The depth sweep
+
+# %%
+for row in depth["table"]:
+    print(row)
+
+# %%
+get_figure("transformer-block/depth", "curves").fn(depth)
+
+# %%
+get_figure("transformer-block/depth", "cost").fn(depth)
+
+# %% [markdown]
+# ## Pre-norm vs post-norm (and no residual) at the deepest depth
+
+# %%
+norm = lab.run("transformer-block/norm")
+for row in norm["table"]:
+    print(row)
+print("best:", norm["best"], "| worst:", norm["worst"])
+get_figure("transformer-block/norm", "curves").fn(norm)
+
+# %% [markdown]
+# ## Q, K, V surgery
+# Each operation, with the verdict the experiment computed from its numbers.
+
+# %%
+surgery = lab.run("transformer-block/surgery")
+print("baseline:", {k: round(v, 4) for k, v in surgery["baseline"].items()})
+for row in surgery["verdicts"]:
+    print(f"{row['operation']:>14}: after training -> {row['applied after training']}")
+    print(f"{'':>14}  trained with it -> {row['trained with it']}")
+print(surgery["summary"])
+
+# %%
+get_figure("transformer-block/surgery", "effects").fn(surgery)
+
+# %% [markdown]
+# ## Operating on a model yourself
+# `operate(model, name)` returns a copy of a model with one operation switched on and the trained weights
+# loaded, and leaves the original alone. Here it is applied to an untrained model, only to show the
+# mechanics: with `zero_v`, changing the first token no longer changes any later position's output.
+
+# %%
+torch.manual_seed(0)
+small = GPT(GPTConfig(vocab_size=9, d_model=16, n_heads=4, n_layers=2, max_seq_len=12)).eval()
+idx = torch.randint(0, 9, (1, 8))
+other = idx.clone()
+other[0, 0] = (idx[0, 0] + 1) % 9
+for name in ("none", "zero_v"):
+    m = operate(small, name)
+    with torch.no_grad():
+        moved = float((m(idx)[0, 1:] - m(other)[0, 1:]).abs().max())
+    print(f"{name:>7}: largest change of later logits = {moved:.2e}")
+print("operations:", ", ".join(OPERATIONS))
