@@ -1,0 +1,77 @@
+# %% [markdown]
+# # Lab: self-attention and multi-head attention
+#
+# Four experiments, defined in `llmkb/lab/topics/attention.py` and cached by the site build:
+#
+# 1. **heads** — every layer and head of the site model (the byte-level GPT the build trains once) on one
+#    sentence: attention maps, per-head scores measured from them and a label per head;
+# 2. **causality** — the Jacobian norms ‖∂ logits_t / ∂ embedding_s‖ of the same model, by autograd;
+# 3. **scaling** — softmax of random `q·k` with and without the `1/√d`, as the head width `d` grows;
+# 4. **memory** — bytes of the `(B, H, T, T)` weight matrix and wall time of explicit vs fused attention.
+#
+# The profile comes from `$LLMKB_PROFILE` (`quick` in tests, `full` on the published site). To change an
+# experiment, edit its `profiles=` config (or `SENTENCE`) in the module and run
+# `llmkb lab run attention --profile full`: the cache re-runs only what changed.
+
+# %%
+import numpy as np
+
+from llmkb import lab
+from llmkb.lab.registry import get_figure
+
+heads = lab.run("attention/heads")
+print("profile:", heads.profile, "| sentence:", repr(heads["sentence"]))
+heads["table"]
+
+# %%
+get_figure("attention/heads", "maps").fn(heads)
+
+# %% [markdown]
+# The labels come from the scores above (`classify_head`): the largest of `prev`, `first`, `self` names the
+# head when it is at least 0.4; else an induction score of at least 0.3; else the normalized entropy decides
+# between `broad` and `mixed`. The sentences the page prints are computed from the same rows:
+
+# %%
+for name, sentence in heads["notes"].items():
+    print(f"{name:>9}: {sentence}")
+
+# %%
+get_figure("attention/heads", "examples").fn(heads)
+
+# %% [markdown]
+# ## Causality through autograd
+# Every entry above the diagonal is a norm of gradients that must be *exactly* zero; the perturbation
+# check changes every byte after the middle and compares the logits before it.
+
+# %%
+cau = lab.run("attention/causality")
+norms = np.asarray(cau["norms"])
+print(
+    "max above diagonal:", cau["max_above_diagonal"], "| smallest on/below:", cau["min_on_or_below_diagonal"]
+)
+print("past logits change:", cau["max_past_logit_change"], "| future:", cau["max_future_logit_change"])
+assert cau["max_above_diagonal"] == 0.0 and np.all(np.triu(norms, 1) == 0)
+
+# %%
+get_figure("attention/causality", "jacobian").fn(cau)
+
+# %% [markdown]
+# ## Why 1/√d
+
+# %%
+sc = lab.run("attention/scaling")
+sc["table"]
+
+# %%
+get_figure("attention/scaling", "entropy").fn(sc)
+
+# %% [markdown]
+# ## Quadratic memory and time
+
+# %%
+mem = lab.run("attention/memory")
+print("fitted exponents of time vs T:", mem["slope"])
+mem["table"]
+
+# %%
+get_figure("attention/memory", "memory").fn(mem)
