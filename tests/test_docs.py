@@ -15,8 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})(?P<info>[^`\n]*)$")
 SKIP_MARK = re.compile(r"<!--\s*(pytest-codeblocks:skip|pytest\.mark\.skip)")
-ALLOWED_NON_RUNNABLE = {"text", "pycon", "console", "shell", "json", "yaml", "toml", "javascript", "js", "html",
-                        "markdown", "md", "makefile", "ini", "diff", ""}
+ALLOWED_NON_RUNNABLE = {
+    "text",
+    "pycon",
+    "console",
+    "shell",
+    "json",
+    "yaml",
+    "toml",
+    "javascript",
+    "js",
+    "html",
+    "markdown",
+    "md",
+    "makefile",
+    "ini",
+    "diff",
+    "",
+}
 
 
 def fence_problems(text: str) -> list[str]:
@@ -44,8 +60,10 @@ def fence_problems(text: str) -> list[str]:
         if word in ("sh", "bash"):
             problems.append(f"line {i}: ```{info} would be executed as a shell command; use ```console")
         elif re.search(r"py", info, re.I) and word not in ALLOWED_NON_RUNNABLE:
-            problems.append(f"line {i}: ```{info} looks like Python but pytest-codeblocks would skip it; "
-                            "write exactly ```python (runnable) or ```text/```pycon (not runnable)")
+            problems.append(
+                f"line {i}: ```{info} looks like Python but pytest-codeblocks would skip it; "
+                "write exactly ```python (runnable) or ```text/```pycon (not runnable)"
+            )
         elif info != word:
             problems.append(f"line {i}: fence info {info!r} has stray spaces")
     return problems
@@ -53,14 +71,25 @@ def fence_problems(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("info", "bad"),
-    [("python", False), ("py", True), ("python title=x.py", True), (" python", True), ("Python", True),
-     ("python3", True), ("pycon", False), ("text", False), ("bash", True), ("sh", True), ("console", False),
-     ("ipython", True)],
+    [
+        ("python", False),
+        ("py", True),
+        ("python title=x.py", True),
+        (" python", True),
+        ("Python", True),
+        ("python3", True),
+        ("pycon", False),
+        ("text", False),
+        ("bash", True),
+        ("sh", True),
+        ("console", False),
+        ("ipython", True),
+    ],
 )
 def test_fence_lint_catches_skipped_or_shell_fences(info, bad):
     text = f"intro\n\n```{info}\nx = 1\n```\n"
     assert bool(fence_problems(text)) is bad
-    indented = f"??? question \"Q\"\n    ```{info}\n    x = 1\n    ```\n"
+    indented = f'??? question "Q"\n    ```{info}\n    x = 1\n    ```\n'
     assert bool(fence_problems(indented)) is bad
 
 
@@ -89,7 +118,9 @@ def test_topic_page_is_a_full_knowledge_page(tid):
     assert "```python" in body, f"{tid}: needs runnable code"
     assert "arxiv.org" in body.lower(), f"{tid}: cite primary papers (arXiv links)"
     assert re.search(r"^## Further reading", body, re.M), f"{tid}: needs a Further reading section"
-    assert re.search(r"\{\{\s*lab\.(figure|value|table)\(", body), f"{tid}: show measured results from its lab"
+    assert re.search(r"\{\{\s*lab\.(figure|value|table)\(", body), (
+        f"{tid}: show measured results from its lab"
+    )
     assert t.has_lab, f"{tid}: needs a lab (lab.py)"
     assert t.modules, f"{tid}: front matter must name the llmkb modules it teaches"
 

@@ -157,7 +157,9 @@ def test_cli_lab_run_and_list(tmp_cache, lab_pkg, capsys):
 def test_cli_lab_bad_input_exits_2(tmp_cache, capsys):
     assert main(["lab", "run", "no-such-topic"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("llmkb: error: no topic or experiment named 'no-such-topic'") and err.count("\n") == 1
+    assert (
+        err.startswith("llmkb: error: no topic or experiment named 'no-such-topic'") and err.count("\n") == 1
+    )
     assert main(["lab", "run", "site", "--profile", "huge"]) == 2
     assert "unknown profile" in capsys.readouterr().err
 
