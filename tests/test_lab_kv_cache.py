@@ -107,8 +107,8 @@ def test_fit_call_cost_recovers_known_coefficients():
 def test_speedup_experiment_small(tmp_path):
     cfg = {"prompt_len": 3, "lengths": [2, 4], "rounds": [4, 2], "modes": ["no-cache", "static"]}
     data = topic.speedup(cfg, _ctx(tmp_path, topic.SPEEDUP))
-    assert [row["samples"] for row in data["table"]] == [2, 1]
-    assert data["headline"]["new_tokens"] == 4 and data["headline"]["goal_met"] in ("meets", "misses")
+    assert [row["samples"] for row in topic.table_rows(data["table"])] == [2, 1]
+    assert data["headline"]["new_tokens"] == 4 and "short of 512" in data["headline"]["goal"]
     assert data["speedup"]["static"].shape == (2,) and (data["speedup"]["static"] > 0).all()
     assert data["latency_ms"]["no-cache"].shape == (4,)
     assert data["model"]["max_seq_len"] >= 3 + 4
@@ -135,7 +135,7 @@ def test_hitmiss_experiment_on_a_site_shaped_model(tmp_path, fake_site_result):
     rates = data["hit_rate"]
     assert rates["no-cache"] == 0.0 and rates["window"] < rates["cache"] and 0 < rates["prefix"] < 1
     assert [m["name"] for m in data["widget"]["modes"]] == list(topic.TRACE_ORDER)
-    by_size = {r["block size"]: r["hit rate"] for r in data["workload"]}
+    by_size = {r["block size"]: r["hit rate"] for r in topic.table_rows(data["workload"])}
     assert by_size[1] >= by_size[8] > 0
     _figures_draw(topic.HITMISS, data, tmp_path)
 
@@ -163,6 +163,6 @@ def test_memory_experiment_small(tmp_path):
     for r in (fp32, bf16):  # the fresh process pays (about) exactly the cache's bytes in resident memory
         assert 0.9 * r["nbytes"][0] <= r["rss_delta"][0] <= 1.5 * r["nbytes"][0]
         assert r["peak_delta"][0] >= r["rss_delta"][0]
-    llama = next(r for r in data["scale"] if r["model"] == "Llama-2-7B")
+    llama = next(r for r in topic.table_rows(data["scale"]) if r["model"] == "Llama-2-7B")
     assert llama["KiB / token (bf16)"] == 512  # 2 * 32 layers * 32 heads * 128 * 2 bytes
     _figures_draw(topic.MEMORY, data, tmp_path)

@@ -1,0 +1,84 @@
+# %% [markdown]
+# # Lab: the KV cache — speed, hits and misses, memory
+#
+# Three cached experiments from `llmkb.lab.topics.kv_cache`:
+#
+# * `kv-cache/speedup` times greedy `GPT.generate` with and without the cache on a model of the site shape
+#   (random weights, RoPE, `max_seq_len` large enough for the longest run), interleaving the modes round by
+#   round, and compares the ratio with the theoretical token-forward and FLOP ratios;
+# * `kv-cache/hitmiss` records which keys/values every forward call of the trained site model reused (hit),
+#   computed (miss) or had evicted, for plain caching, no caching, a sliding window and prefix reuse, and checks
+#   the recordings against the simulation in `llmkb.kvtrace`;
+# * `kv-cache/memory` measures cache bytes against $2 \cdot L \cdot H_{kv} \cdot D \cdot T \cdot b$ and the
+#   resident memory a filled cache costs a fresh process.
+#
+# Results are cached, so re-running costs nothing unless code or config changed. The page shows the `full`
+# profile: `llmkb lab run kv-cache --profile full` (about a minute and a half on two CPU cores; the uncached
+# 1024-token run dominates). For a quick ratio on your machine: `llmkb bench kv-cache`. To change lengths,
+# repeats or prompts, edit the `profiles` in `llmkb/lab/topics/kv_cache.py`.
+
+# %%
+from llmkb import lab
+from llmkb.kvtrace import decode_cost, decode_trace
+from llmkb.lab.registry import get_figure
+from llmkb.lab.topics.kv_cache import table_rows
+from llmkb.nn import GPTConfig
+
+speed = lab.run("kv-cache/speedup")
+print(f"profile {speed.profile}; model {speed['model']}")
+for row in table_rows(speed["table"]):
+    print(row)
+
+# %% [markdown]
+# ## Measured vs theoretical speed-up
+# The dashed lines are what counting work predicts; the measured points fall short because a one-token call
+# still pays a fixed cost. The dash-dotted line is a three-parameter cost model fitted to every forward call.
+
+# %%
+get_figure("kv-cache/speedup", "speedup").fn(speed)
+
+# %%
+print("fitted cost per call:", speed["fit"])
+get_figure("kv-cache/speedup", "latency").fn(speed)
+
+# %% [markdown]
+# ## The theory by itself
+# `decode_cost` counts token-forwards, attention pairs and FLOPs of the forward calls that generation makes.
+# The token-forward ratio grows like $N/2$; with a sliding window the attention part stops growing.
+
+# %%
+site = GPTConfig.preset("site")
+for n in (64, 256, 1024, 4096):
+    nc, wc = decode_cost(site, 16, n, use_cache=False), decode_cost(site, 16, n)
+    print(
+        f"N={n:5d}  forwards x{nc['token_forwards'] / wc['token_forwards']:7.1f}  FLOPs x{nc['flops'] / wc['flops']:7.1f}"
+    )
+
+# %% [markdown]
+# ## Hits, misses, evictions
+# One row per forward call, one column per position: blue hit, orange miss, grey evicted.
+
+# %%
+hm = lab.run("kv-cache/hitmiss")
+for row in table_rows(hm["table"]):
+    print(row)
+print("prefix reuse check:", hm["prefix_check"])
+get_figure("kv-cache/hitmiss", "grids").fn(hm)
+
+# %% [markdown]
+# The same grids come from the simulation alone; for example a window of 3 over a 4-token prompt:
+
+# %%
+print(decode_trace(prompt_len=4, new_tokens=6, window=3).grid)
+
+# %%
+get_figure("kv-cache/hitmiss", "prefix-hit-rate").fn(hm)
+
+# %% [markdown]
+# ## Memory
+
+# %%
+mem = lab.run("kv-cache/memory")
+for row in table_rows(mem["scale"]):
+    print(row)
+get_figure("kv-cache/memory", "memory").fn(mem)
