@@ -38,16 +38,39 @@ def _maps(T: int) -> torch.Tensor:
 
 def test_head_scores_on_hand_made_heads() -> None:
     T = 9
-    s = head_scores(_maps(T))
-    np.testing.assert_allclose(s["prev"], [1, 0, 0, np.mean([1 / (t + 1) for t in range(2, T)])])
+    boundary = torch.zeros(T, dtype=torch.bool)
+    boundary[[0, 4]] = True  # "spaces" at 0 and 4
+    s = head_scores(_maps(T), boundary=boundary, window=2)
+    uniform = [1 / (t + 1) for t in range(2, T)]
+    np.testing.assert_allclose(s["prev"], [1, 0, 0, np.mean(uniform)])
     np.testing.assert_allclose(s["first"][:3], [0, 1, 0])
     np.testing.assert_allclose(s["self"][:3], [0, 0, 1])
+    np.testing.assert_allclose(s["local"], [1, 0, 1, np.mean([2 * u for u in uniform])])
+    np.testing.assert_allclose(s["boundary"][:3], [1 / 7, 1, 1 / 7])  # prev and self each hit key 4 once
     np.testing.assert_allclose(s["entropy"], [0, 0, 0, 1], atol=1e-12)
     labels = [classify_head({k: float(v[i]) for k, v in s.items()}) for i in range(4)]
     assert labels == ["previous-token", "first-token", "self", "broad"]
     assert set(labels) <= set(KINDS)
+    assert "boundary" not in head_scores(_maps(T))
     with pytest.raises(ValueError, match="start"):
         head_scores(_maps(2))
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind"),
+    [
+        ({"boundary": 0.6, "induction": 0.9, "local": 0.9}, "word-boundary"),
+        ({"boundary": 0.1, "induction": 0.6, "local": 0.9}, "induction"),
+        ({"boundary": 0.1, "induction": 0.1, "local": 0.9}, "local"),
+        ({"entropy": 0.8}, "broad"),
+        ({}, "mixed"),
+        ({"prev": 0.45, "boundary": 0.9}, "previous-token"),
+    ],
+)
+def test_classify_head_order(extra: dict[str, float], kind: str) -> None:
+    scores = {"prev": 0.1, "first": 0.2, "self": 0.1, "entropy": 0.3} | extra
+    assert classify_head(scores) == kind
+    assert classify_head(scores, {"focus": 0.05}) in ("previous-token", "first-token", "self")
 
 
 def test_induction_score_and_label() -> None:
@@ -60,13 +83,6 @@ def test_induction_score_and_label() -> None:
     assert induction_scores(w[None], P)[0] == pytest.approx(1.0)
     uniform = _maps(T)[3]
     assert induction_scores(uniform[None], P)[0] == pytest.approx(np.mean([1 / (x + 1) for x in range(P, T)]))
-    assert (
-        classify_head({"prev": 0.1, "first": 0.2, "self": 0.1, "entropy": 0.3, "induction": 0.6})
-        == "induction"
-    )
-    assert (
-        classify_head({"prev": 0.1, "first": 0.2, "self": 0.1, "entropy": 0.3, "induction": 0.1}) == "mixed"
-    )
     with pytest.raises(ValueError, match="period"):
         induction_scores(w[None], T)
 
@@ -135,5 +151,15 @@ def test_heads_experiment_labels_every_head_from_its_scores() -> None:
     np.testing.assert_allclose(maps.sum(-1), 1.0, atol=1e-5)
     assert np.all(np.triu(maps, k=1) == 0)
     for r in res["rows"]:
-        assert r["kind"] == classify_head(r)
-    assert all(isinstance(res["notes"][k], str) and res["notes"][k] for k in ("prev", "first", "induction"))
+        assert r["kind"] == classify_head({**r, "boundary": r["space"]})
+    assert set(res["notes"]) == {
+        "summary",
+        "prev",
+        "first",
+        "self",
+        "boundary",
+        "local",
+        "induction",
+        "layers",
+    }
+    assert all(isinstance(v, str) and v for v in res["notes"].values())

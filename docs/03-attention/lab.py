@@ -27,9 +27,10 @@ heads["table"]
 get_figure("attention/heads", "maps").fn(heads)
 
 # %% [markdown]
-# The labels come from the scores above (`classify_head`): the largest of `prev`, `first`, `self` names the
-# head when it is at least 0.4; else an induction score of at least 0.3; else the normalized entropy decides
-# between `broad` and `mixed`. The sentences the page prints are computed from the same rows:
+# The labels come from the scores above (`classify_head`), tried in order: the largest of `prev`, `first`,
+# `self` names the head when it is at least 0.4; then `space` ≥ 0.5 (word-boundary), `induction` ≥ 0.3,
+# `local` ≥ 0.7; else the normalized entropy decides between `broad` and `mixed`. The sentences the page
+# prints are computed from the same rows:
 
 # %%
 for name, sentence in heads["notes"].items():

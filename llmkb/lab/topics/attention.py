@@ -44,13 +44,28 @@ __all__ = [
 SENTENCE = "A list is a mutable sequence, so it can be changed in place."
 """The sentence whose attention maps the page shows (60 bytes: one byte = one token)."""
 
-JACOBIAN_CHARS = 28
-"""The Jacobian figure uses the first 28 bytes, ``"A list is a mutable sequence"`` (its cost grows as ``T^2``)."""
+JACOBIAN_CHARS = 19
+"""The Jacobian figure uses the first 19 bytes, ``"A list is a mutable"`` (its cost grows as ``T^2``)."""
 
-KINDS: tuple[str, ...] = ("previous-token", "first-token", "self", "induction", "broad", "mixed")
+KINDS: tuple[str, ...] = (
+    "previous-token",
+    "first-token",
+    "self",
+    "word-boundary",
+    "induction",
+    "local",
+    "broad",
+    "mixed",
+)
 """Labels a head can get, in the order :func:`classify_head` tries them."""
 
-_DEFAULT_THRESHOLDS: dict[str, float] = {"focus": 0.4, "induction": 0.3, "broad": 0.75}
+_DEFAULT_THRESHOLDS: dict[str, float] = {
+    "focus": 0.4,
+    "boundary": 0.5,
+    "induction": 0.3,
+    "local": 0.7,
+    "broad": 0.75,
+}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -63,7 +78,9 @@ def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
 
-def head_scores(weights: Tensor, start: int = 2) -> dict[str, np.ndarray]:
+def head_scores(
+    weights: Tensor, start: int = 2, boundary: Tensor | None = None, window: int = 4
+) -> dict[str, np.ndarray]:
     """Per-head averages of where causal attention goes.
 
     For queries ``t >= start`` (from 2 on, "previous", "first" and "self" are three different keys):
@@ -71,31 +88,41 @@ def head_scores(weights: Tensor, start: int = 2) -> dict[str, np.ndarray]:
     * ``prev``: mean weight on key ``t - 1``;
     * ``first``: mean weight on key ``0``;
     * ``self``: mean weight on key ``t``;
+    * ``local``: mean total weight on the last ``window`` keys ``t - window + 1 .. t``;
+    * ``boundary`` (when ``boundary`` is given): mean total weight on the keys it marks (e.g. spaces);
     * ``entropy``: mean of ``H(w_t) / ln(t + 1)``, the entropy of the row over its ``t + 1`` allowed keys
       divided by that of the uniform row (0 = one key, 1 = uniform).
 
     Args:
         weights: attention weights ``(L, H, T, T)`` (or ``(H, T, T)``), causal rows summing to 1.
         start: first query position averaged over.
+        boundary: optional bool ``(T,)`` marking special keys (word boundaries).
+        window: width of the ``local`` window.
 
     Returns:
-        ``{"prev", "first", "self", "entropy"}``, each an array ``(L, H)`` (or ``(H,)``).
+        ``{"prev", "first", "self", "local", "entropy"}`` (+ ``"boundary"``), each an array ``(L, H)``
+        (or ``(H,)``).
     """
     w = weights.detach().double()
     T = w.shape[-1]
     if T <= start:
         raise ValueError(f"need more than start={start} positions, got T={T}")
     t = torch.arange(start, T)  # (n,)
+    n = torch.arange(len(t))  # (n,)
     rows = w[..., start:, :]  # (..., n, T)
-    prev = rows[..., torch.arange(len(t)), t - 1]  # (..., n)
-    first = rows[..., 0]  # (..., n)
-    self_w = rows[..., torch.arange(len(t)), t]  # (..., n)
+    keys = torch.arange(T)  # (T,)
+    near = (keys[None, :] <= t[:, None]) & (keys[None, :] > t[:, None] - window)  # (n, T)
     plogp = torch.where(rows > 0, rows * rows.clamp_min(1e-300).log(), torch.zeros_like(rows))
-    entropy = -plogp.sum(-1) / torch.log(t.double() + 1.0)  # (..., n)
-    return {
-        k: v.mean(-1).numpy()
-        for k, v in (("prev", prev), ("first", first), ("self", self_w), ("entropy", entropy))
+    parts = {
+        "prev": rows[..., n, t - 1],  # (..., n)
+        "first": rows[..., 0],
+        "self": rows[..., n, t],
+        "local": (rows * near).sum(-1),
+        "entropy": -plogp.sum(-1) / torch.log(t.double() + 1.0),
     }
+    if boundary is not None:
+        parts["boundary"] = (rows * boundary.to(rows.dtype)).sum(-1)
+    return {k: v.mean(-1).numpy() for k, v in parts.items()}
 
 
 def induction_scores(weights: Tensor, period: int) -> np.ndarray:
@@ -119,23 +146,29 @@ def induction_scores(weights: Tensor, period: int) -> np.ndarray:
 
 
 def classify_head(scores: Mapping[str, float], thresholds: Mapping[str, float] | None = None) -> str:
-    """Label one head from its scores (see :data:`KINDS`).
+    """Label one head from its scores (see :data:`KINDS`), trying in order:
 
-    The strongest of ``prev``, ``first``, ``self`` names the head if it is at least ``focus``; otherwise
-    an ``induction`` score of at least ``induction`` makes it an induction head; otherwise a normalized
-    entropy of at least ``broad`` makes it ``broad``, and anything else is ``mixed``.
+    1. the strongest of ``prev``, ``first``, ``self``, if at least ``focus`` (0.4): ``previous-token``,
+       ``first-token`` or ``self``;
+    2. ``boundary`` at least ``boundary`` (0.5): ``word-boundary``;
+    3. ``induction`` at least ``induction`` (0.3): ``induction``;
+    4. ``local`` at least ``local`` (0.7): ``local``;
+    5. normalized ``entropy`` at least ``broad`` (0.75): ``broad``; else ``mixed``.
 
     Args:
-        scores: ``prev``, ``first``, ``self``, ``entropy`` and optionally ``induction``.
-        thresholds: overrides of ``{"focus": 0.4, "induction": 0.3, "broad": 0.75}``.
+        scores: ``prev``, ``first``, ``self``, ``entropy``; optionally ``boundary``, ``induction``,
+            ``local`` (missing ones count as 0).
+        thresholds: overrides of the defaults above (keys ``focus``, ``boundary``, ``induction``,
+            ``local``, ``broad``).
     """
     th = {**_DEFAULT_THRESHOLDS, **(thresholds or {})}
     focus = {"previous-token": scores["prev"], "first-token": scores["first"], "self": scores["self"]}
     kind, best = max(focus.items(), key=lambda kv: kv[1])
     if best >= th["focus"]:
         return kind
-    if scores.get("induction", 0.0) >= th["induction"]:
-        return "induction"
+    for name, key in (("word-boundary", "boundary"), ("induction", "induction"), ("local", "local")):
+        if scores.get(key, 0.0) >= th[key]:
+            return name
     return "broad" if scores["entropy"] >= th["broad"] else "mixed"
 
 
@@ -221,9 +254,9 @@ def softmax_saturation(dims: list[int], n_keys: int, trials: int, seed: int = 0)
     gen = torch.Generator().manual_seed(seed)
     rows = []
     for d in dims:
-        q = torch.randn(trials, 1, d, generator=gen, dtype=torch.float64)  # (N, 1, d)
-        k = torch.randn(trials, n_keys, d, generator=gen, dtype=torch.float64)  # (N, K, d)
-        raw = (q * k).sum(-1)  # (N, K)
+        q = torch.randn(trials, d, 1, generator=gen)  # (N, d, 1)
+        k = torch.randn(trials, n_keys, d, generator=gen)  # (N, K, d)
+        raw = torch.bmm(k, q)[..., 0].double()  # (N, K) scores q . k_j
         row: dict[str, float] = {"d": d, "score_std": float(raw.std())}
         for name, s in (("raw", raw), ("scaled", raw / math.sqrt(d))):
             p = torch.softmax(s, dim=-1)  # (N, K)
@@ -277,10 +310,6 @@ def _table(rows: list[dict[str, Any]], columns: list[str], digits: int) -> dict[
     }
 
 
-def _s(items: list[Any]) -> str:
-    return "" if len(items) == 1 else "s"
-
-
 def _words(tokens: list[str]) -> tuple[list[int], list[str]]:
     """Positions where a word starts and the words, from byte labels (``\u2423`` = space)."""
     text = "".join(" " if t == "\u2423" else t if len(t) == 1 else "?" for t in tokens)
@@ -297,7 +326,9 @@ def _join_heads(names: list[str], limit: int = 6) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _notes(rows: list[dict[str, Any]], n_layers: int, induction_uniform: float) -> dict[str, str]:
+def _notes(
+    rows: list[dict[str, Any]], n_layers: int, induction_uniform: float, space_uniform: float
+) -> dict[str, str]:
     """Sentences for the page, derived from the measured per-head rows."""
     n = len(rows)
 
@@ -306,30 +337,41 @@ def _notes(rows: list[dict[str, Any]], n_layers: int, induction_uniform: float) 
 
     def kind_note(kind: str, key: str, what: str) -> str:
         found = [r for r in rows if r["kind"] == kind]
-        best = strongest(key)
+        if len(found) == 1:
+            r = found[0]
+            return (
+                f"1 of {n} heads is a {kind} head: {r['head']} puts {r[key]:.2f} of each query's attention "
+                f"on {what}."
+            )
         if found:
             mean = float(np.mean([r[key] for r in found]))
-            are = "is a" if len(found) == 1 else "are"
+            top = max(found, key=lambda r: r[key])
             return (
-                f"{len(found)} of {n} heads {are} {kind} head{_s(found)} ({_join_heads([r['head'] for r in found])}): "
+                f"{len(found)} of {n} heads are {kind} heads ({_join_heads([r['head'] for r in found])}): "
                 f"on average they put {mean:.2f} of each query's attention on {what}; the strongest, "
-                f"{best['head']}, puts {best[key]:.2f} there."
+                f"{top['head']}, puts {top[key]:.2f} there."
             )
+        best = strongest(key)
         return (
             f"No head is a {kind} head: the largest mean weight on {what} is {best[key]:.2f} "
-            f"({best['head']})."
+            f"({best['head']}, labelled {best['kind']})."
         )
 
     ind_best = strongest("induction")
     found_ind = [r for r in rows if r["kind"] == "induction"]
     where = "of its attention to the letter that followed the earlier copy of the current letter"
     if found_ind:
+        top = max(found_ind, key=lambda r: r["induction"])
         names = _join_heads([r["head"] for r in found_ind])
+        counted = (
+            "1 of {n} heads is an induction head"
+            if len(found_ind) == 1
+            else "{k} of {n} heads are induction heads"
+        )
         induction = (
-            f"{len(found_ind)} of {n} heads {'is an' if len(found_ind) == 1 else 'are'} induction "
-            f"head{_s(found_ind)} ({names}): on a random letter string repeated "
-            f"twice, {ind_best['head']} sends {ind_best['induction']:.2f} {where} "
-            f"(a uniform head would send {induction_uniform:.3f})."
+            counted.format(k=len(found_ind), n=n) + f" ({names}): on a random letter string repeated twice, "
+            f"{top['head']} sends {top['induction']:.2f} {where} (a uniform head would send "
+            f"{induction_uniform:.3f})."
         )
     elif ind_best["induction"] >= _DEFAULT_THRESHOLDS["induction"]:
         induction = (
@@ -361,6 +403,10 @@ def _notes(rows: list[dict[str, Any]], n_layers: int, induction_uniform: float) 
         "prev": kind_note("previous-token", "prev", "the byte just before it"),
         "first": kind_note("first-token", "first", "the first byte of the sentence"),
         "self": kind_note("self", "self", "itself"),
+        "boundary": kind_note(
+            "word-boundary", "space", f"the spaces between words (a uniform head: {space_uniform:.2f})"
+        ),
+        "local": kind_note("local", "local", "the last four bytes (itself included)"),
         "induction": induction,
         "layers": layers,
         "summary": f"Labels over the {n} heads: {summary}.",
@@ -381,7 +427,8 @@ def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     with torch.no_grad():
         _, attn = model(ids, return_attn=True)
     maps = torch.stack([a[0] for a in attn])  # (L, H, T, T)
-    scores = head_scores(maps)
+    spaces = ids[0] == tok.encode(" ")[0]  # (T,) word boundaries
+    scores = head_scores(maps, boundary=spaces)
     gen = torch.Generator().manual_seed(0)
     period = int(cfg["period"])
     letters = torch.tensor(tok.encode("abcdefghijklmnopqrstuvwxyz"), dtype=torch.long)
@@ -401,6 +448,8 @@ def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                     "prev": s["prev"],
                     "first": s["first"],
                     "self": s["self"],
+                    "local": s["local"],
+                    "space": s["boundary"],
                     "entropy": s["entropy"],
                     "induction": s["induction"],
                     "kind": classify_head(s),
@@ -409,13 +458,17 @@ def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     T = ids.shape[1]
     uniform = float(np.mean([1.0 / (t + 1) for t in range(2, T)]))
     ind_uniform = float(np.mean([1.0 / (t + 1) for t in range(period, 2 * period)]))
+    space_uniform = float(np.mean([float(spaces[: t + 1].double().mean()) for t in range(2, T)]))
     return {
         "sentence": SENTENCE,
         "tokens": _char_labels(tok, ids),
         "maps": maps.numpy(),
         "rows": rows,
-        "table": _table(rows, ["head", "kind", "prev", "first", "self", "induction", "entropy"], 2),
-        "notes": _notes(rows, L, ind_uniform),
+        "table": _table(
+            rows, ["head", "kind", "prev", "first", "self", "local", "space", "induction", "entropy"], 2
+        ),
+        "space_uniform": space_uniform,
+        "notes": _notes(rows, L, ind_uniform, space_uniform),
         "induction_uniform": ind_uniform,
         "uniform_weight": uniform,
         "n_heads": L * H,
@@ -454,7 +507,14 @@ def _fig_examples(res: Result):
 
     maps = np.asarray(res["maps"])
     rows = res["rows"]
-    key = {"previous-token": "prev", "first-token": "first", "self": "self", "induction": "induction"}
+    key = {
+        "previous-token": "prev",
+        "first-token": "first",
+        "self": "self",
+        "word-boundary": "space",
+        "induction": "induction",
+        "local": "local",
+    }
     picks = []
     for kind, k in key.items():
         found = [r for r in rows if r["kind"] == kind]
@@ -467,17 +527,25 @@ def _fig_examples(res: Result):
         ]
     labels = list(res["tokens"])
     T = len(labels)
-    fig, axes = plt.subplots(1, len(picks), figsize=(5.2 * len(picks), 5.4), squeeze=False)
-    for ax, (kind, r) in zip(axes[0], picks, strict=True):
+    ncols = min(3, len(picks))
+    nrows = -(-len(picks) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 5.2 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(picks):
+            ax.set_visible(False)
+            continue
+        kind, r = picks[i]
         li, h = int(r["layer"]), int(r["head"].split("H")[1])
         ax.imshow(maps[li, h], cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(f"{r['head']} ({kind})")
         ax.grid(False)
-        ax.set_xticks(range(T), labels, fontsize=6, rotation=90, family="monospace")
-        ax.set_yticks(range(T), labels, fontsize=6, family="monospace")
+        ax.set_xticks(range(T), labels, fontsize=5.5, rotation=90, family="monospace")
+        ax.set_yticks(range(T), labels, fontsize=5.5, family="monospace")
         ax.tick_params(length=0, pad=1)
-        ax.set_xlabel("key")
-    axes[0][0].set_ylabel("query")
+        if i % ncols == 0:
+            ax.set_ylabel("query")
+        if i >= len(picks) - ncols:
+            ax.set_xlabel("key")
     fig.tight_layout()
     return fig
 
@@ -546,7 +614,7 @@ def _fig_jacobian(res: Result):
     topic="attention",
     profiles={
         "quick": {"dims": [4, 16, 64, 256, 1024], "n_keys": 64, "trials": 100},
-        "full": {"dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "n_keys": 64, "trials": 2000},
+        "full": {"dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "n_keys": 64, "trials": 500},
     },
     title="Softmax saturation with and without 1/sqrt(d)",
 )
@@ -605,7 +673,7 @@ def _fig_scaling(res: Result):
     topic="attention",
     profiles={
         "quick": {"lengths": [64, 128, 256], "heads": 4, "head_dim": 32, "repeats": 2},
-        "full": {"lengths": [128, 256, 512, 1024, 2048], "heads": 4, "head_dim": 32, "repeats": 5},
+        "full": {"lengths": [128, 256, 512, 1024, 2048], "heads": 4, "head_dim": 32, "repeats": 3},
     },
     title="Attention matrix bytes and time vs sequence length",
 )
