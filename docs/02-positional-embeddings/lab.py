@@ -1,0 +1,81 @@
+# %% [markdown]
+# # Lab: positional embeddings
+#
+# Four experiments, all defined in `llmkb/lab/topics/positional.py` and cached by the site build:
+#
+# 1. **compare** — the same small byte-level GPT trained on CPython's pydoc topics with each of
+#    `none`, `sinusoidal`, `learned`, `rope`, `alibi` (only `GPTConfig.positional` changes);
+# 2. **extrapolation** — those checkpoints evaluated at 1×, 2× and 4× their training length, loss per
+#    position;
+# 3. **animation** — the vectors the page's 3-D widget draws (RoPE rotations, sinusoidal and learned
+#    tables);
+# 4. **ablation** — reversal, an order-sensitive synthetic task, with and without positional information,
+#    and the attention entropy per head.
+#
+# The cells below read the cached results (the profile comes from `$LLMKB_PROFILE`: `quick` in tests,
+# `full` on the published site). To change an experiment, edit its `profiles=` config in the module and
+# re-run `llmkb lab run positional-embeddings --profile full`; the cache notices the change and re-runs only what
+# depends on it.
+
+# %%
+from llmkb import lab
+from llmkb.lab.registry import get_figure
+from llmkb.lab.topics.positional import VARIANTS
+
+compare = lab.run("positional/compare")
+print("profile:", compare.profile, "| variants:", ", ".join(VARIANTS))
+compare["table"]
+
+# %%
+get_figure("positional/compare", "val-loss").fn(compare)
+
+# %% [markdown]
+# ## Extrapolation: 1×, 2×, 4× the training length
+# Every model was built with room for 4× the training length and trained on 1×; the learned table's
+# extra rows were never updated (`learned_table.untrained_rows_max_change` is their largest change).
+
+# %%
+extra = lab.run("positional/extrapolation")
+print("learned table:", compare["learned_table"])
+extra["table"]
+
+# %%
+get_figure("positional/extrapolation", "per-position").fn(extra)
+
+# %% [markdown]
+# ## The data behind the 3-D widget
+# RoPE turns pair *i* of a vector by *m·θᵢ* at position *m*; here are the angles the first pairs reach at
+# the last position, read back from the exported vectors.
+
+# %%
+import numpy as np
+
+anim = lab.run("positional/animation")
+rope = anim["widget"]["rope"]
+rotated = np.asarray(rope["rotated"])
+half = rope["head_dim"] // 2
+m = rotated.shape[0] - 1
+angles = np.arctan2(rotated[m, half:], rotated[m, :half])
+for i in range(4):
+    expected = np.angle(np.exp(1j * m * rope["theta"][i]))
+    theta = rope["theta"][i]
+    print(
+        f"pair {i}: theta={theta:.4f}  angle at m={m}: {angles[i]:+.3f}  (m*theta, wrapped: {expected:+.3f})"
+    )
+
+# %% [markdown]
+# ## Ablation: reversal with and without position
+
+# %%
+abl = lab.run("positional/ablation")
+print("task:", abl["task"])
+abl["table"]
+
+# %%
+abl["removed_table"]
+
+# %%
+get_figure("positional/ablation", "entropy").fn(abl)
+
+# %%
+get_figure("positional/ablation", "maps").fn(abl)
