@@ -154,6 +154,12 @@ def test_kept_fraction_and_verdicts() -> None:
     assert TB.verdict({"loss": 1.02, "accuracy": 0.0}, weak, chance).startswith("matches the baseline")
 
 
+def test_as_table_keeps_the_column_order() -> None:
+    rows = [{"b": 1, "a": 2}, {"b": 3, "a": 4}]
+    assert TB.as_table(rows) == {"columns": ["b", "a"], "rows": [[1, 2], [3, 4]]}
+    assert TB.as_table([]) == {"columns": [], "rows": []}
+
+
 def test_describe_task() -> None:
     assert (
         TB.describe_task({"name": "sort", "length": 10, "n_symbols": 16}) == "sort 10 symbols drawn from 16"
@@ -211,11 +217,11 @@ def test_experiments_are_registered_with_figures_that_draw(tmp_path: Path) -> No
     bad = {"accuracy": 0.0, "token_accuracy": 0.1, "loss": 3.0}
     ops = {"zero_v": {"after_training": bad, "trained_with": bad}, "swap_qk": {"after_training": bad}}
     data = {
-        "transformer-block/depth": {**refs, "runs": {"1": _curves(), "2": _curves()}, "table": table},
+        "transformer-block/depth": {**refs, "runs": {"1": _curves(), "2": _curves()}, "rows": table},
         "transformer-block/surgery": {
             **refs,
             "operations": ops,
-            "table": [{"operation": "swap_qk"}, {"operation": "zero_v"}],
+            "rows": [{"operation": "swap_qk"}, {"operation": "zero_v"}],
             "baseline": {"accuracy": 1.0, "token_accuracy": 1.0, "loss": 0.0},
         },
         "transformer-block/norm": {

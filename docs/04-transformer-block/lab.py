@@ -54,7 +54,7 @@ print("whole model (tied head):", count_parameters(cfg), "=", GPT(cfg).num_param
 # ## The depth sweep
 
 # %%
-for row in depth["table"]:
+for row in depth["rows"]:
     print(row)
 
 # %%
@@ -68,7 +68,7 @@ get_figure("transformer-block/depth", "cost").fn(depth)
 
 # %%
 norm = lab.run("transformer-block/norm")
-for row in norm["table"]:
+for row in norm["rows"]:
     print(row)
 print("best:", norm["best"], "| worst:", norm["worst"])
 get_figure("transformer-block/norm", "curves").fn(norm)
@@ -80,10 +80,12 @@ get_figure("transformer-block/norm", "curves").fn(norm)
 # %%
 surgery = lab.run("transformer-block/surgery")
 print("baseline:", {k: round(v, 4) for k, v in surgery["baseline"].items()})
-for row in surgery["verdicts"]:
-    print(f"{row['operation']:>14}: after training -> {row['applied after training']}")
-    print(f"{'':>14}  trained with it -> {row['trained with it']}")
-print(surgery["summary"])
+for op in (row["operation"] for row in surgery["rows"]):  # in the experiment's order
+    d = surgery["operations"][op]
+    print(f"{op:>14}: after training -> {d['after_verdict']}")
+    print(f"{'':>14}  trained with it -> {d['trained_verdict']}")
+summary = surgery["summary"]
+print(summary[0].upper() + summary[1:])
 
 # %%
 get_figure("transformer-block/surgery", "effects").fn(surgery)

@@ -1,9 +1,9 @@
 """Experiments of the transformer-block topic: stacking blocks, operating on Q/K/V, and norm placement.
 
 All three train small [`GPT`][llmkb.nn.GPT] models from scratch with [`llmkb.train.train`][llmkb.train.train]
-on one synthetic task from [`llmkb.data.synthetic`][llmkb.data.synthetic], whose best achievable loss is
-known (0 without label noise), so every number is read against two fixed references: the best loss and the
-loss of a uniform guess over the answer symbols (``ln V``).
+on synthetic tasks from [`llmkb.data.synthetic`][llmkb.data.synthetic] (sorting for depth and norms, reversal
+for surgery) whose best achievable loss is known (0 without label noise), so every number is read against two
+fixed references: the best loss and the loss of a uniform guess over the answer symbols (``ln V``).
 
 * ``transformer-block/depth``: the same model with 1 to 6 blocks: loss curves, parameter count
   ([`count_parameters`][llmkb.nn.count_parameters]), milliseconds per training step, final loss/accuracy.
@@ -12,7 +12,9 @@ loss of a uniform guess over the answer symbols (``ln V``).
   *with* each operation. Each outcome gets a verdict computed from the numbers
   ([`verdict`][llmkb.lab.topics.transformer_block.verdict]).
 * ``transformer-block/norm``: pre-norm vs post-norm at the deepest depth, with and without learning-rate
-  warm-up (Xiong et al. 2020, "On Layer Normalization in the Transformer Architecture", arXiv 2002.04745).
+  warm-up (Xiong et al. 2020, "On Layer Normalization in the Transformer Architecture", arXiv 2002.04745),
+  and the same stack without residual connections (He et al. 2016, arXiv 1512.03385). It reuses the depth
+  sweep's deepest run as its reference.
 
 The helpers are plain functions, tested in ``tests/test_lab_transformer_block.py``.
 """
@@ -49,6 +51,7 @@ __all__ = [
     "verdict",
     "ms_per_step",
     "compare_phrase",
+    "as_table",
 ]
 
 OPERATIONS: dict[str, str] = {
@@ -259,6 +262,13 @@ def ms_per_step(result: TrainResult, batch_size: int, seq_len: int) -> float:
     return 1000.0 * batch_size * seq_len / float(np.median(tps))
 
 
+def as_table(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Row dicts as ``{"columns", "rows"}``, the form ``lab.table`` renders with the columns in order
+    (cached results store dicts with sorted keys, which would shuffle the columns)."""
+    columns = list(rows[0]) if rows else []
+    return {"columns": columns, "rows": [[r[c] for c in columns] for r in rows]}
+
+
 def _curves(result: TrainResult) -> dict[str, np.ndarray]:
     steps, train_loss = result.series("train_loss")
     val_steps, val_loss = result.series("val_loss")
@@ -368,7 +378,8 @@ def depth_sweep(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "train": dict(cfg["train"]),
             "eval_batches": cfg["eval_batches"],
         },
-        "table": rows,
+        "rows": rows,
+        "table": as_table(rows),
         "runs": runs,
         "metrics": metrics_by_depth,
         "best_depth": best["blocks"],
@@ -415,7 +426,7 @@ def _fig_depth_curves(res: Result) -> Any:
 def _fig_depth_cost(res: Result) -> Any:
     import matplotlib.pyplot as plt
 
-    rows = res["table"]
+    rows = res["rows"]
     depth = [r["blocks"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(depth, [r["parameters"] / 1e3 for r in rows], "o-", label="parameters (thousands)")
@@ -502,11 +513,12 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     broken = [op for op, d in details.items() if d["after_verdict"].startswith(("fails", "worse"))]
     kept = [op for op, d in details.items() if d["trained_verdict"].startswith("matches")]
     summary = (
-        f"Applied after training, {len(broken)} of {len(details)} operations leave the model no better than "
-        f"chance; trained with from the start, {len(kept)} of {len(details)} match the baseline"
+        f"applied after training, {len(broken)} of {len(details)} operations leave the model no better than "
+        f"chance; switched on from the start of training, {len(kept)} of {len(details)} match the baseline"
         + (f" ({', '.join(kept)})." if kept else ".")
     )
-    return {**refs, "baseline": baseline, "operations": details, "table": rows, "verdicts": verdicts,
+    return {**refs, "baseline": baseline, "operations": details, "rows": rows,
+            "table": as_table(rows), "verdicts": as_table(verdicts),
             "summary": summary, "curves": curves}  # fmt: skip
 
 
@@ -518,7 +530,7 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
 def _fig_surgery(res: Result) -> Any:
     import matplotlib.pyplot as plt
 
-    ops = [row["operation"] for row in res["table"]]
+    ops = [row["operation"] for row in res["rows"]]
     y = np.arange(len(ops))
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(8, 4), sharey=True)
     kinds = (
@@ -615,7 +627,8 @@ def norm_placement(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {
         **refs,
         "n_layers": n_layers,
-        "table": rows,
+        "rows": rows,
+        "table": as_table(rows),
         "curves": curves,
         "best": best["variant"],
         "worst": worst["variant"],
