@@ -319,7 +319,12 @@ class GPT(nn.Module):
             idx: prompt ``(B, T)``, ``T >= 1``.
             max_new_tokens: number of tokens to append (>= 0).
             use_cache: decode with a KV cache.
-            temperature, top_k, top_p, min_p, repetition_penalty, generator: passed to ``sample_next``.
+            temperature: passed to ``sample_next`` (0 is greedy).
+            top_k: passed to ``sample_next``.
+            top_p: passed to ``sample_next``.
+            min_p: passed to ``sample_next``.
+            repetition_penalty: passed to ``sample_next``.
+            generator: passed to ``sample_next`` (seeded sampling).
             cache_impl: ``static`` ([`KVCache`][llmkb.nn.KVCache]) or ``concat``
                 ([`ConcatKVCache`][llmkb.nn.ConcatKVCache]).
 

@@ -53,7 +53,7 @@ class BPETokenizer:
 
     Build one with :meth:`train` (a classmethod that returns a new tokenizer) or :meth:`load`.
 
-    Example:
+    Examples:
         >>> tok = BPETokenizer.train("low lower lowest " * 50, vocab_size=263, pattern="gpt2")
         >>> [tok.token_bytes(i) for i in range(256, tok.vocab_size)]
         [b'lo', b'low', b' low', b' lowe', b' lower', b' lowes', b' lowest']
