@@ -47,7 +47,7 @@ class ByteTokenizer:
     Decoding replaces byte sequences that are not valid UTF-8 (a sampled model can produce them) with
     U+FFFD instead of failing.
 
-    Example:
+    Examples:
         >>> tok = ByteTokenizer()
         >>> tok.encode("hé")
         [104, 195, 169]
