@@ -16,9 +16,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from llmkb.nn import GPTConfig, LayerNorm, MultiHeadAttention, TransformerBlock, count_parameters
+from llmkb.nn import GPTConfig, LayerNorm, MultiHeadAttention, RMSNorm, TransformerBlock, count_parameters
 from llmkb.nn.ffn import make_ffn
-from llmkb.nn.norm import make_norm
 
 D, H, T = 16, 4, 7
 
@@ -266,6 +265,7 @@ def test_block_is_causal_and_returns_row_stochastic_weights() -> None:
 def test_norm_layers_follow_the_config() -> None:
     ln = TransformerBlock(_cfg(norm="layernorm"))
     rms = TransformerBlock(_cfg(norm="rmsnorm"))
+    no_bias = TransformerBlock(_cfg(norm="layernorm", bias=False))
     assert isinstance(ln.norm1, LayerNorm) and ln.norm1.bias is not None
-    assert type(rms.norm1) is type(make_norm("rmsnorm", D, 1e-5, True))
-    assert not hasattr(rms.norm1, "bias") or rms.norm1.bias is None  # RMSNorm never has a bias
+    assert isinstance(rms.norm1, RMSNorm) and isinstance(rms.norm2, RMSNorm)
+    assert isinstance(no_bias.norm2, LayerNorm) and no_bias.norm2.bias is None
