@@ -171,6 +171,7 @@ def test_dashboard_starts_after_instant_navigation(server_url, watched):
     page = watched.page
     page.goto(server_url + PAGE + "lab/", wait_until="networkidle")  # start on this topic's lab page
     page.evaluate("window.__llmkbMarker = 5")
+    page.wait_for_function("typeof location$ !== 'undefined' && typeof document$ !== 'undefined'")
     # What Material does on an intercepted link click: push the URL, then emit it on location$, which
     # fetches the page and swaps the content in the same document.
     page.evaluate(

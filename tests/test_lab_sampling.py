@@ -194,7 +194,15 @@ def test_greedy_experiment_reports_loops_and_rates(results):
     for row, start in zip(res["greedy"], res["loop_starts"], strict=True):
         assert row["loop start (byte)"] == start
         assert (start >= 0) == (row["period (bytes)"] > 0)
-    assert ("⟦LOOP⟧" in res["example"]) == (res["loop_starts"][0] >= 0)
+        assert (row["unit"] != "") == (start >= 0)
+    assert ("⟦LOOP:" in res["example"]) == (res["loop_starts"][0] >= 0)
+    assert res["verdict"].endswith(".")
+
+
+def test_prompts_and_settings_get_distinct_seeds():
+    """Sharing random draws across prompts made hot samples of different prompts look alike."""
+    seeds = {S._prompt_seed(0, i) + s for i in range(len(S.PROMPTS)) for s in range(200)}
+    assert len(seeds) == len(S.PROMPTS) * 200
 
 
 @pytest.mark.parametrize("name", ["sampling/grid", "sampling/greedy"])

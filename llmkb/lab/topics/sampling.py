@@ -259,20 +259,25 @@ def byte_label(b: int) -> str:
     return f"x{b:02x}"
 
 
+SELF_SIM_N = 4
+"""Self-similarity compares character ``n``-grams: short samples rarely share a whole word bigram."""
+
+
 def diversity(samples: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Word-level diversity of continuations, grouped by prompt.
+    """Diversity of continuations, grouped by prompt.
 
     Args:
         samples: ``samples[prompt][i]`` is the ``i``-th continuation (text) of a prompt.
 
     Returns:
-        ``distinct_1`` and ``distinct_2`` (pooled over all texts), ``self_similarity`` (word-bigram
-        Jaccard between samples of the same prompt, averaged over prompts; needs 2+ samples per prompt,
-        else 0) and ``rep_3`` (mean fraction of repeated word trigrams within a text).
+        ``distinct_1`` and ``distinct_2`` on words (pooled over all texts), ``self_similarity`` (Jaccard
+        overlap of the character-4-gram sets of two samples of the same prompt, averaged over pairs and
+        prompts; needs 2+ samples per prompt, else 0) and ``rep_3`` (mean fraction of repeated word
+        trigrams within a text).
     """
     words = [[t.split() for t in group] for group in samples]
     flat = [w for group in words for w in group]
-    sims = [self_similarity(group, 2) for group in words if len(group) >= 2]
+    sims = [self_similarity(list(group), SELF_SIM_N) for group in samples if len(group) >= 2]
     return {
         "distinct_1": distinct_n(flat, 1),
         "distinct_2": distinct_n(flat, 2),
@@ -330,6 +335,16 @@ _GRID_FULL = {
 _GRID_QUICK = {"temperatures": [0.0, 0.8, 1.3], "top_ks": [None, 20], "top_ps": [0.9, 1.0]}
 
 
+def _prompt_seed(seed: int, prompt_index: int) -> int:
+    """Seed base of one prompt: prompts must not share random draws, or their samples correlate."""
+    return seed + 10_000 * prompt_index
+
+
+def _span(values: Sequence[int]) -> str:
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
 def _decode_text(tok: ByteTokenizer, ids: Tensor) -> str:
     return tok.decode(ids.tolist())
 
@@ -358,7 +373,12 @@ def sampling_grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         ids = tok.encode(prompt)
         logits.append(next_logits(model, ids))
         dec = decode_settings(
-            model, ids, configs, n_samples=cfg["samples"], max_new_tokens=cfg["new_tokens"], seed=cfg["seed"]
+            model,
+            ids,
+            configs,
+            n_samples=cfg["samples"],
+            max_new_tokens=cfg["new_tokens"],
+            seed=_prompt_seed(cfg["seed"], i),
         )
         texts.append([[_decode_text(tok, row) for row in dec.tokens[s]] for s in range(len(configs))])
         ent[i] = dec.entropy.mean(dim=(1, 2)).double().numpy()
@@ -464,7 +484,12 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     for i, prompt in enumerate(ctx.progress(prompts, total=len(prompts), desc="prompts")):
         ids = tok.encode(prompt)
         dec = decode_settings(
-            model, ids, configs, n_samples=cfg["samples"], max_new_tokens=length, seed=cfg["seed"]
+            model,
+            ids,
+            configs,
+            n_samples=cfg["samples"],
+            max_new_tokens=length,
+            seed=_prompt_seed(cfg["seed"], i),
         )
         for j in range(len(temps)):
             samples = dec.tokens[j].tolist()
@@ -481,19 +506,23 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                 "repeats": round(st.repeats, 1),
                 "repeated 8-byte grams": round(float(repeated_ngram_rate(g, 8)), 3),
                 "repeated word 3-grams": round(float(repeated_ngram_rate(tok.decode(g).split(), 3)), 3),
+                "unit": repr(tok.decode(g[st.start : st.start + st.period])) if st.looped else "",
             }
         )
-        head = tok.decode(g[: st.start]) if st.looped else tok.decode(g)
-        tail = tok.decode(g[st.start :]) if st.looped else ""
-        examples.append(prompt + head + ("⟦LOOP⟧" + tail if st.looped else ""))
+        if st.looped:
+            unit = greedy_rows[-1]["unit"]
+            examples.append(f"{prompt}{tok.decode(g[: st.start])}⟦LOOP: {unit} × {st.repeats:g}⟧")
+        else:
+            examples.append(prompt + tok.decode(g))
     loops = [r for r in greedy_rows if r["period (bytes)"] > 0]
     i0, i1 = nearest_index(temps, 0.0), nearest_index(temps, 1.0)
     if loops:
+        units = sorted({r["unit"] for r in loops})
         verdict = (
-            f"{len(loops)} of {len(greedy_rows)} greedy continuations end in a loop; the loops start after "
-            f"{min(r['loop start (byte)'] for r in loops)}–{max(r['loop start (byte)'] for r in loops)} bytes "
-            f"and repeat a unit of {min(r['period (bytes)'] for r in loops)}–"
-            f"{max(r['period (bytes)'] for r in loops)} bytes."
+            f"{len(loops)} of {len(greedy_rows)} greedy continuations end in a loop. The loops start after "
+            f"{_span([r['loop start (byte)'] for r in loops])} bytes and repeat "
+            f"{'the unit' if len(units) == 1 else 'the units'} {', '.join(units[:4])} "
+            f"({_span([r['period (bytes)'] for r in loops])} bytes) to the end."
         )
     else:
         verdict = f"None of the {len(greedy_rows)} greedy continuations ends in a loop within {length} bytes."
@@ -533,7 +562,7 @@ def _fig_entropy_diversity(res: Result):
     for ax, key, label in (
         (axes[0], "distinct_1", "distinct-1 (words)"),
         (axes[1], "distinct_2", "distinct-2 (word bigrams)"),
-        (axes[2], "self_similarity", "self-similarity (bigram Jaccard)"),
+        (axes[2], "self_similarity", "self-similarity (char 4-gram Jaccard)"),
     ):
         y = np.array([r[key] for r in rows])
         sc = ax.scatter(ent, y, c=temps, cmap="viridis", s=18, vmin=0, vmax=max(2.0, temps.max()))
