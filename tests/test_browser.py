@@ -43,7 +43,7 @@ def test_graph_nodes_hover_and_click_navigate(built_site, server_url, watched):
 
     page = watched.page
     page.goto(server_url + "graph/", wait_until="networkidle")
-    nodes = page.locator("svg.llmkb-graph a.llmkb-node")
+    nodes = page.locator("svg.llmkb-graph g.llmkb-node")
     expected = json.loads((built_site.dir / "graph.json").read_text())["nodes"]
     assert nodes.count() == len(expected) >= 1
     first = nodes.first
@@ -63,7 +63,7 @@ def test_graph_works_after_instant_navigation(server_url, watched):
     page.evaluate("window.__llmkbMarker = 42")
     page.locator("article a[href$='graph/']").first.click()
     page.wait_for_url("**/graph/", timeout=15000)
-    page.locator("svg.llmkb-graph a.llmkb-node").first.hover()
+    page.locator("svg.llmkb-graph g.llmkb-node").first.hover()
     assert page.evaluate("window.__llmkbMarker") == 42  # same document: instant navigation
     assert "llmkb-hovering" in (page.locator("svg.llmkb-graph").last.get_attribute("class") or "")
     watched.check()

@@ -167,7 +167,7 @@ def test_graph_json_and_svg(built):
     assert kinds[("01-alpha", "02-beta")] == "prerequisite"
     assert data["learning_path"] == ["01-alpha", "02-beta", "03-gamma"]
     svg = (built / "site" / "graph" / "index.html").read_text()
-    assert svg.count('class="llmkb-node"') == 3 and 'href="../02-beta/"' in svg
+    assert svg.count('class="llmkb-node"') == 3 and 'data-href="../02-beta/"' in svg
 
 
 def test_roadmap_status_is_generated(built):

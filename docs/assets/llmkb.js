@@ -22,6 +22,9 @@
             e.classList.toggle("llmkb-active", e.dataset.source === id || e.dataset.target === id);
           });
         });
+        function go() { window.location.assign(node.dataset.href); }
+        node.addEventListener("click", go);
+        node.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); go(); } });
         node.addEventListener("mouseleave", function () {
           svg.classList.remove("llmkb-hovering");
           svg.querySelectorAll(".llmkb-active,.llmkb-neighbor").forEach(function (n) {

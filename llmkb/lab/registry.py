@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,8 +279,10 @@ def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:
 
         mpl_fig = fig.fn(result)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".tmp.{fmt}")
-        mpl_fig.savefig(tmp, format=fmt, metadata={"Software": None} if fmt == "png" else None)
+        # a private temporary name: another process may be rendering the same figure right now
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{fig.name}-", suffix=f".{fmt}", dir=out.parent)
+        os.close(fd)
+        mpl_fig.savefig(tmp_name, format=fmt, metadata={"Software": None} if fmt == "png" else None)
         plt.close(mpl_fig)
-    tmp.replace(out)
+    os.replace(tmp_name, out)
     return out

@@ -94,7 +94,12 @@ def to_json(g: nx.DiGraph, pos: dict[str, tuple], url_of: Callable[[str], str]) 
 def to_svg(
     g: nx.DiGraph, pos: dict[str, tuple], href_of: Callable[[str], str], width: int = 900, height: int = 520
 ) -> str:
-    """An inline SVG of the graph: clickable nodes; ``data-neighbors`` drives hover highlighting."""
+    """An inline SVG of the graph: clickable nodes; ``data-neighbors`` drives hover highlighting.
+
+    Nodes are ``<g role="link" data-href>`` rather than SVG ``<a>`` elements: Material's instant navigation
+    rewrites the ``href`` of every anchor, which SVG anchors do not allow. ``llmkb.js`` makes them clickable
+    and keyboard-activatable.
+    """
     e = html.escape
     parts = [
         f'<svg class="llmkb-graph" viewBox="0 0 {width} {height}" role="img" '
@@ -114,12 +119,13 @@ def to_svg(
         x, y = pos[n]
         neighbors = " ".join(sorted(undirected.neighbors(n)))
         parts.append(
-            f'<a class="llmkb-node" href="{e(href_of(n))}" data-id="{e(n)}" data-neighbors="{e(neighbors)}">'
+            f'<g class="llmkb-node" role="link" tabindex="0" data-href="{e(href_of(n))}" data-id="{e(n)}" '
+            f'data-neighbors="{e(neighbors)}">'
             f"<title>{e(d['title'])}: {e(d['summary'])}</title>"
             f'<circle cx="{x}" cy="{y}" r="16"/>'
             f'<text class="llmkb-node-number" x="{x}" y="{y + 4}" text-anchor="middle">{d["number"]}</text>'
             f'<text class="llmkb-node-label" x="{x}" y="{y + 32}" text-anchor="middle">{e(d["title"])}</text>'
-            "</a>"
+            "</g>"
         )
     parts.append("</svg>")
     return "".join(parts)
