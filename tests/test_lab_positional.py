@@ -128,13 +128,15 @@ def results(tmp_path_factory) -> dict[str, Result]:
 
 def test_compare_trains_all_five_variants(results):
     res = results["positional/compare"]
-    assert [row["variant"] for row in res["table"]] == list(P.VARIANTS)
+    assert [row["variant"] for row in res["rows"]] == list(P.VARIANTS)
+    assert res["table"]["columns"][0] == "variant"  # the page's table keeps the column order
+    assert [r[0] for r in res["table"]["rows"]] == list(P.VARIANTS)
     assert set(P.VARIANTS) == {"none", "sinusoidal", "learned", "rope", "alibi"}
-    for row in res["table"]:
+    for row in res["rows"]:
         assert math.isfinite(row["val loss (nats)"]) and 0 < row["val loss (nats)"] < 10
         assert row["bits per byte"] == pytest.approx(row["val loss (nats)"] / math.log(2), abs=1e-3)
         assert (Path(res.dir) / "models" / row["variant"] / "model.safetensors").is_file()
-    params = {r["variant"]: r["parameters"] for r in res["table"]}
+    params = {r["variant"]: r["parameters"] for r in res["rows"]}
     table_rows = res["max_seq_len"] * res["d_model"]
     assert params["learned"] - params["rope"] == table_rows  # only the learned table adds parameters
     assert params["none"] == params["sinusoidal"] == params["rope"] == params["alibi"]
@@ -150,8 +152,8 @@ def test_extrapolation_scores_every_variant_at_three_lengths(results):
     res = results["positional/extrapolation"]
     T = int(res["seq_len"])
     assert list(res["mults"]) == [1, 2, 4]
-    assert [row["variant"] for row in res["table"]] == list(P.VARIANTS)
-    for row in res["table"]:
+    assert [row["variant"] for row in res["rows"]] == list(P.VARIANTS)
+    for row in res["rows"]:
         for m in (1, 2, 4):
             value = row[f"loss @ {m}x ({m * T} bytes)"]
             assert math.isfinite(value) and value > 0
@@ -191,9 +193,9 @@ def test_animation_exports_llmkb_vectors(results):
 def test_ablation_entropy_is_within_bounds(results):
     res = results["positional/ablation"]
     T = int(res["task"]["seq_len"])
-    variants = [row["variant"] for row in res["table"]]
+    variants = [row["variant"] for row in res["rows"]]
     assert "none" in variants and len(variants) >= 2
-    for row in res["table"]:
+    for row in res["rows"]:
         assert math.isfinite(row["loss (nats)"]) and 0.0 <= row["exact match"] <= 1.0
     bound = math.log(T)
     for name, ent in res["entropy"].items():
@@ -201,7 +203,7 @@ def test_ablation_entropy_is_within_bounds(results):
         assert ent.ndim == 2, name  # (layers, heads)
         assert (ent >= 0).all() and (ent <= bound + 1e-5).all(), name
     assert 0 < res["entropy_bound"] <= bound
-    assert {r["variant"] for r in res["removed_table"]} == set(variants) - {"none"}
+    assert {r["variant"] for r in res["removed_rows"]} == set(variants) - {"none"}
     for v in res["maps"]:
         w = np.asarray(res["maps"][v])  # (L, H, T, T), causal rows summing to 1
         assert w.shape[-2:] == (T, T)

@@ -22,9 +22,20 @@ from llmkb import lab
 from llmkb.lab.registry import get_figure
 from llmkb.lab.topics.positional import VARIANTS
 
+
+def show(table: dict) -> None:
+    """Print a result table (``{"columns", "rows"}``) as aligned text."""
+    cells = [table["columns"]] + [
+        [f"{v:.4g}" if isinstance(v, float) else str(v) for v in r] for r in table["rows"]
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
 compare = lab.run("positional/compare")
 print("profile:", compare.profile, "| variants:", ", ".join(VARIANTS))
-compare["table"]
+show(compare["table"])
 
 # %%
 get_figure("positional/compare", "val-loss").fn(compare)
@@ -37,7 +48,7 @@ get_figure("positional/compare", "val-loss").fn(compare)
 # %%
 extra = lab.run("positional/extrapolation")
 print("learned table:", compare["learned_table"])
-extra["table"]
+show(extra["table"])
 
 # %%
 get_figure("positional/extrapolation", "per-position").fn(extra)
@@ -69,10 +80,10 @@ for i in range(4):
 # %%
 abl = lab.run("positional/ablation")
 print("task:", abl["task"])
-abl["table"]
+show(abl["table"])
 
 # %%
-abl["removed_table"]
+show(abl["removed_table"])
 
 # %%
 get_figure("positional/ablation", "entropy").fn(abl)

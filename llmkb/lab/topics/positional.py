@@ -228,6 +228,13 @@ def _rounded(t: Tensor, decimals: int = 4) -> np.ndarray:
     return np.round(t.detach().double().numpy(), decimals)
 
 
+def _table(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as ``{"columns", "rows"}``, the form ``lab.table`` renders in column order (the result cache
+    sorts the keys of a dict, so a list of row dicts would come back with its columns alphabetized)."""
+    columns = list(rows[0]) if rows else []
+    return {"columns": columns, "rows": [[r.get(c, "") for c in columns] for r in rows]}
+
+
 def _models_dir(res: Result) -> Any:
     return res.dir / "models"
 
@@ -338,7 +345,8 @@ def compare(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "steps": cfg["steps"],
         "tokens_seen": cfg["steps"] * cfg["batch_size"] * T,
         "curves": curves,
-        "table": rows,
+        "rows": rows,
+        "table": _table(rows),
         "losses": losses,
         "best": best,
         "worst": worst,
@@ -414,7 +422,8 @@ def extrapolation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "mults": mults,
         "positions": np.arange(longest),
         "curves": curves,
-        "table": rows,
+        "rows": rows,
+        "table": _table(rows),
         "within": within,
         "beyond": beyond,
         "degradation": {v: round(r, 3) for v, r in ratio.items()},
@@ -679,8 +688,10 @@ def ablation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         },
         "n_eval": cfg["n_eval"],
         "steps": cfg["steps"],
-        "table": rows,
-        "removed_table": removed,
+        "rows": rows,
+        "table": _table(rows),
+        "removed_rows": removed,
+        "removed_table": _table(removed),
         "entropy": entropy,
         "entropy_bound": uniform,
         "maps": maps,
@@ -714,7 +725,7 @@ def _fig_entropy(res: Result) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    variants = [r["variant"] for r in res["table"]]
+    variants = [r["variant"] for r in res["rows"]]
     L, H = np.asarray(res["entropy"][variants[0]]).shape
     fig, axes = plt.subplots(1, len(variants), figsize=(7.2, 2.8), sharey=True, squeeze=False)
     xs = np.arange(L * H)
