@@ -6,6 +6,7 @@ import importlib
 import os
 import pkgutil
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -210,6 +211,23 @@ def get_figure(experiment_name: str, name: str) -> Figure:
     return _FIGURES[(experiment_name, name)]
 
 
+def _code_of(fn: Callable[..., Any]) -> str:
+    """The code hash of a function's module, or of its own bytecode when it has no importable module
+    (defined in ``__main__``, a notebook or ``exec``)."""
+    module = getattr(fn, "__module__", None)
+    if (
+        module
+        and module != "__main__"
+        and module in sys.modules
+        and getattr(sys.modules[module], "__file__", None)
+    ):
+        return cache.code_hash(module)
+    code = fn.__code__
+    return cache.make_key(
+        {"bytecode": code.co_code.hex(), "consts": repr(code.co_consts), "names": code.co_names}
+    )
+
+
 def key_of(name: str, profile: str) -> str:
     """The cache key of an experiment under a profile (code, config, profile, needs' keys)."""
     exp = get_experiment(name)
@@ -217,7 +235,7 @@ def key_of(name: str, profile: str) -> str:
         "name": name,
         "profile": profile,
         "config": exp.config(profile),
-        "code": cache.code_hash(exp.module),
+        "code": _code_of(exp.fn),
         "env": cache.environment_fingerprint(),
         "needs": {n: key_of(n, profile) for n in exp.needs},
     }
@@ -268,7 +286,7 @@ def runs_in_this_process() -> int:
 
 def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:
     """Render a registered figure for a result (cached next to the result) and return its path."""
-    tag = cache.make_key({"code": cache.code_hash(fig.module), "fmt": fmt})[:10]
+    tag = cache.make_key({"code": _code_of(fig.fn), "fmt": fmt})[:10]
     out = result.dir / "figures" / f"{fig.name}-{tag}.{fmt}"
     if out.is_file():
         return out
