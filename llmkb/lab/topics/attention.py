@@ -274,11 +274,13 @@ def attention_matrix_bytes(batch: int, heads: int, T: int, bytes_per_element: in
     return batch * heads * T * T * bytes_per_element
 
 
-def _best_time(fn: Any, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls after one warm-up (the least disturbed by other processes)."""
+def _best_time(fn: Any, repeats: int, min_seconds: float = 0.25, max_calls: int = 200) -> float:
+    """Fastest timed call after one warm-up: at least ``repeats`` calls, and more (up to ``max_calls``)
+    until ``min_seconds`` have been spent, so that short calls get many chances to run undisturbed by
+    other processes."""
     fn()
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    while len(times) < repeats or (sum(times) < min_seconds and len(times) < max_calls):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
