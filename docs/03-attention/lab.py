@@ -7,7 +7,7 @@
 #    sentence: attention maps, per-head scores measured from them and a label per head;
 # 2. **causality** — the Jacobian norms ‖∂ logits_t / ∂ embedding_s‖ of the same model, by autograd;
 # 3. **scaling** — softmax of random `q·k` with and without the `1/√d`, as the head width `d` grows;
-# 4. **memory** — bytes of the `(B, H, T, T)` weight matrix and wall time of explicit vs fused attention.
+# 4. **memory** — measured bytes of the `(B, H, T, T)` weight matrix vs its inputs, and the FLOPs.
 #
 # The profile comes from `$LLMKB_PROFILE` (`quick` in tests, `full` on the published site). To change an
 # experiment, edit its `profiles=` config (or `SENTENCE`) in the module and run
@@ -67,11 +67,11 @@ sc["table"]
 get_figure("attention/scaling", "entropy").fn(sc)
 
 # %% [markdown]
-# ## Quadratic memory and time
+# ## Quadratic memory and FLOPs
 
 # %%
 mem = lab.run("attention/memory")
-print("fitted exponents of time vs T:", mem["slope"])
+print("log-log slopes of measured bytes vs T:", mem["slope"])
 mem["table"]
 
 # %%

@@ -7,8 +7,8 @@
   ``torch.autograd``; everything above the diagonal must be exactly zero.
 * ``attention/scaling``: entropy of ``softmax(q . k)`` with and without the ``1/sqrt(d)`` of Vaswani et al.
   2017 (arXiv 1706.03762) as the head width ``d`` grows.
-* ``attention/memory``: bytes of the materialized ``(B, H, T, T)`` weight matrix and wall time of explicit
-  attention vs ``torch.nn.functional.scaled_dot_product_attention`` as ``T`` grows.
+* ``attention/memory``: measured bytes of the materialized ``(B, H, T, T)`` weight matrix against those of
+  ``q, k, v``, and the FLOPs, as ``T`` grows.
 """
 
 from __future__ import annotations
@@ -272,19 +272,6 @@ def softmax_saturation(dims: list[int], n_keys: int, trials: int, seed: int = 0)
 def attention_matrix_bytes(batch: int, heads: int, T: int, bytes_per_element: int = 4) -> int:
     """Bytes of one layer's attention weights ``(B, H, T, T)``: ``B H T^2`` elements."""
     return batch * heads * T * T * bytes_per_element
-
-
-def _best_time(fn: Any, repeats: int, min_seconds: float = 0.25, max_calls: int = 200) -> float:
-    """Fastest timed call after one warm-up: at least ``repeats`` calls, and more (up to ``max_calls``)
-    until ``min_seconds`` have been spent, so that short calls get many chances to run undisturbed by
-    other processes."""
-    fn()
-    times: list[float] = []
-    while len(times) < repeats or (sum(times) < min_seconds and len(times) < max_calls):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(min(times))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -555,7 +542,7 @@ def _fig_examples(res: Result):
 @experiment(
     "attention/causality",
     topic="attention",
-    profiles={"quick": {"n_chars": 6}, "full": {"n_chars": JACOBIAN_CHARS}},
+    profiles={"quick": {"n_chars": 4, "chunk": 512}, "full": {"n_chars": JACOBIAN_CHARS, "chunk": 608}},
     needs=[SITE_MODEL],
     title="Jacobian norms ||d logits_t / d embedding_s|| of the site model",
 )
@@ -564,7 +551,7 @@ def causality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     model, tok = load_site_model(ctx.need(SITE_MODEL))
     ids = _ids(tok, SENTENCE[: int(cfg["n_chars"])])
     t0 = time.perf_counter()
-    norms = jacobian_norms(model, ids)  # (T, T)
+    norms = jacobian_norms(model, ids, chunk=int(cfg["chunk"]))  # (T, T)
     seconds = time.perf_counter() - t0
     T = norms.shape[0]
     upper = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
@@ -674,70 +661,59 @@ def _fig_scaling(res: Result):
     "attention/memory",
     topic="attention",
     profiles={
-        "quick": {"lengths": [64, 128, 256], "heads": 4, "head_dim": 32, "repeats": 2},
-        "full": {"lengths": [128, 256, 512, 1024, 2048], "heads": 4, "head_dim": 32, "repeats": 3},
+        "quick": {"lengths": [64, 128, 256], "heads": 4, "head_dim": 32},
+        "full": {"lengths": [128, 256, 512, 1024, 2048], "heads": 4, "head_dim": 32},
     },
-    title="Attention matrix bytes and time vs sequence length",
+    title="Attention matrix bytes and FLOPs vs sequence length",
 )
 def memory(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    """Materialized weight bytes (measured = formula) and time of explicit vs fused attention."""
-    H, D, reps = int(cfg["heads"]), int(cfg["head_dim"]), int(cfg["repeats"])
+    """Measured bytes of the materialized weights (vs the formula and vs q, k, v) and FLOPs per length."""
+    H, D = int(cfg["heads"]), int(cfg["head_dim"])
     gen = torch.Generator().manual_seed(0)
     rows = []
     for T in ctx.progress(list(cfg["lengths"]), desc="lengths"):
         q, k, v = (torch.randn(1, H, T, D, generator=gen) for _ in range(3))  # (1, H, T, D)
-        mask = causal_mask(T)
         with torch.no_grad():
-            out, weights = scaled_dot_product(q, k, v, mask=mask)  # (1, H, T, D), (1, H, T, T)
-            ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            t_naive = _best_time(lambda: scaled_dot_product(q, k, v, mask=mask), reps)  # noqa: B023
-            t_fused = _best_time(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), reps)  # noqa: B023
+            out, weights = scaled_dot_product(q, k, v, mask=causal_mask(T))  # (1, H, T, D), (1, H, T, T)
+            ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # fused: no (T, T) tensor kept
         rows.append(
             {
                 "T": T,
                 "weights_bytes": int(weights.untyped_storage().nbytes()),
                 "formula_bytes": attention_matrix_bytes(1, H, T),
-                "qkv_bytes": 3 * q.untyped_storage().nbytes(),
-                "naive_ms": 1e3 * t_naive,
-                "fused_ms": 1e3 * t_fused,
-                "max_diff": float((out - ref).abs().max()),
+                "qkv_bytes": sum(int(x.untyped_storage().nbytes()) for x in (q, k, v)),
+                "gflop": 4 * H * T * T * D / 1e9,  # Q K^T and A V: 2 T^2 D multiply-adds each, per head
+                "max_diff_vs_sdpa": float((out - ref).abs().max()),
             }
         )
-    Ts = np.array([r["T"] for r in rows], dtype=float)
-    half = slice(len(rows) // 2, None)
+    logT = np.log([r["T"] for r in rows])
     slope = {
-        name: float(np.polyfit(np.log(Ts[half]), np.log([r[f"{name}_ms"] for r in rows][half]), 1)[0])
-        for name in ("naive", "fused")
+        name: float(np.polyfit(logT, np.log([r[key] for r in rows]), 1)[0])
+        for name, key in (("weights", "weights_bytes"), ("qkv", "qkv_bytes"))
     }
     big = {"heads": 32, "T": 4096, "bytes_per_element": 2, "layers": 32}
     per_layer = attention_matrix_bytes(1, big["heads"], big["T"], big["bytes_per_element"])
     return {
         "rows": rows,
         "table": {
-            "columns": [
-                "T",
-                "weights (MiB)",
-                "H·T²·4 B (MiB)",
-                "q, k, v (MiB)",
-                "explicit (ms)",
-                "fused SDPA (ms)",
-            ],
+            "columns": ["T", "weights (MiB)", "H·T²·4 B (MiB)", "q, k, v (MiB)", "GFLOP (QKᵀ, AV)"],
             "rows": [
                 [
                     r["T"],
                     round(r["weights_bytes"] / 2**20, 3),
                     round(r["formula_bytes"] / 2**20, 3),
                     round(r["qkv_bytes"] / 2**20, 3),
-                    round(r["naive_ms"], 2),
-                    round(r["fused_ms"], 2),
+                    round(r["gflop"], 4),
                 ]
                 for r in rows
             ],
         },
         "all_equal": all(r["weights_bytes"] == r["formula_bytes"] for r in rows),
+        "max_diff_vs_sdpa": max(r["max_diff_vs_sdpa"] for r in rows),
         "slope": slope,
         "largest": rows[-1],
         "largest_mib": rows[-1]["weights_bytes"] / 2**20,
+        "largest_ratio": rows[-1]["weights_bytes"] / rows[-1]["qkv_bytes"],
         "big_model": big
         | {"gib_per_layer": per_layer / 2**30, "gib_all_layers": big["layers"] * per_layer / 2**30},
         "heads": H,
@@ -745,7 +721,7 @@ def memory(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     }
 
 
-@figure("attention/memory", "memory", caption="Attention weights: bytes and wall time vs sequence length")
+@figure("attention/memory", "memory", caption="One attention layer: bytes and FLOPs vs sequence length")
 def _fig_memory(res: Result):
     import matplotlib.pyplot as plt
 
@@ -754,11 +730,10 @@ def _fig_memory(res: Result):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
     a1.plot(T, [r["weights_bytes"] / 2**20 for r in rows], marker="o", label="attention weights (B·H·T²)")
     a1.plot(T, [r["qkv_bytes"] / 2**20 for r in rows], marker="s", label="q, k, v (3·B·H·T·D)")
-    a1.set_ylabel("MiB")
+    a1.set_ylabel("MiB (measured tensor storage)")
     a1.legend()
-    a2.plot(T, [r["naive_ms"] for r in rows], marker="o", label="explicit softmax(QKᵀ)V")
-    a2.plot(T, [r["fused_ms"] for r in rows], marker="s", label="fused SDPA")
-    a2.set_ylabel("ms per call")
+    a2.plot(T, [r["gflop"] for r in rows], marker="o", label="4·H·T²·D")
+    a2.set_ylabel("GFLOP per layer")
     a2.legend()
     for ax in (a1, a2):
         ax.set_xscale("log", base=2)
