@@ -184,3 +184,18 @@ def test_figures_render_with_the_shared_style(tmp_cache, lab_pkg):
     finally:
         registry._FIGURES.clear()
         registry._FIGURES.update(saved)
+
+
+def test_a_concurrent_identical_run_keeps_the_first_result_and_its_figures(tmp_cache):
+    """Two builds that miss the cache at once must not delete each other's result directories (CI race)."""
+    key = "k" * 16
+    first = cache.store("t/race", "quick", key, {"v": 1}, cache.staging_dir("t/race", "quick"))
+    (first.dir / "figures").mkdir()
+    (first.dir / "figures" / "f.png").write_bytes(b"png")  # the first build is rendering a figure
+    second = cache.store("t/race", "quick", key, {"v": 2}, cache.staging_dir("t/race", "quick"))
+    assert second.dir == first.dir and second["v"] == 1
+    assert (first.dir / "figures" / "f.png").read_bytes() == b"png"
+    assert [p.name for p in first.dir.parent.iterdir()] == [key]  # no staging or trash left behind
+    forced = cache.store("t/race", "quick", key, {"v": 3}, cache.staging_dir("t/race", "quick"), replace=True)
+    assert forced["v"] == 3 and not (forced.dir / "figures").exists()
+    assert [p.name for p in first.dir.parent.iterdir()] == [key]

@@ -233,23 +233,56 @@ def staging_dir(name: str, profile: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))
 
 
-def store(name: str, profile: str, key: str, data: Mapping[str, Any], staging: Path) -> Result:
-    """Write ``data`` into ``staging`` and move it into place atomically; log the run."""
+def store(
+    name: str, profile: str, key: str, data: Mapping[str, Any], staging: Path, *, replace: bool = False
+) -> Result:
+    """Write ``data`` into ``staging`` and move it into place atomically; log the run.
+
+    A complete result directory is never deleted while another process may be reading it: when a
+    concurrent run of the same experiment (same key, hence the same inputs) got there first, its result
+    is kept and ours is dropped. Only ``replace=True`` (a forced re-run) swaps an existing result out.
+
+    Args:
+        name: experiment name.
+        profile: profile the result belongs to.
+        key: cache key of the run.
+        data: what the experiment returned.
+        staging: the run's staging directory (from `staging_dir`); it is consumed.
+        replace: replace an existing complete result instead of keeping it.
+
+    Returns:
+        The stored result, loaded back from the cache.
+    """
     arrays: dict[str, np.ndarray] = {}
     plain = _split(dict(data), arrays, "")
     (staging / "result.json").write_text(json.dumps(plain, indent=1, sort_keys=True), encoding="utf-8")
     if arrays:
         np.savez_compressed(staging / "arrays.npz", **arrays)
     final = result_dir(name, profile, key)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging, final)
+    if final.exists() and (replace or not (final / "result.json").is_file()):
+        _discard(final)  # forced re-run, or a directory left incomplete by a crash
+    try:
+        os.rename(staging, final)
+    except OSError:
+        if not (final / "result.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # a concurrent identical run finished first: keep its result
     with run_log().open("a", encoding="utf-8") as fh:
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {profile} {name} {key}\n")
     res = load(name, profile, key)
     assert res is not None
     res.ran = True
     return res
+
+
+def _discard(directory: Path) -> None:
+    """Move ``directory`` aside atomically, then delete it (readers never see it half-deleted)."""
+    trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=directory.parent))
+    try:
+        os.rename(directory, trash / "old")
+    except FileNotFoundError:
+        pass  # someone else discarded it already
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def count_runs(names: Iterable[str] | None = None) -> int:

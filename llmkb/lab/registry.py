@@ -273,7 +273,7 @@ def run(
         _RUNS_HERE.append(name)
         if not isinstance(data, Mapping):
             raise TypeError(f"experiment {name!r} returned {type(data).__name__}, expected a mapping")
-        return cache.store(name, profile, key, data, staging)
+        return cache.store(name, profile, key, data, staging, replace=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

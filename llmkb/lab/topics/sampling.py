@@ -522,7 +522,8 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             f"{len(loops)} of {len(greedy_rows)} greedy continuations end in a loop. The loops start after "
             f"{_span([r['loop start (byte)'] for r in loops])} bytes and repeat "
             f"{'the unit' if len(units) == 1 else 'the units'} {', '.join(units[:4])} "
-            f"({_span([r['period (bytes)'] for r in loops])} bytes) to the end."
+            f"({_span([r['period (bytes)'] for r in loops])} "
+            f"{'byte' if max(r['period (bytes)'] for r in loops) == 1 else 'bytes'}) to the end."
         )
     else:
         verdict = f"None of the {len(greedy_rows)} greedy continuations ends in a loop within {length} bytes."
