@@ -266,7 +266,8 @@ def store(
     except OSError:
         if not (final / "result.json").is_file():
             raise
-        shutil.rmtree(staging, ignore_errors=True)  # a concurrent identical run finished first: keep its result
+        # a concurrent identical run finished first: keep its result
+        shutil.rmtree(staging, ignore_errors=True)
     with run_log().open("a", encoding="utf-8") as fh:
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {profile} {name} {key}\n")
     res = load(name, profile, key)
