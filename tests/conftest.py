@@ -36,6 +36,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread in every test (as ``make test`` sets OMP_NUM_THREADS=1): the tests' models
+    are tiny, dominated by per-op overhead, and two pytest workers already share the two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def site_subpath() -> str:
     """The sub-path GitHub Pages serves the site under, from mkdocs.yml's default site_url."""
     import yaml
@@ -64,9 +76,13 @@ class SiteBuild:
         return self.root / self.subpath
 
 
-def build_site(dest: Path, cache: Path, profile: str = "quick") -> subprocess.CompletedProcess:
-    """``mkdocs build --strict`` of the real project into ``dest``."""
+def build_site(
+    dest: Path, cache: Path, profile: str = "quick", site_url: str | None = None
+) -> subprocess.CompletedProcess:
+    """``mkdocs build --strict`` of the real project into ``dest`` (optionally for another ``site_url``)."""
     env = {**os.environ, "LLMKB_PROFILE": profile, "LLMKB_CACHE": str(cache), "NO_MKDOCS_2_WARNING": "1"}
+    if site_url:
+        env["LLMKB_SITE_URL"] = site_url
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(dest)],
         cwd=ROOT,
@@ -77,12 +93,37 @@ def build_site(dest: Path, cache: Path, profile: str = "quick") -> subprocess.Co
     )
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
 @pytest.fixture(scope="session")
-def site_build(tmp_path_factory) -> SiteBuild:
-    """The real site, built once per session in the quick profile (the lab cache is the project's).
+def _httpd(tmp_path_factory) -> Iterator[http.server.ThreadingHTTPServer]:
+    """A local HTTP server bound (not yet serving) to a free port on 127.0.0.1, serving a temp folder.
+
+    The port is known before the site is built, so the site can be built for exactly this address:
+    Material's instant navigation only intercepts links whose URL is in the site's sitemap.xml, which
+    is written from ``site_url``.
+    """
+    root = tmp_path_factory.mktemp("served")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.llmkb_root = root  # type: ignore[attr-defined]
+    try:
+        yield httpd
+    finally:
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def site_build(_httpd) -> SiteBuild:
+    """The real site, built once per session in the quick profile (the lab cache is the project's), for
+    the address of the local test server.
 
     While developing, ``LLMKB_TEST_SITE=/tmp/x/llmkb`` points the browser tests at a site built beforehand
-    (``mkdocs build -d /tmp/x/llmkb``) instead of building it again.
+    (``mkdocs build -d /tmp/x/llmkb``) instead of building it again (instant navigation then falls back
+    to full page loads, because that site's sitemap names another address).
     """
     sub = site_subpath()
     cache = Path(os.environ.get("LLMKB_CACHE", ROOT / ".cache" / "llmkb"))
@@ -90,9 +131,11 @@ def site_build(tmp_path_factory) -> SiteBuild:
     if prebuilt:
         p = Path(prebuilt).resolve()
         assert p.name == sub, f"LLMKB_TEST_SITE must end with the sub-path /{sub}"
+        _httpd.RequestHandlerClass = functools.partial(_QuietHandler, directory=str(p.parent))
         return SiteBuild(p.parent, sub, "(prebuilt)", 0, cache)
-    root = tmp_path_factory.mktemp("served")
-    proc = build_site(root / sub, cache)
+    root: Path = _httpd.llmkb_root
+    url = f"http://127.0.0.1:{_httpd.server_address[1]}/{sub}/"
+    proc = build_site(root / sub, cache, site_url=url)
     return SiteBuild(root, sub, proc.stdout + proc.stderr, proc.returncode, cache)
 
 
@@ -103,22 +146,15 @@ def built_site(site_build: SiteBuild) -> SiteBuild:
     return site_build
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture(scope="session")
-def server_url(built_site: SiteBuild) -> Iterator[str]:
+def server_url(built_site: SiteBuild, _httpd) -> Iterator[str]:
     """Base URL of the built site served on 127.0.0.1, under its GitHub Pages sub-path (ends with /)."""
-    handler = functools.partial(_QuietHandler, directory=str(built_site.root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=_httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/{built_site.subpath}/"
+        yield f"http://127.0.0.1:{_httpd.server_address[1]}/{built_site.subpath}/"
     finally:
-        httpd.shutdown()
+        _httpd.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -173,3 +209,20 @@ def watched(browser, server_url: str) -> Iterator[Watched]:
         yield w
     finally:
         context.close()
+
+
+def open_widget(page, url: str, widget: str) -> None:
+    """Load ``url`` and wait until the in-page widget matching the CSS selector ``widget`` says it is ready."""
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_selector(f"{widget}[data-ready='1']", timeout=15000)
+
+
+def widget_data(built_site: SiteBuild, page, page_path: str, widget: str) -> dict:
+    """The build-time JSON a widget loaded: its ``data-src`` must be a relative URL on this site."""
+    import json
+    import posixpath
+
+    src = page.get_attribute(widget, "data-src")
+    assert src and not src.startswith(("http:", "https:", "/")), src
+    path = built_site.dir / posixpath.normpath(posixpath.join(page_path, src))
+    return json.loads(path.read_text(encoding="utf-8"))

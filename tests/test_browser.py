@@ -56,13 +56,22 @@ def test_graph_nodes_hover_and_click_navigate(built_site, server_url, watched):
     watched.check()
 
 
-def test_graph_works_after_navigating_from_another_page(server_url, watched):
-    """The graph's script initialises on a page reached by following a link (llmkb.js subscribes to
-    Material's ``document$``, which also fires after instant navigation)."""
+def test_instant_navigation_keeps_the_document_and_reinitialises_the_graph(server_url, watched):
+    """Following an internal link swaps the page in place (Material's instant navigation: no full load,
+    so a marker set on ``window`` survives), and the graph's script initialises on the page it swapped
+    in (llmkb.js subscribes to Material's ``document$``, which fires after every instant navigation)."""
     page = watched.page
     page.goto(server_url, wait_until="networkidle")
+    page.evaluate("window.__llmkbMarker = 'kept'")
     page.locator("article a[href$='graph/']").first.click()
     page.wait_for_url("**/graph/", timeout=15000)
+    page.locator("svg.llmkb-graph g.llmkb-node").first.wait_for(timeout=15000)
+    assert page.evaluate("window.__llmkbMarker") == "kept", "the link caused a full page load"
     page.locator("svg.llmkb-graph g.llmkb-node").first.hover()
     assert "llmkb-hovering" in (page.locator("svg.llmkb-graph").last.get_attribute("class") or "")
+    # and back again: the home page's content is swapped in, still without a reload
+    page.go_back()
+    page.wait_for_url(server_url, timeout=15000)
+    page.locator("article").first.wait_for(timeout=15000)
+    assert page.evaluate("window.__llmkbMarker") == "kept"
     watched.check()

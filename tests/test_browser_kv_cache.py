@@ -3,10 +3,8 @@ the counts and running hit rate shown equal what the exported trace grid says.""
 
 from __future__ import annotations
 
-import json
-import posixpath
-
 import pytest
+from conftest import open_widget, widget_data
 
 from llmkb.kvtrace import EVICTED, HIT, MISS
 
@@ -17,15 +15,11 @@ WIDGET = "[data-llmkb-widget='kvcache']"
 
 
 def _open(page, server_url: str) -> None:
-    page.goto(server_url + PAGE, wait_until="networkidle")
-    page.wait_for_selector(f"{WIDGET}[data-ready='1']", timeout=15000)
+    open_widget(page, server_url + PAGE, WIDGET)
 
 
 def _data(built_site, page) -> dict:
-    src = page.get_attribute(WIDGET, "data-src")
-    assert src and not src.startswith(("http:", "https:", "/"))
-    path = built_site.dir / posixpath.normpath(posixpath.join(PAGE, src))
-    return json.loads(path.read_text(encoding="utf-8"))
+    return widget_data(built_site, page, PAGE, WIDGET)
 
 
 def _stats(page) -> dict:

@@ -4,11 +4,9 @@ continuation shown is the one Python sampled at the nearest grid point."""
 
 from __future__ import annotations
 
-import json
-import posixpath
-
 import pytest
 import torch
+from conftest import open_widget, widget_data
 
 from llmkb.generate import SamplingConfig, entropy, filtered_probs, surviving_count
 from llmkb.lab.topics.sampling import Grid
@@ -31,15 +29,11 @@ SETTINGS = [
 
 
 def _open(page, server_url: str) -> None:
-    page.goto(server_url + PAGE, wait_until="networkidle")
-    page.wait_for_selector(f"{WIDGET}[data-ready='1']", timeout=15000)
+    open_widget(page, server_url + PAGE, WIDGET)
 
 
 def _data(built_site, page) -> dict:
-    src = page.get_attribute(WIDGET, "data-src")
-    assert src and not src.startswith(("http:", "https:", "/"))
-    path = built_site.dir / posixpath.normpath(posixpath.join(PAGE, src))
-    return json.loads(path.read_text(encoding="utf-8"))
+    return widget_data(built_site, page, PAGE, WIDGET)
 
 
 def _slide(page, elem_id: str, value: str) -> str:

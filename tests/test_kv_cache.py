@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -11,15 +10,6 @@ import torch
 from llmkb.nn import GPT, ConcatKVCache, GPTConfig, KVCache
 
 POSITIONAL = ["none", "sinusoidal", "learned", "rope", "alibi"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny models are dominated by per-op overhead; one intra-op thread avoids OpenMP contention on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _model(seed: int = 0, **kw: object) -> GPT:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,6 @@ from llmkb.nn import (
 from llmkb.nn.attention import position_mask
 
 POSITIONAL = ["none", "sinusoidal", "learned", "rope", "alibi"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny models are dominated by per-op overhead; one intra-op thread avoids OpenMP contention on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _cfg(**kw: object) -> GPTConfig:

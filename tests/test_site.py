@@ -193,3 +193,33 @@ def test_warm_rebuild_runs_nothing_and_editing_an_experiment_reruns_it(tmp_path,
     assert count_runs() == 2  # the edited experiment re-ran once
     html = (project / "site" / "01-alpha" / "index.html").read_text()
     assert "Largest square: 9.0;" in html
+
+
+def test_placeholder_values_are_escaped_and_only_lab_html_is_trusted():
+    from llmkb.site.placeholders import PlaceholderError, substitute
+
+    results = {
+        "hostile": "<script>alert('x')</script> & co",
+        "html": '<span class="t">ok</span>',
+        "n": 3.14159,
+    }
+    kw = {
+        "lookup": lambda exp, path: results[path],
+        "figure_path": lambda e, n: "f.png",
+        "data_url": lambda e, p: "d.json",
+        "figure_caption": lambda e, n: "",
+    }
+    out = substitute(
+        '{{ lab.value("e", "hostile") }}|{{ lab.text("e", "hostile") }}|{{ lab.html("e", "html") }}|'
+        '{{ lab.value("e", "n", ".2f") }}',
+        **kw,
+    )
+    value, text, trusted, number = out.split("|")
+    assert (
+        "<script>" not in value
+        and value == text == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co"
+    )
+    assert trusted == '<span class="t">ok</span>'
+    assert number == "3.14"
+    with pytest.raises(PlaceholderError, match="needs a string"):
+        substitute('{{ lab.html("e", "n") }}', **kw)

@@ -45,6 +45,21 @@
   function initAll() { initGraph(document); initWidgets(document); }
   window.llmkb = {
     register: function (name, init) { registry[name] = init; initWidgets(document); },
+    /** Add a <style id=id> with css to the document head once (widgets ship their own styles). */
+    injectStyle: function (id, css) {
+      if (document.getElementById(id)) return;
+      const s = document.createElement("style");
+      s.id = id;
+      s.textContent = css;
+      document.head.appendChild(s);
+    },
+    /** document.createElement with attributes and optional text content (never parsed as HTML). */
+    el: function (tag, attrs, text) {
+      const e = document.createElement(tag);
+      Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+      if (text !== undefined) e.textContent = text;
+      return e;
+    },
     fetchJSON: function (url) {
       return fetch(url).then(function (r) {
         if (!r.ok) throw new Error("llmkb: " + url + " -> HTTP " + r.status);

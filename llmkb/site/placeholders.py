@@ -9,8 +9,10 @@ Pages never type a measured number. They write, for example::
 
 and the build fills them from the cached experiment results. Functions:
 
-- ``lab.value(experiment, path, fmt="")``: one value, formatted with ``format(value, fmt)``;
+- ``lab.value(experiment, path, fmt="")``: one value, formatted with ``format(value, fmt)`` (HTML-escaped);
 - ``lab.text(experiment, path)``: a string, HTML-escaped;
+- ``lab.html(experiment, path)``: trusted HTML that llmkb code generated (e.g. the token visualizer,
+  which escapes the text it shows); never for raw text from a corpus or a user;
 - ``lab.code(experiment, path, lang="text")``: a string as a fenced (non-Python) code block;
 - ``lab.table(experiment, path, fmt="")``: a Markdown table from a list of row dicts (or ``{"columns", "rows"}``);
 - ``lab.figure(experiment, name, caption="")``: an image of a registered figure;
@@ -108,7 +110,12 @@ def substitute(
             raise PlaceholderError(f"cannot parse arguments of {m.group(0)!r}") from None
         try:
             if fn == "value":
-                return _fmt(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
+                return html.escape(_fmt(lookup(args[0], args[1]), args[2] if len(args) > 2 else ""))
+            if fn == "html":
+                value = lookup(args[0], args[1])
+                if not isinstance(value, str):
+                    raise PlaceholderError(f"{m.group(0)}: lab.html needs a string, got {type(value).__name__}")
+                return value
             if fn == "text":
                 return html.escape(str(lookup(args[0], args[1])))
             if fn == "code":

@@ -26,20 +26,9 @@
       "margin-right:.35em;vertical-align:-.1em;background:var(--kv-c)}",
   ].join("\n");
 
-  function injectStyle() {
-    if (document.getElementById("llmkb-kvcache-style")) return;
-    const s = document.createElement("style");
-    s.id = "llmkb-kvcache-style";
-    s.textContent = CSS;
-    document.head.appendChild(s);
-  }
+  function injectStyle() { window.llmkb.injectStyle("llmkb-kvcache-style", CSS); }
 
-  function make(tag, attrs, text) {
-    const e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  function make(tag, attrs, text) { return window.llmkb.el(tag, attrs, text); }
 
   /** Counts of each state (0..3) in one row. */
   function rowCounts(row) {

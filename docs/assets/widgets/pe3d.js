@@ -33,20 +33,9 @@
   ];
   const SPEED = 3; // positions per second while playing
 
-  function injectStyle() {
-    if (document.getElementById("llmkb-pe3d-style")) return;
-    const s = document.createElement("style");
-    s.id = "llmkb-pe3d-style";
-    s.textContent = CSS;
-    document.head.appendChild(s);
-  }
+  function injectStyle() { window.llmkb.injectStyle("llmkb-pe3d-style", CSS); }
 
-  function make(tag, attrs, text) {
-    const e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  function make(tag, attrs, text) { return window.llmkb.el(tag, attrs, text); }
 
   function cssVar(el, name, fallback) {
     const v = getComputedStyle(el).getPropertyValue(name).trim();

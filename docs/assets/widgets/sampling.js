@@ -32,13 +32,7 @@
     ".llmkb-sampling .s-note{font-size:.8em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
 
-  function injectStyle() {
-    if (document.getElementById("llmkb-sampling-style")) return;
-    const s = document.createElement("style");
-    s.id = "llmkb-sampling-style";
-    s.textContent = CSS;
-    document.head.appendChild(s);
-  }
+  function injectStyle() { window.llmkb.injectStyle("llmkb-sampling-style", CSS); }
 
   // ------------------------------------------------------------------ math (mirrors llmkb.generate)
 
@@ -135,12 +129,7 @@
 
   const SVGNS = "http://www.w3.org/2000/svg";
 
-  function h(tag, attrs, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  function h(tag, attrs, text) { return window.llmkb.el(tag, attrs, text); }
 
   function s(tag, attrs, text) {
     const e = document.createElementNS(SVGNS, tag);

@@ -246,20 +246,9 @@
     ".llmkb-tokenizer .t-info{font-size:.8em;min-height:1.3em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
 
-  function injectStyle() {
-    if (document.getElementById("llmkb-tokenizer-style")) return;
-    const s = document.createElement("style");
-    s.id = "llmkb-tokenizer-style";
-    s.textContent = CSS;
-    document.head.appendChild(s);
-  }
+  function injectStyle() { window.llmkb.injectStyle("llmkb-tokenizer-style", CSS); }
 
-  function h(tag, attrs, text) {
-    const e = document.createElement(tag);
-    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  function h(tag, attrs, text) { return window.llmkb.el(tag, attrs, text); }
 
   function build(el, data) {
     injectStyle();
