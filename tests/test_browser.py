@@ -31,9 +31,17 @@ def test_search_finds_a_known_page(server_url, watched):
     page = watched.page
     page.goto(server_url, wait_until="networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator("input.md-search__input").fill("learning path")
+    # the search worker loads the index in the background ("Initializing search"); on a busy machine that
+    # can take a while, so wait for it instead of racing it
+    page.wait_for_function(
+        "() => { const m = document.querySelector('.md-search-result__meta');"
+        " return m && m.textContent.trim() !== '' && !/Initializing/i.test(m.textContent); }",
+        timeout=60000,
+    )
+    # typed key by key: Material runs the query on key events (fill() only fires "input")
+    page.locator("input.md-search__input").press_sequentially("learning path", delay=20)
     results = page.locator(".md-search-result__item")
-    results.first.wait_for(timeout=15000)
+    results.first.wait_for(timeout=30000)
     assert "Learning path" in page.locator(".md-search-result").inner_text()
     watched.check()
 
