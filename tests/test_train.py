@@ -190,6 +190,8 @@ def test_resume_reproduces_the_uninterrupted_run_bitwise(tmp_path: Path) -> None
 def test_ctrl_c_finishes_the_step_checkpoints_and_resumes(tmp_path: Path) -> None:
     mcfg, ds, cfg = _micro(), _text_data(), _cfg(steps=6)
     straight = train(mcfg, cfg, ds, progress=False)
+    # whatever handler the process had (a background job starts with SIGINT ignored) must be restored
+    handler_before = signal.getsignal(signal.SIGINT)
 
     def press_ctrl_c(record: dict[str, Any], model: GPT) -> None:
         if record["step"] == 3:
@@ -198,7 +200,7 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_resumes(tmp_path: Path) -> Non
     with pytest.raises(KeyboardInterrupt):
         train(mcfg, cfg, ds, out_dir=tmp_path / "run", progress=False, callback=press_ctrl_c)
     assert load_train_state(tmp_path / "run")["step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
     resumed = train(mcfg, cfg, ds, out_dir=tmp_path / "run", resume=True, progress=False)
     assert _strip(resumed.history) == _strip(straight.history)
     _assert_same_weights(resumed.model, straight.model)
