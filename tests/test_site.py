@@ -223,3 +223,22 @@ def test_placeholder_values_are_escaped_and_only_lab_html_is_trusted():
     assert number == "3.14"
     with pytest.raises(PlaceholderError, match="needs a string"):
         substitute('{{ lab.html("e", "n") }}', **kw)
+
+
+def test_graph_svg_leaves_room_for_long_labels():
+    import re
+
+    import networkx as nx
+
+    from llmkb.site import graph
+
+    g = nx.DiGraph()
+    long = "Sampling: temperature, top-k, top-p and friends"
+    g.add_node("a", title=long, summary="s", number=1)
+    g.add_node("b", title="B", summary="s", number=2)
+    g.add_edge("a", "b", kind="prerequisite")
+    pos = {"a": (10.0, 500.0), "b": (890.0, 20.0)}  # a long label centred near the left edge
+    svg = graph.to_svg(g, pos, lambda n: f"{n}/")
+    x0, y0, w, h = map(float, re.search(r'class="llmkb-graph" viewBox="([^"]+)"', svg).group(1).split())
+    half = len(long) * graph._LABEL_CHAR_PX / 2
+    assert x0 <= 10.0 - half and x0 + w >= 890.0 and y0 <= 20.0 - 16 and y0 + h >= 500.0 + 32

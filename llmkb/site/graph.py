@@ -91,6 +91,20 @@ def to_json(g: nx.DiGraph, pos: dict[str, tuple], url_of: Callable[[str], str]) 
     }
 
 
+_LABEL_CHAR_PX = 7.5  # a generous average glyph width of the 13 px node labels (llmkb.css)
+
+
+def _extent(g: nx.DiGraph, pos: dict[str, tuple], width: float, height: float) -> tuple[float, ...]:
+    """``(x0, y0, x1, y1)``: the canvas, grown so that no node label (centred under its node) is clipped."""
+    x0, y0, x1, y1 = 0.0, 0.0, float(width), float(height)
+    for n, d in g.nodes(data=True):
+        x, y = pos[n]
+        half = len(str(d["title"])) * _LABEL_CHAR_PX / 2 + 8
+        x0, x1 = min(x0, x - half), max(x1, x + half)
+        y0, y1 = min(y0, y - 24), max(y1, y + 44)
+    return round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)
+
+
 def to_svg(
     g: nx.DiGraph, pos: dict[str, tuple], href_of: Callable[[str], str], width: int = 900, height: int = 520
 ) -> str:
@@ -101,8 +115,9 @@ def to_svg(
     and keyboard-activatable.
     """
     e = html.escape
+    x0, y0, x1, y1 = _extent(g, pos, width, height)
     parts = [
-        f'<svg class="llmkb-graph" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="llmkb-graph" viewBox="{x0} {y0} {x1 - x0} {y1 - y0}" role="img" '
         f'aria-label="Knowledge graph of the topics" xmlns="http://www.w3.org/2000/svg">',
         '<defs><marker id="llmkb-arrow" viewBox="0 0 10 10" refX="24" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',

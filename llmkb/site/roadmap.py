@@ -65,6 +65,9 @@ def render(topics: dict[str, Topic], href_of, path: Path = ROADMAP_FILE) -> str:
     parts = [
         f'<p class="llmkb-roadmap-summary"><strong>{n_done} of {n_all}</strong> checklist items done '
         f"across {len(rows)} areas (an item is done when a page covers it and its lab exists).</p>",
+        '<p class="llmkb-roadmap-legend"><span class="llmkb-item-done"><span class="llmkb-mark"></span> done</span> '
+        '<span class="llmkb-item-covered"><span class="llmkb-mark"></span> page, no lab yet</span> '
+        '<span class="llmkb-item-planned"><span class="llmkb-mark"></span> planned</span></p>',
         '<div class="llmkb-roadmap">',
     ]
     for area, items in rows:
@@ -82,10 +85,11 @@ def render(topics: dict[str, Topic], href_of, path: Path = ROADMAP_FILE) -> str:
         )
         for it in items:
             state = "done" if it.done else ("covered" if it.page else "planned")
-            mark = {"done": "&#x2705;", "covered": "&#x1F7E1;", "planned": "&#x2B1C;"}[state]
+            # drawn by CSS (llmkb.css), so the status never depends on an emoji font being installed
+            label = {"done": "done", "covered": "page, no lab yet", "planned": "planned"}[state]
             parts.append(
                 f'<li class="llmkb-item llmkb-item-{state}" data-item="{e(it.id)}" data-status="{state}">'
-                f'<span class="llmkb-mark" aria-label="{state}">{mark}</span> '
+                f'<span class="llmkb-mark" role="img" aria-label="{label}" title="{label}"></span> '
                 f'<span class="llmkb-item-id">{e(it.id)}</span> {e(it.text)}</li>'
             )
         parts.append("</ul></div>")
