@@ -605,8 +605,8 @@ def _fig_bytes_per_token(res: Result):
 
 def _draw_heatmap(ax: Any, sim: np.ndarray, labels: Sequence[str], title: str) -> Any:
     im = ax.imshow(sim, vmin=-1.0, vmax=1.0, cmap="RdBu_r")
-    ax.set_xticks(range(len(labels)), labels, fontsize=7, fontfamily="monospace")
-    ax.set_yticks(range(len(labels)), labels, fontsize=7, fontfamily="monospace")
+    ax.set_xticks(range(len(labels)), labels, fontsize=6.5, fontfamily="monospace")
+    ax.set_yticks(range(len(labels)), labels, fontsize=6.5, fontfamily="monospace")
     ax.tick_params(length=0)
     ax.grid(False)
     ax.set_title(title)
@@ -620,7 +620,7 @@ def _fig_cosine(res: Result):
     idx = np.asarray(res["heatmap_index"], dtype=int)
     labels = [res["labels"][i] for i in idx]
     sim = np.asarray(res["sim_learned"])[np.ix_(idx, idx)]
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 5.4))
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 6.0), layout="constrained")
     _draw_heatmap(axes[0], np.eye(len(idx)), labels, "one-hot: identity (every off-diagonal = 0)")
     im = _draw_heatmap(axes[1], sim, labels, "learned by the site model")
     fig.colorbar(im, ax=axes, shrink=0.7, label="cosine similarity")
