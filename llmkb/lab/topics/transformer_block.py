@@ -497,9 +497,9 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             {
                 "operation": op,
                 "after training: accuracy": round(after["accuracy"], 3),
-                "after training: loss": round(after["loss"], 3),
+                "after training: loss": _sig(after["loss"]),
                 "trained with it: accuracy": round(trained["accuracy"], 3),
-                "trained with it: loss": round(trained["loss"], 3),
+                "trained with it: loss": _sig(trained["loss"]),
             }
         )
     verdicts = [
@@ -520,6 +520,11 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {**refs, "baseline": baseline, "operations": details, "rows": rows,
             "table": as_table(rows), "verdicts": as_table(verdicts),
             "summary": summary, "curves": curves}  # fmt: skip
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant digits, so that a loss of 2e-4 is not shown as 0."""
+    return float(f"{x:.{digits}g}")
 
 
 @figure(
