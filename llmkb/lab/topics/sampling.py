@@ -54,7 +54,7 @@ PROMPTS: tuple[str, ...] = (
 LOOP_MIN_REPEATS = 3
 """A loop must repeat its unit at least this many times ..."""
 LOOP_MIN_SPAN = 24
-"""... and cover at least this many bytes, so that a trailing run of spaces does not count."""
+"""... and cover at least this many bytes, so that a short run of spaces (indentation) does not count."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,12 +430,25 @@ def sampling_grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "dashboard": dashboard,
         "rows": rows,
         "highlight": highlight,
+        "highlight_table": _as_table(highlight),
         "t1": t1,
         "greedy": rows[cells[0][0][0]] if grid.temperatures[0] == 0.0 else t1,
         "n_settings": len(configs),
         "corr_entropy_distinct2": float(np.corrcoef(ents, d2s)[0, 1]) if len(rows) > 2 else 0.0,
         "example_t1": texts[0][cell(1.0, None, 1.0)][0],
     }
+
+
+def _as_table(rows: list[dict[str, Any]], first: tuple[str, ...] = ("setting",)) -> dict[str, list[Any]]:
+    """``{"columns", "rows"}`` form of row dicts, columns ``first`` then in insertion order.
+
+    The result cache stores JSON with sorted keys, so a list of row dicts loses its column order; this
+    form keeps it for ``lab.table``.
+    """
+    if not rows:
+        return {"columns": [], "rows": []}
+    columns = [c for c in first if c in rows[0]] + [c for c in rows[0] if c not in first]
+    return {"columns": columns, "rows": [[r[c] for c in columns] for r in rows]}
 
 
 def _fmt_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -479,6 +492,7 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     temps = list(cfg["temperatures"])
     configs = [SamplingConfig(temperature=t) for t in temps]
     greedy_rows, seen, examples = [], [], []
+    loop_units: list[str] = []
     rep = np.zeros((len(prompts), len(temps)))
     looped = np.zeros((len(prompts), len(temps)))
     for i, prompt in enumerate(ctx.progress(prompts, total=len(prompts), desc="prompts")):
@@ -510,11 +524,13 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             }
         )
         if st.looped:
+            loop_units.append(tok.decode(g[st.start : st.start + st.period]))
             unit = greedy_rows[-1]["unit"]
             examples.append(f"{prompt}{tok.decode(g[: st.start])}⟦LOOP: {unit} × {st.repeats:g}⟧")
         else:
             examples.append(prompt + tok.decode(g))
     loops = [r for r in greedy_rows if r["period (bytes)"] > 0]
+    blank = bool(loop_units) and all(u.isspace() for u in loop_units)
     i0, i1 = nearest_index(temps, 0.0), nearest_index(temps, 1.0)
     if loops:
         units = sorted({r["unit"] for r in loops})
@@ -525,6 +541,11 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             f"({_span([r['period (bytes)'] for r in loops])} "
             f"{'byte' if max(r['period (bytes)'] for r in loops) == 1 else 'bytes'}) to the end."
         )
+        if blank:
+            verdict += (
+                " Every loop is a run of whitespace: from its start on, the arg-max after each space is another"
+                " space, so greedy decoding never leaves it."
+            )
     else:
         verdict = f"None of the {len(greedy_rows)} greedy continuations ends in a loop within {length} bytes."
     return {
@@ -534,6 +555,7 @@ def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "looped_t0": float(looped[:, i0].mean()),
         "looped_t1": float(looped[:, i1].mean()),
         "greedy": greedy_rows,
+        "greedy_table": _as_table(greedy_rows, first=("prompt",)),
         "loop_fraction_greedy": len(loops) / len(greedy_rows),
         "mean_loop_start": float(np.mean([r["loop start (byte)"] for r in loops])) if loops else -1.0,
         "median_period": float(np.median([r["period (bytes)"] for r in loops])) if loops else 0.0,
@@ -559,7 +581,7 @@ def _fig_entropy_diversity(res: Result):
     rows = res["rows"]
     ent = np.array([r["entropy"] for r in rows])
     temps = np.array([r["temperature"] for r in rows])
-    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3), sharex=True)
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), sharex=True, layout="constrained")
     for ax, key, label in (
         (axes[0], "distinct_1", "distinct-1 (words)"),
         (axes[1], "distinct_2", "distinct-2 (word bigrams)"),
@@ -570,9 +592,9 @@ def _fig_entropy_diversity(res: Result):
         ax.set_xlabel("mean entropy per step (nats)")
         ax.set_ylabel(label)
     fig.colorbar(sc, ax=axes, label="temperature")
-    axes[0].set_title("unique words / all words")
-    axes[1].set_title("unique bigrams / all bigrams")
-    axes[2].set_title("overlap between two samples")
+    axes[0].set_title("unique words / all words", fontsize=9)
+    axes[1].set_title("unique bigrams / all bigrams", fontsize=9)
+    axes[2].set_title("overlap between two samples", fontsize=9)
     return fig
 
 
@@ -589,7 +611,7 @@ def _fig_filters(res: Result):
         ("T=1.5, k=5", SamplingConfig(1.5, top_k=5)),
         ("T=1, p=0.8", SamplingConfig(1.0, top_p=0.8)),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(10.0, 2.8), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(10.0, 3.2), sharey=True, layout="constrained")
     for ax, (name, c) in zip(axes, settings, strict=True):
         probs = filtered_probs(logits, c)
         ax.bar(range(len(order)), probs[order].numpy())
