@@ -107,6 +107,28 @@ def _predicted_seconds(coef: np.ndarray, prompt_len: int, n: int, use_cache: boo
     return float(_call_features(prompt_len, n, use_cache).sum(axis=0) @ coef)
 
 
+def overhead_for_ratio(coef: np.ndarray, prompt_len: int, n: int, target: float) -> float:
+    """The fixed per-call cost ``c0`` (seconds) at which the fitted model predicts ``target``x at ``n`` tokens.
+
+    Both modes make ``n`` calls, so with ``X_nc`` and ``X_c`` the fitted variable time of each run
+    (``c1 * tokens + c2 * pairs`` summed over its calls) the predicted ratio is
+    ``(n c0 + X_nc) / (n c0 + X_c)``; solving for ``c0`` gives ``(X_nc - target X_c) / ((target - 1) n)``.
+
+    Args:
+        coef: fitted ``[c0, c1, c2]`` (``c0`` is ignored).
+        prompt_len: prompt tokens.
+        n: new tokens.
+        target: speed-up ratio (> 1).
+
+    Returns:
+        The largest ``c0`` in seconds that still reaches ``target``; negative when even ``c0 = 0`` falls short.
+    """
+    variable = np.array([0.0, coef[1], coef[2]])
+    x_nc = _predicted_seconds(variable, prompt_len, n, False)
+    x_c = _predicted_seconds(variable, prompt_len, n, True)
+    return (x_nc - target * x_c) / ((target - 1.0) * n)
+
+
 @experiment(
     SPEEDUP,
     topic=TOPIC,
@@ -172,6 +194,21 @@ def speedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     ratio = seconds["no-cache"] / seconds["static"]
     at = 512 if 512 in lengths else lengths[-1]
     k = lengths.index(at)
+    no_overhead = np.array([0.0, coef[1], coef[2]])
+    ceiling = _predicted_seconds(no_overhead, prompt_len, at, False) / max(
+        _predicted_seconds(no_overhead, prompt_len, at, True), 1e-12
+    )
+    c0_goal = overhead_for_ratio(coef, prompt_len, at, 8.0)
+    reading = (
+        f"The fit predicts {predicted[k]:.1f}× at {at} new tokens (measured: {ratio[k]:.1f}×). Both modes make "
+        f"{at} calls and pay c0 = {1e3 * coef[0]:.2f} ms for each; with c1 and c2 as fitted, "
+        + (
+            f"the fit reaches 8× only if c0 falls below {1e3 * c0_goal:.2f} ms"
+            if c0_goal > 0
+            else "the fit stays below 8× even with no fixed cost at all"
+        )
+        + f", and with no fixed cost it predicts {ceiling:.0f}×."
+    )
     return {
         "table": as_table(table),
         "lengths": np.array(lengths),
@@ -192,6 +229,10 @@ def speedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "speedup": float(ratio[k]),
             "forward_ratio": theory_fwd[k],
             "flop_ratio": theory_flop[k],
+            "predicted": predicted[k],
+            "no_overhead_ratio": ceiling,
+            "c0_for_goal_ms": 1e3 * c0_goal,
+            "fit_reading": reading,
             "goal": (
                 ("meets" if ratio[k] >= 8.0 else "misses") + " the 8× goal for 512 tokens"
                 if at == 512
@@ -223,6 +264,7 @@ def _fig_speedup(res: Result):
     ax.axhline(8.0, color="#d01884", lw=0.8, alpha=0.6, label="goal: 8x at 512 new tokens")
     ax.set(xscale="log", yscale="log", xlabel="new tokens generated", ylabel="no-cache time / cached time")
     _plain_log_ticks(ax, n)
+    _nice_log_yticks(ax, powers_of_two=True)  # 1, 2, 4, 8, ... labelled
     ax.legend(fontsize=8)
     return fig
 
@@ -237,6 +279,7 @@ def _fig_throughput(res: Result):
         ax.plot(n, n / secs, "o-", label=mode)
     ax.set(xscale="log", yscale="log", xlabel="new tokens generated", ylabel="tokens / s")
     _plain_log_ticks(ax, n)
+    _nice_log_yticks(ax)
     ax.legend()
     return fig
 
@@ -249,6 +292,7 @@ def _fig_latency(res: Result):
     for mode, lat in res["latency_ms"].items():
         ax.plot(np.arange(1, len(lat) + 1), lat, lw=1.0, label=mode)
     ax.set(yscale="log", xlabel="token index", ylabel="ms for this token")
+    _nice_log_yticks(ax)
     ax.legend()
     return fig
 
@@ -425,6 +469,21 @@ def _plain_log_ticks(ax: Any, xs: np.ndarray | None = None) -> None:
         axis.set_minor_formatter(NullFormatter())
     if xs is not None:
         ax.set_xticks(xs, [str(int(v)) for v in xs])
+
+
+def _nice_log_yticks(ax: Any, powers_of_two: bool = False) -> None:
+    """Labelled ticks at 1-2-5 steps (or powers of two) inside the current limits of a log y axis."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    lo, hi = ax.get_ylim()
+    if powers_of_two:
+        ticks = [float(v) for v in 2.0 ** np.arange(-10, 21)]
+    else:
+        ticks = [m * 10.0**e for e in range(-6, 10) for m in (1, 2, 5)]
+    ax.set_yticks([v for v in ticks if lo <= v <= hi])
+    ax.set_ylim(lo, hi)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _draw_grid(ax: Any, grid: np.ndarray, labels: list[str], title: str) -> None:
