@@ -83,3 +83,23 @@ def test_instant_navigation_keeps_the_document_and_reinitialises_the_graph(serve
     page.locator("article").first.wait_for(timeout=15000)
     assert page.evaluate("window.__llmkbMarker") == "kept"
     watched.check()
+
+
+@pytest.mark.parametrize(
+    ("page_path", "name"),
+    [
+        ("01-tokenization/", "tokenizer"),
+        ("02-positional-embeddings/", "pe3d"),
+        ("05-sampling/", "sampling"),
+        ("06-kv-cache/", "kvcache"),
+    ],
+)
+def test_every_widget_is_ready_and_styled(server_url, watched, page_path, name):
+    """Each widget says it is ready and has injected its own stylesheet (a widget that forgot to would
+    render as unstyled controls and bars)."""
+    from conftest import open_widget
+
+    page = watched.page
+    open_widget(page, server_url + page_path, f"[data-llmkb-widget='{name}']")
+    assert page.evaluate(f"!!document.getElementById('llmkb-{name}-style')"), f"{name}: no stylesheet"
+    watched.check()

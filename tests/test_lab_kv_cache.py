@@ -166,3 +166,17 @@ def test_memory_experiment_small(tmp_path):
     llama = next(r for r in topic.table_rows(data["scale"]) if r["model"] == "Llama-2-7B")
     assert llama["KiB / token (bf16)"] == 512  # 2 * 32 layers * 32 heads * 128 * 2 bytes
     _figures_draw(topic.MEMORY, data, tmp_path)
+
+
+def test_overhead_for_ratio_gives_exactly_the_target_ratio():
+    coef = np.array([3.9e-3, 3.6e-5, 6.1e-8])  # c0 (ignored), c1 per token, c2 per attention pair
+    prompt_len, n = 16, 512
+    c0 = topic.overhead_for_ratio(coef, prompt_len, n, 8.0)
+    assert 0 < c0 < coef[0]  # the measured fixed cost is too large for 8x
+    with_c0 = np.array([c0, coef[1], coef[2]])
+    ratio = topic._predicted_seconds(with_c0, prompt_len, n, False) / topic._predicted_seconds(
+        with_c0, prompt_len, n, True
+    )
+    assert ratio == pytest.approx(8.0, rel=1e-9)
+    # a target above the zero-overhead ratio cannot be reached at any c0 >= 0
+    assert topic.overhead_for_ratio(coef, prompt_len, n, 1e6) < 0

@@ -1,6 +1,8 @@
 /* llmkb page behaviour. Material's instant navigation swaps page content without a reload, so every
    initialiser runs on each `document$` emission (and once on plain loads). Widgets register with
-   window.llmkb.register(name, init): init(el) runs for every element [data-llmkb-widget="name"]. */
+   window.llmkb.register(name, init): init(el) runs for every element [data-llmkb-widget="name"].
+   Contract: a widget injects its stylesheet as <style id="llmkb-<name>-style"> (window.llmkb.injectStyle)
+   and sets el.dataset.ready = "1" once it has drawn; the browser tests wait for that. */
 (function () {
   "use strict";
   const registry = {};

@@ -120,8 +120,14 @@ class GPT(nn.Module):
             self.lm_head.weight = self.tok_emb.weight
 
     def _init_weights(self) -> None:
-        """GPT-2 initialization: N(0, 0.02) everywhere, residual output projections N(0, 0.02/sqrt(2L))."""
+        """GPT-2 initialization: N(0, 0.02) everywhere, residual output projections N(0, 0.02/sqrt(2L)).
+
+        With sinusoidal positions the token embedding is multiplied by ``sqrt(d)`` (Vaswani et al. 2017), so
+        it is drawn from N(0, 1/d) instead: scaled, tokens then enter at unit size, like the encoding's
+        channels, rather than being dwarfed by it.
+        """
         resid_std = 0.02 / math.sqrt(2 * self.config.n_layers)
+        emb_std = 0.02 if self.emb_scale == 1.0 else 1.0 / self.emb_scale
         with torch.no_grad():
             for name, module in self.named_modules():
                 if isinstance(module, nn.Linear):
@@ -130,7 +136,7 @@ class GPT(nn.Module):
                     if module.bias is not None:
                         nn.init.zeros_(module.bias)
                 elif isinstance(module, nn.Embedding):
-                    nn.init.normal_(module.weight, std=0.02)
+                    nn.init.normal_(module.weight, std=emb_std if module is self.tok_emb else 0.02)
 
     # ------------------------------------------------------------------ forward
     def forward(

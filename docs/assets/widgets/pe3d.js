@@ -373,6 +373,7 @@
       state.sinPts = normalise(data.sinusoidal.pca);
       state.learnedPts = normalise(data.learned.pca);
       setMode("rope");
+      el.dataset.ready = "1";
     }).catch(function (err) {
       readout.textContent = "could not load the data";
       console.error("llmkb pe3d:", err);

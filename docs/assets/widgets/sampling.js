@@ -154,6 +154,7 @@
   // ------------------------------------------------------------------ widget
 
   function build(el, data) {
+    injectStyle();
     el.textContent = "";
     el.classList.add("llmkb-sampling");
     const V = data.vocab_size;

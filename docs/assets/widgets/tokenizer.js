@@ -330,6 +330,7 @@
     special.addEventListener("change", update);
     update();
     el.dataset.state = "ready";
+    el.dataset.ready = "1";
   }
 
   function utf8Length(text) {
