@@ -56,6 +56,10 @@ def status(topics: dict[str, Topic], path: Path = ROADMAP_FILE) -> list[tuple[di
     return out
 
 
+_STATE_LABELS = {"done": "done", "covered": "page, no lab yet", "planned": "planned"}
+"""Item states and their legend text; the marks are drawn by CSS (llmkb.css), never an emoji font."""
+
+
 def render(topics: dict[str, Topic], href_of, path: Path = ROADMAP_FILE) -> str:
     """The roadmap as HTML (a grid of area cards with a checklist each)."""
     e = html.escape
@@ -65,9 +69,12 @@ def render(topics: dict[str, Topic], href_of, path: Path = ROADMAP_FILE) -> str:
     parts = [
         f'<p class="llmkb-roadmap-summary"><strong>{n_done} of {n_all}</strong> checklist items done '
         f"across {len(rows)} areas (an item is done when a page covers it and its lab exists).</p>",
-        '<p class="llmkb-roadmap-legend"><span class="llmkb-item-done"><span class="llmkb-mark"></span> done</span> '
-        '<span class="llmkb-item-covered"><span class="llmkb-mark"></span> page, no lab yet</span> '
-        '<span class="llmkb-item-planned"><span class="llmkb-mark"></span> planned</span></p>',
+        '<p class="llmkb-roadmap-legend">'
+        + " ".join(
+            f'<span class="llmkb-item-{state}"><span class="llmkb-mark"></span> {label}</span>'
+            for state, label in _STATE_LABELS.items()
+        )
+        + "</p>",
         '<div class="llmkb-roadmap">',
     ]
     for area, items in rows:
@@ -85,8 +92,7 @@ def render(topics: dict[str, Topic], href_of, path: Path = ROADMAP_FILE) -> str:
         )
         for it in items:
             state = "done" if it.done else ("covered" if it.page else "planned")
-            # drawn by CSS (llmkb.css), so the status never depends on an emoji font being installed
-            label = {"done": "done", "covered": "page, no lab yet", "planned": "planned"}[state]
+            label = _STATE_LABELS[state]
             parts.append(
                 f'<li class="llmkb-item llmkb-item-{state}" data-item="{e(it.id)}" data-status="{state}">'
                 f'<span class="llmkb-mark" role="img" aria-label="{label}" title="{label}"></span> '
