@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import open_widget
 
 from llmkb.lab.topics.tokenization import EOT, SAMPLE
 from llmkb.tokenize import BPETokenizer, export_vocab_json
@@ -63,9 +64,8 @@ def tok_page(watched, server_url) -> Iterator[tuple[Any, list[str]]]:
     page = watched.page
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    resp = page.goto(server_url + PAGE, wait_until="networkidle")
-    assert resp is not None and resp.status == 200
-    page.wait_for_selector(f"{WIDGET}[data-state=ready]", timeout=15000)
+    open_widget(page, server_url + PAGE, WIDGET)
+    assert page.get_attribute(WIDGET, "data-state") == "ready"
     yield page, dialogs
 
 
