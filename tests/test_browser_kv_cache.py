@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import open_widget, widget_data
 
-from llmkb.kvtrace import EVICTED, HIT, MISS
+from llmkb.infer.kvtrace import EVICTED, HIT, MISS
 
 pytestmark = pytest.mark.xdist_group("site")
 

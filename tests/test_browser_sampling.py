@@ -1,5 +1,5 @@
 """The sampling dashboard in Debian's chromium: moving the sliders redraws the chart, and the entropy, the
-survivor count and the bars equal what llmkb.generate computes on the same exported logits; the
+survivor count and the bars equal what llmkb.infer.sampling computes on the same exported logits; the
 continuation shown is the one Python sampled at the nearest grid point."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import open_widget, widget_data
 
-from llmkb.generate import SamplingConfig, entropy, filtered_probs, surviving_count
+from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
 from llmkb.lab.topics.sampling import Grid
 
 pytestmark = pytest.mark.xdist_group("site")

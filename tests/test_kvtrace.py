@@ -1,4 +1,4 @@
-"""llmkb.kvtrace: hit/miss/evicted traces on hand-computed cases, agreement with the real KVCache, the block
+"""llmkb.infer.kvtrace: hit/miss/evicted traces on hand-computed cases, agreement with the real KVCache, the block
 prefix cache, prefix reuse on a real model, and the cost model."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmkb.kvtrace import (
+from llmkb.infer.kvtrace import (
     EMPTY,
     EVICTED,
     HIT,
@@ -222,7 +222,7 @@ def test_copy_prefix_copies_and_validates(tiny):
     with pytest.raises(ValueError, match="n <="):
         copy_prefix(tiny.config, src, 11, 12)
     with pytest.raises(ValueError, match="config"):
-        copy_prefix(GPTConfig.preset("site"), src, 2, 4)
+        copy_prefix(GPTConfig.preset("shared"), src, 2, 4)
     with pytest.raises(ValueError, match="sliding_window"):
         prefix_reuse_check(_windowed(tiny, 4), [1, 2], [1, 2])
 
@@ -253,7 +253,7 @@ def test_attention_pairs_and_flops_by_hand():
 
 
 def test_cost_ratio_grows_linearly_without_cache():
-    cfg = GPTConfig.preset("site")
+    cfg = GPTConfig.preset("shared")
     r = [
         decode_cost(cfg, 16, n, use_cache=False)["token_forwards"] / decode_cost(cfg, 16, n)["token_forwards"]
         for n in (256, 512, 1024)

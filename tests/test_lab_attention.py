@@ -1,6 +1,6 @@
 """Sanity of the attention topic's experiments: the head scores and labels on hand-made maps, the
 Jacobian norms against a brute-force ``torch.autograd.functional.jacobian``, softmax saturation, the
-memory formula, and the causality experiment on the real (quick) site model."""
+memory formula, and the causality experiment on the real (quick) shared model."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_attention_matrix_bytes_is_the_size_of_the_weights() -> None:
     assert attention_matrix_bytes(1, 32, 4096, 2) == 2**30  # 32 heads, 4k tokens, fp16: 1 GiB per layer
 
 
-def test_causality_experiment_on_the_site_model() -> None:
+def test_causality_experiment_on_the_shared_model() -> None:
     res = lab.run("attention/causality", "quick")
     assert res["max_above_diagonal"] == 0.0
     assert res["zeros_on_or_below_diagonal"] == 0 and res["min_on_or_below_diagonal"] > 0

@@ -10,7 +10,7 @@ import torch
 
 from llmkb.bench import kv_cache as bench
 from llmkb.cli import main
-from llmkb.kvtrace import decode_cost
+from llmkb.infer.kvtrace import decode_cost
 from llmkb.lab.cache import Result
 from llmkb.lab.registry import RunContext, figures_of, get_experiment
 from llmkb.lab.topics import kv_cache as topic
@@ -90,7 +90,7 @@ def test_experiments_are_registered_with_both_profiles():
     for name in (topic.SPEEDUP, topic.HITMISS, topic.MEMORY):
         exp = get_experiment(name)
         assert exp.topic == "kv-cache" and set(exp.profiles) == {"quick", "full"}
-    assert get_experiment(topic.HITMISS).needs == ("site/model",)
+    assert get_experiment(topic.HITMISS).needs == ("shared-model/train",)
     full = get_experiment(topic.SPEEDUP).config("full")
     assert max(full["lengths"]) == 1024 and 512 in full["lengths"] and max(full["rounds"]) >= 1024
 
@@ -119,17 +119,17 @@ def test_speedup_experiment_small(tmp_path):
 
 @pytest.fixture
 def fake_site_result(tmp_path):
-    """A `site/model` result holding an untrained model of the site shape (no training in tests)."""
+    """A `shared-model/train` result holding an untrained model of the shared shape (no training in tests)."""
     from llmkb.nn import GPT
 
     torch.manual_seed(0)
-    GPT(GPTConfig.preset("site")).save(tmp_path / "site" / "model")
-    return Result("site/model", "quick", "fake", tmp_path / "site", {}, ran=False)
+    GPT(GPTConfig.preset("shared")).save(tmp_path / "site" / "model")
+    return Result("shared-model/train", "quick", "fake", tmp_path / "site", {}, ran=False)
 
 
 def test_hitmiss_experiment_on_a_site_shaped_model(tmp_path, fake_site_result):
     cfg = {**get_experiment(topic.HITMISS).config("quick"), "new_tokens": 6, "block_sizes": [1, 8]}
-    data = topic.hitmiss(cfg, _ctx(tmp_path, topic.HITMISS, {"site/model": fake_site_result}))
+    data = topic.hitmiss(cfg, _ctx(tmp_path, topic.HITMISS, {"shared-model/train": fake_site_result}))
     assert data["recorded_equals_simulated"] and data["same_tokens_as_generate"]
     assert data["prefix_check"]["reused"] > 0 and data["prefix_check"]["max_abs_diff"] < 1e-4
     rates = data["hit_rate"]
@@ -142,7 +142,7 @@ def test_hitmiss_experiment_on_a_site_shaped_model(tmp_path, fake_site_result):
 
 def test_kv_bytes_formula_matches_the_cache_storage():
     for heads in (4, 2, 1):
-        cfg = dataclasses.replace(GPTConfig.preset("site"), n_kv_heads=heads)
+        cfg = dataclasses.replace(GPTConfig.preset("shared"), n_kv_heads=heads)
         for dtype, size in ((torch.float32, 4), (torch.bfloat16, 2)):
             cache = KVCache(cfg, 2, 37, dtype=dtype)
             storage = sum(t.untyped_storage().nbytes() for t in (*cache.k, *cache.v))
@@ -158,7 +158,7 @@ def test_memory_experiment_small(tmp_path):
     assert (
         fp32["nbytes"][0]
         == 2 * bf16["nbytes"][0]
-        == topic.kv_bytes(GPTConfig.preset("site"), 4096, torch.float32)
+        == topic.kv_bytes(GPTConfig.preset("shared"), 4096, torch.float32)
     )
     for r in (fp32, bf16):  # the fresh process pays (about) exactly the cache's bytes in resident memory
         assert 0.9 * r["nbytes"][0] <= r["rss_delta"][0] <= 1.5 * r["nbytes"][0]

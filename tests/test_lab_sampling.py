@@ -1,5 +1,5 @@
 """The sampling lab's helpers (grid decoding, settings grid, diversity and loop statistics) and its two
-experiments run on a small random model standing in for the site model."""
+experiments run on a small random model standing in for the shared model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import matplotlib
 import pytest
 import torch
 
-from llmkb.generate import SamplingConfig, entropy, filtered_probs
+from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import RunContext
 from llmkb.lab.registry import figures_of, get_experiment
 from llmkb.lab.topics import sampling as S
@@ -139,7 +139,7 @@ def test_seen_before_marks_repeated_ngrams():
 
 
 # ---------------------------------------------------------------------------------------------------
-# the experiments, on a random `site`-preset model (the real site model is trained by the build)
+# the experiments, on a random `shared`-preset model (the real shared model is trained by the build)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -152,12 +152,12 @@ class _FakeSiteResult:
 def results(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("sampling-lab")
     torch.manual_seed(0)
-    GPT(GPTConfig.preset("site", n_layers=1)).save(root / "model")
+    GPT(GPTConfig.preset("shared", n_layers=1)).save(root / "model")
     out = {}
     for name in ("sampling/grid", "sampling/greedy"):
         exp = get_experiment(name)
         ctx = RunContext(
-            name, "quick", root / name.replace("/", "-"), False, {"site/model": _FakeSiteResult(root)}
+            name, "quick", root / name.replace("/", "-"), False, {"shared-model/train": _FakeSiteResult(root)}
         )
         out[name] = exp.fn(exp.config("quick"), ctx)
     return out

@@ -1,6 +1,6 @@
 """The tokenization lab: the widget's JavaScript encoder (run in node) against llmkb.tokenize, the lab's
 helpers (truncated tokenizers, compression, cosines, groups, neighbours, PCA) and its three experiments
-on small configs (a tiny random model stands in for the site model)."""
+on small configs (a tiny random model stands in for the shared model)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import torch
 from llmkb.data.corpus import load_corpus
 from llmkb.lab import Result, RunContext
 from llmkb.lab.registry import figures_of, get_experiment
+from llmkb.lab.shared_model import SHARED_MODEL
 from llmkb.lab.topics import tokenization as T
-from llmkb.lab.topics.site_model import SITE_MODEL
 from llmkb.nn import GPT, GPTConfig
 from llmkb.tokenize import BPETokenizer, export_vocab_json
 from llmkb.tokenize.visualize import token_label
@@ -259,9 +259,9 @@ def test_embeddings_experiment_on_a_tiny_model(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model_dir = tmp_path / "site" / "model"
     GPT(GPTConfig.preset("tiny")).save(model_dir)
-    site = Result(SITE_MODEL, "quick", "k", model_dir.parent, {}, ran=False)
+    site = Result(SHARED_MODEL, "quick", "k", model_dir.parent, {}, ran=False)
     res = T.embeddings(
-        {"min_count": 20, "k": 3, "seed": 0}, _ctx(tmp_path, "tokenization/embeddings", {SITE_MODEL: site})
+        {"min_count": 20, "k": 3, "seed": 0}, _ctx(tmp_path, "tokenization/embeddings", {SHARED_MODEL: site})
     )
     n = len(res["labels"])
     assert res["one_hot_max_off_diagonal"] == 0.0
@@ -288,4 +288,4 @@ def test_profiles_are_registered() -> None:
         assert exp.topic == "tokenization" and set(exp.profiles) == {"quick", "full"}
     full = get_experiment("tokenization/vocab-sweep").config("full")
     assert [256 + k for k in full["extra"]] == [256, 384, 768, 1280, 2304, 4352]
-    assert get_experiment("tokenization/embeddings").needs == (SITE_MODEL,)
+    assert get_experiment("tokenization/embeddings").needs == (SHARED_MODEL,)

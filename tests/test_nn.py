@@ -282,7 +282,7 @@ def test_config_round_trip_and_presets() -> None:
         GPTConfig.from_dict({**cfg.to_dict(), "n_embd": 3})
     with pytest.raises(ValueError, match="unknown preset"):
         GPTConfig.preset("gpt-5")
-    site = GPTConfig.preset("site")
+    site = GPTConfig.preset("shared")
     assert (site.vocab_size, site.d_model, site.n_layers, site.n_heads, site.max_seq_len) == (
         256,
         128,
@@ -308,7 +308,7 @@ def test_config_round_trip_and_presets() -> None:
     )
     tiny = GPTConfig.preset("tiny")
     assert tiny.d_model == 64 and tiny.n_layers == 2
-    assert {"tiny", "small", "site", "gpt2-style", "llama-style"} <= set(PRESETS)
+    assert {"tiny", "small", "shared", "gpt2-style", "llama-style"} <= set(PRESETS)
 
 
 # ------------------------------------------------------------------------------------------ forward API

@@ -278,7 +278,7 @@ def test_ddp_two_processes_train_and_checkpoint(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- benchmark
 
 
-@pytest.mark.parametrize("preset", ["tiny", "site", "gpt2-style", "llama-style"])
+@pytest.mark.parametrize("preset", ["tiny", "shared", "gpt2-style", "llama-style"])
 def test_bench_reference_has_the_same_shape(preset: str) -> None:
     from llmkb.bench.train import ReferenceGPT
 

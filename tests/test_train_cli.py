@@ -125,7 +125,7 @@ def test_resume_rejects_changed_settings(
     before = (out / "train_state.pt").read_bytes()
     assert main(["train", "--out", str(out), "--resume", "--steps", "3", "--lr", "0.1", "--quiet"]) == 2
     assert "lr" in capsys.readouterr().err
-    assert main(["train", "--out", str(out), "--resume", "--preset", "site", "--quiet"]) == 2
+    assert main(["train", "--out", str(out), "--resume", "--preset", "shared", "--quiet"]) == 2
     assert (out / "train_state.pt").read_bytes() == before
 
 
@@ -190,14 +190,14 @@ def test_failed_fresh_run_leaves_nothing(tmp_path: Path) -> None:
         train_run(mcfg, tcfg, ds, tmp_path / "run", resume=True, progress=False)
 
 
-def test_site_model_quick_profile(tmp_path: Path) -> None:
-    from llmkb.train import SITE_STEPS_QUICK, site_train_config, train_site_model
+def test_shared_model_quick_profile(tmp_path: Path) -> None:
+    from llmkb.train import SHARED_STEPS_QUICK, shared_train_config, train_shared_model
 
-    cfg = site_train_config(SITE_STEPS_QUICK)
-    assert cfg.warmup_steps <= SITE_STEPS_QUICK // 10 + 1 and cfg.eval_every <= SITE_STEPS_QUICK
-    result = train_site_model(3, tmp_path / "site", batch_size=2, seq_len=32, eval_batches=1)
+    cfg = shared_train_config(SHARED_STEPS_QUICK)
+    assert cfg.warmup_steps <= SHARED_STEPS_QUICK // 10 + 1 and cfg.eval_every <= SHARED_STEPS_QUICK
+    result = train_shared_model(3, tmp_path / "site", batch_size=2, seq_len=32, eval_batches=1)
     assert result.step == 3 and result.final_val_loss is not None
-    assert GPT.load(tmp_path / "site").config == GPTConfig.preset("site")
+    assert GPT.load(tmp_path / "site").config == GPTConfig.preset("shared")
     assert json.loads((tmp_path / "site" / "run.json").read_text())["corpus"] == "pydoc"
 
 

@@ -8,11 +8,11 @@
 #   the same sentence in several scripts;
 # * `tokenization/vocab-sweep` measures bytes per token and tokens per word against vocabulary size, on
 #   held-out prose (pydoc) and code (standard-library sources);
-# * `tokenization/embeddings` compares one-hot vectors with the byte embeddings of the shared site model.
+# * `tokenization/embeddings` compares one-hot vectors with the byte embeddings of the shared model.
 #
 # Results are cached, so re-running costs nothing unless the code or the config changed. The page shows the
 # `full` profile; run it with `llmkb lab run tokenization --profile full` (well under a minute on two CPU
-# cores once the site model is trained). To try other sizes or corpora, edit the `profiles` of the
+# cores once the shared model is trained). To try other sizes or corpora, edit the `profiles` of the
 # experiments in `llmkb/lab/topics/tokenization.py` and re-run.
 
 # %%

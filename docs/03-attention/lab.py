@@ -3,7 +3,7 @@
 #
 # Four experiments, defined in `llmkb/lab/topics/attention.py` and cached by the site build:
 #
-# 1. **heads** — every layer and head of the site model (the byte-level GPT the build trains once) on one
+# 1. **heads** — every layer and head of the shared model (the byte-level GPT the build trains once) on one
 #    sentence: attention maps, per-head scores measured from them and a label per head;
 # 2. **causality** — the Jacobian norms ‖∂ logits_t / ∂ embedding_s‖ of the same model, by autograd;
 # 3. **scaling** — softmax of random `q·k` with and without the `1/√d`, as the head width `d` grows;

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Lab: temperature, top-k, top-p on the site model
+# # Lab: temperature, top-k, top-p on the shared model
 #
-# This lab reads the shared site model (a small byte-level transformer trained at build time) and runs two
+# This lab reads the shared model (a small byte-level transformer trained at build time) and runs two
 # cached experiments from `llmkb.lab.topics.sampling`:
 #
 # * `sampling/grid` continues a few prompts under every setting of a temperature × top-k × top-p grid,
@@ -12,14 +12,14 @@
 #
 # Results are cached: re-running costs nothing unless the code or config changed. The page shows the `full`
 # profile; run it yourself with `llmkb lab run sampling --profile full` (about a minute on two CPU cores once
-# the site model is trained). To change the grid or the prompts, edit the `profiles` of the experiments in
+# the shared model is trained). To change the grid or the prompts, edit the `profiles` of the experiments in
 # `llmkb/lab/topics/sampling.py` and re-run.
 
 # %%
 import torch
 
 from llmkb import lab
-from llmkb.generate import SamplingConfig, entropy, filtered_probs, surviving_count
+from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
 from llmkb.lab.registry import get_figure
 from llmkb.lab.topics.sampling import byte_label
 
@@ -30,7 +30,7 @@ print(f"profile {grid.profile}: {grid['n_settings']} settings, prompts {dash['pr
 # %% [markdown]
 # ## The next-byte distribution and the filters
 # The dashboard's data: the model's logits after each prompt. Here is the first prompt under a few settings,
-# computed with `llmkb.generate.filtered_probs` (the dashboard's JavaScript reproduces these numbers).
+# computed with `llmkb.infer.sampling.filtered_probs` (the dashboard's JavaScript reproduces these numbers).
 
 # %%
 logits = torch.tensor(dash["logits"][0], dtype=torch.float64)

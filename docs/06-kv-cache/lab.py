@@ -3,12 +3,12 @@
 #
 # Three cached experiments from `llmkb.lab.topics.kv_cache`:
 #
-# * `kv-cache/speedup` times greedy `GPT.generate` with and without the cache on a model of the site shape
+# * `kv-cache/speedup` times greedy `GPT.generate` with and without the cache on a model of the shared shape
 #   (random weights, RoPE, `max_seq_len` large enough for the longest run), interleaving the modes round by
 #   round, and compares the ratio with the theoretical token-forward and FLOP ratios;
-# * `kv-cache/hitmiss` records which keys/values every forward call of the trained site model reused (hit),
+# * `kv-cache/hitmiss` records which keys/values every forward call of the trained shared model reused (hit),
 #   computed (miss) or had evicted, for plain caching, no caching, a sliding window and prefix reuse, and checks
-#   the recordings against the simulation in `llmkb.kvtrace`;
+#   the recordings against the simulation in `llmkb.infer.kvtrace`;
 # * `kv-cache/memory` measures cache bytes against $2 \cdot L \cdot H_{kv} \cdot D \cdot T \cdot b$ and the
 #   resident memory a filled cache costs a fresh process.
 #
@@ -19,7 +19,7 @@
 
 # %%
 from llmkb import lab
-from llmkb.kvtrace import decode_cost, decode_trace
+from llmkb.infer.kvtrace import decode_cost, decode_trace
 from llmkb.lab.registry import get_figure
 from llmkb.lab.topics.kv_cache import table_rows
 from llmkb.nn import GPTConfig
@@ -47,7 +47,7 @@ get_figure("kv-cache/speedup", "latency").fn(speed)
 # The token-forward ratio grows like $N/2$; with a sliding window the attention part stops growing.
 
 # %%
-site = GPTConfig.preset("site")
+site = GPTConfig.preset("shared")
 for n in (64, 256, 1024, 4096):
     nc, wc = decode_cost(site, 16, n, use_cache=False), decode_cost(site, 16, n)
     print(

@@ -3,7 +3,7 @@
 Both modes run ``GPT.generate`` (greedy) on the same model and prompt, for several numbers of new tokens.
 Measurements are interleaved (every round times each mode once per length, rotating the order) so that a
 change in machine load hits both modes alike, and the ratio of *medians* is reported. The model has the
-shape of the site model (``GPTConfig.preset("site")``, RoPE) with ``max_seq_len`` raised to fit the
+shape of the shared model (``GPTConfig.preset("shared")``, RoPE) with ``max_seq_len`` raised to fit the
 longest run; its weights are random, which does not change the amount of work.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from llmkb.errors import UsageError
-from llmkb.kvtrace import decode_cost
+from llmkb.infer.kvtrace import decode_cost
 from llmkb.nn import GPT, GPTConfig
 
 __all__ = [
@@ -46,14 +46,14 @@ MAX_POSITIONS = 8192
 
 
 def bench_model(max_len: int, seed: int = 0) -> GPT:
-    """A randomly initialized model of the site shape whose RoPE tables cover ``max_len`` positions.
+    """A randomly initialized model of the shared shape whose RoPE tables cover ``max_len`` positions.
 
     Args:
         max_len: ``max_seq_len`` of the config (prompt + new tokens).
         seed: initialization seed.
     """
     torch.manual_seed(seed)
-    model = GPT(GPTConfig.preset("site", max_seq_len=max_len))
+    model = GPT(GPTConfig.preset("shared", max_seq_len=max_len))
     return model.eval()
 
 
@@ -124,7 +124,7 @@ def measure_speedup(
         One row per length: ``new_tokens``, ``repeats``, per mode ``seconds[mode]`` (median) and
         ``tokens_per_s[mode]``, ``speedup[mode]`` (no-cache median / cached median for cached modes),
         ``times[mode]`` (all measurements), and the theoretical ratios ``forward_ratio`` (token-forwards)
-        and ``flop_ratio`` from [`decode_cost`][llmkb.kvtrace.decode_cost].
+        and ``flop_ratio`` from [`decode_cost`][llmkb.infer.kvtrace.decode_cost].
     """
     if "no-cache" not in modes or len(modes) < 2:
         raise ValueError(f"modes must include 'no-cache' and a cached mode, got {list(modes)}")

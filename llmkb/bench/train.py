@@ -38,7 +38,7 @@ _UNSUPPORTED = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``llmkb bench train``."""
-    parser.add_argument("--preset", default="site", help="GPTConfig preset (default site)")
+    parser.add_argument("--preset", default="shared", help="GPTConfig preset (default shared)")
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per step (default 16)")
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per sequence (default 128)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (default 5)")

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{str(out)!r} already exists: pass --resume to continue it, or choose a new --out"
             )
         tokenizer = get_tokenizer(args.tokenizer or "byte")
-        mcfg = _preset_config(args.preset or "site", tokenizer.vocab_size)
+        mcfg = _preset_config(args.preset or "shared", tokenizer.vocab_size)
         given.setdefault("seq_len", min(TrainConfig.seq_len, mcfg.max_seq_len))
         tcfg = TrainConfig(**given)
         corpus = args.corpus or "pydoc"
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"tokenizer has {dataset.vocab_size} ids, the model only {mcfg.vocab_size}")
     dataset.check_seq_len(tcfg.seq_len)
     info_out: dict[str, Any] = {
-        "preset": args.preset or "site",
+        "preset": args.preset or "shared",
         "corpus": corpus,
         "tokenizer": "byte" if args.tokenizer in (None, "byte") else str(Path(args.tokenizer).resolve()),
         "val_fraction": val_fraction,

@@ -4,7 +4,7 @@ Three kinds of corpus are understood by :func:`load_corpus`:
 
 * ``"pydoc"``: the topic help texts shipped with CPython (``pydoc_data.topics.topics``), the pages
   ``help("if")`` shows. About 0.46 MB of English prose about Python, sorted by topic name and joined with
-  blank lines. This is the default corpus of the site model.
+  blank lines. This is the default corpus of the shared model.
 * ``"stdlib"``: the ``.py`` sources of the standard library this interpreter runs on (tests, ``idlelib``,
   ``lib2to3``, ``turtledemo``, ``ensurepip`` and ``site-packages`` left out), in sorted path order and
   joined with blank lines, stopping before the file that would make the text exceed ``max_chars``

@@ -1,100 +1,17 @@
-"""The byte-level tokenizer (the default) and :func:`get_tokenizer`, which also loads saved BPE tokenizers.
+"""Loading a tokenizer by name or folder: :func:`get_tokenizer` (byte, or a saved byte or BPE tokenizer).
 
-A byte tokenizer maps text to its UTF-8 bytes, so its vocabulary is exactly the 256 byte values and any
-string round-trips. It has the same interface as :class:`llmkb.tokenize.BPETokenizer` (``encode``,
-``decode``, ``vocab_size``, ``save``, ``load``), so training code never needs to know which one it holds.
+:class:`~llmkb.tokenize.byte.ByteTokenizer` and the :class:`~llmkb.tokenize.byte.Tokenizer` protocol live in
+:mod:`llmkb.tokenize`; they are re-exported here for the data pipeline.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from llmkb.errors import UsageError
+from llmkb.tokenize.byte import ByteTokenizer, Tokenizer, is_saved_byte_tokenizer
 
 __all__ = ["ByteTokenizer", "Tokenizer", "get_tokenizer"]
-
-_BYTE_FILE = "byte_tokenizer.json"
-
-
-@runtime_checkable
-class Tokenizer(Protocol):
-    """What training and generation need from a tokenizer."""
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of distinct token ids; every id is in ``range(vocab_size)``."""
-        ...
-
-    def encode(self, text: str) -> list[int]:
-        """Turn text into token ids."""
-        ...
-
-    def decode(self, ids: Sequence[int]) -> str:
-        """Turn token ids back into text."""
-        ...
-
-    def save(self, directory: str | Path) -> None:
-        """Write the tokenizer into ``directory`` (created if needed)."""
-        ...
-
-
-class ByteTokenizer:
-    """Text as its UTF-8 bytes: ids 0–255, no merges, no unknown token.
-
-    Decoding replaces byte sequences that are not valid UTF-8 (a sampled model can produce them) with
-    U+FFFD instead of failing.
-
-    Examples:
-        >>> tok = ByteTokenizer()
-        >>> tok.encode("hé")
-        [104, 195, 169]
-        >>> tok.decode([104, 195, 169])
-        'hé'
-    """
-
-    @property
-    def vocab_size(self) -> int:
-        """Always 256."""
-        return 256
-
-    def encode(self, text: str) -> list[int]:
-        """Return the UTF-8 bytes of ``text`` as a list of ints."""
-        return list(text.encode("utf-8"))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        """Return the text whose UTF-8 bytes are ``ids`` (invalid sequences become U+FFFD).
-
-        Raises:
-            ValueError: An id is outside 0–255.
-        """
-        values = [int(i) for i in ids]
-        bad = [i for i in values if not 0 <= i < 256]
-        if bad:
-            raise ValueError(f"byte tokenizer ids must be in 0..255, got {bad[0]}")
-        return bytes(values).decode("utf-8", errors="replace")
-
-    def save(self, directory: str | Path) -> None:
-        """Write ``byte_tokenizer.json`` (``{"type": "byte"}``) into ``directory``."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / _BYTE_FILE).write_text(json.dumps({"type": "byte", "vocab_size": 256}) + "\n")
-
-    @classmethod
-    def load(cls, directory: str | Path) -> ByteTokenizer:
-        """Read a tokenizer written by :meth:`save`.
-
-        Raises:
-            UsageError: ``directory`` does not hold a saved byte tokenizer.
-        """
-        if not _is_saved_byte_tokenizer(Path(directory)):
-            raise UsageError(f"{str(directory)!r} does not hold a saved byte tokenizer")
-        return cls()
-
-    def __repr__(self) -> str:
-        return "ByteTokenizer()"
 
 
 def get_tokenizer(spec: str | Path = "byte") -> Tokenizer:
@@ -112,23 +29,13 @@ def get_tokenizer(spec: str | Path = "byte") -> Tokenizer:
     path = Path(spec)
     if not path.is_dir():
         raise UsageError(f"tokenizer {str(spec)!r} not found: use 'byte' or the folder of a saved tokenizer")
-    if _is_saved_byte_tokenizer(path):
+    if is_saved_byte_tokenizer(path):
         return ByteTokenizer()
-    try:
-        from llmkb.tokenize import BPETokenizer
-    except ImportError as exc:  # pragma: no cover - depends on the rest of the package
-        raise UsageError(f"cannot load BPE tokenizer from {str(path)!r}: {exc}") from None
+    from llmkb.tokenize.bpe import BPETokenizer
+
     try:
         return BPETokenizer.load(path)
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read is bad user input here
         raise UsageError(f"cannot load a tokenizer from {str(path)!r}: {exc}") from None
-
-
-def _is_saved_byte_tokenizer(directory: Path) -> bool:
-    try:
-        meta = json.loads((directory / _BYTE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("type") == "byte"

@@ -157,10 +157,12 @@ def figure(experiment_name: str, name: str, caption: str = "") -> Callable[[Figu
 
 
 def discover() -> None:
-    """Import every module of :mod:`llmkb.lab.topics` so that its experiments register."""
+    """Import the shared model and every topic package of :mod:`llmkb.lab.topics`, so that their experiments
+    register."""
     global _DISCOVERED
     if _DISCOVERED:
         return
+    importlib.import_module("llmkb.lab.shared_model")
     pkg = importlib.import_module("llmkb.lab.topics")
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
         if not info.name.startswith("_"):
@@ -290,7 +292,7 @@ def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:
     out = result.dir / "figures" / f"{fig.name}-{tag}.{fmt}"
     if out.is_file():
         return out
-    from llmkb.lab import style
+    from llmkb.lab.kit import style
 
     with style.context():
         import matplotlib.pyplot as plt

@@ -173,7 +173,7 @@ class GPTConfig:
         """Return the named preset from [`PRESETS`][llmkb.nn.PRESETS], with ``overrides`` applied.
 
         Args:
-            name: a key of ``PRESETS`` (``tiny``, ``small``, ``site``, ``gpt2-style``, ``llama-style``).
+            name: a key of ``PRESETS`` (``tiny``, ``small``, ``shared``, ``gpt2-style``, ``llama-style``).
             **overrides: any ``GPTConfig`` fields to change.
 
         Raises:
@@ -204,8 +204,8 @@ _MODERN: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     # unit tests: fast everywhere
     "tiny": {"vocab_size": 256, "d_model": 64, "n_layers": 2, "n_heads": 2, "max_seq_len": 64},
-    # the model of the site: byte-level, trains to a useful loss in about a minute on 2 CPU cores
-    "site": {
+    # the shared model every topic reuses: byte-level, trains to a useful loss in about a minute on 2 CPU cores
+    "shared": {
         "vocab_size": 256,
         "d_model": 128,
         "n_layers": 4,
@@ -214,7 +214,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_MODERN,
         "tie_embeddings": True,
     },
-    # a bigger sibling of `site` for experiments that can afford a few minutes
+    # a bigger sibling of `shared` for experiments that can afford a few minutes
     "small": {
         "vocab_size": 256,
         "d_model": 256,

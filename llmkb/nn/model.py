@@ -312,7 +312,7 @@ class GPT(nn.Module):
     ) -> Tensor:
         """Autoregressively extend ``idx`` by ``max_new_tokens`` tokens.
 
-        Each step samples with [`llmkb.generate.sample_next`][llmkb.generate.sample_next] from the last
+        Each step samples with [`llmkb.infer.sampling.sample_next`][llmkb.infer.sampling.sample_next] from the last
         position's logits (``temperature=0`` is greedy). With ``use_cache`` the prompt is processed once and
         each later step feeds one token against the KV cache; without it every step re-runs the whole
         context. Both give the same tokens. The model is put in eval mode for the call and restored after.
@@ -337,7 +337,7 @@ class GPT(nn.Module):
         Returns:
             ``(B, T + max_new_tokens)`` token ids.
         """
-        from llmkb.generate import sample_next
+        from llmkb.infer.sampling import sample_next
 
         if idx.dim() != 2 or idx.shape[1] < 1:
             raise ValueError(f"idx must be a (B, T) prompt with T >= 1, got shape {tuple(idx.shape)}")

@@ -7,13 +7,12 @@
   files, :func:`to_tiktoken`, :func:`export_vocab_json` for a browser encoder.
 * :mod:`llmkb.tokenize.visualize`: :func:`render_html`, :func:`render_ansi`.
 
-The byte tokenizer (ids = bytes) is :class:`llmkb.data.ByteTokenizer`, also reachable here as
-``llmkb.tokenize.ByteTokenizer`` (imported on first use, since :mod:`llmkb.data` imports torch).
+* :mod:`llmkb.tokenize.byte`: :class:`ByteTokenizer` (ids = bytes, the default) and the
+  :class:`Tokenizer` protocol both implement.
 """
 
-from typing import Any
-
 from llmkb.tokenize.bpe import BPETokenizer
+from llmkb.tokenize.byte import ByteTokenizer, Tokenizer
 from llmkb.tokenize.formats import export_vocab_json, to_hf_tokenizer, to_tiktoken
 from llmkb.tokenize.patterns import GPT2_PATTERN, GPT4_PATTERN, PATTERNS, js_pattern
 from llmkb.tokenize.visualize import render_ansi, render_html
@@ -24,6 +23,7 @@ __all__ = [
     "PATTERNS",
     "BPETokenizer",
     "ByteTokenizer",
+    "Tokenizer",
     "export_vocab_json",
     "js_pattern",
     "render_ansi",
@@ -31,11 +31,3 @@ __all__ = [
     "to_hf_tokenizer",
     "to_tiktoken",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ByteTokenizer":
-        from llmkb.data.tokenizer import ByteTokenizer
-
-        return ByteTokenizer
-    raise AttributeError(f"module 'llmkb.tokenize' has no attribute {name!r}")

@@ -15,6 +15,7 @@ import functools
 import re
 
 from llmkb.tokenize import _unicode_data
+from llmkb.tokenize._regexes import GPT2_PATTERN, GPT4_PATTERN
 
 __all__ = ["fast_pattern", "generate_tables", "parse_ranges"]
 
@@ -92,8 +93,6 @@ def _classes() -> dict[str, str]:
 
 
 def _translations() -> dict[str, str]:
-    from llmkb.tokenize.patterns import GPT2_PATTERN, GPT4_PATTERN
-
     c = _classes()
     gpt2 = (
         rf"'(?:[sdmt]|ll|ve|re)| ?{c['L']}++| ?{c['N']}++| ?{c['notS_L_N']}++|{c['S']}++$"

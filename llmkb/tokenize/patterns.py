@@ -33,6 +33,7 @@ import re
 import regex
 
 from llmkb.tokenize._fastsplit import fast_pattern
+from llmkb.tokenize._regexes import GPT2_PATTERN, GPT4_PATTERN
 
 __all__ = [
     "GPT2_PATTERN",
@@ -43,15 +44,6 @@ __all__ = [
     "js_pattern",
     "resolve_pattern",
 ]
-
-#: GPT-2's split pattern (tiktoken's ``r50k_base`` spelling of it).
-GPT2_PATTERN: str = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-
-#: GPT-4's split pattern (tiktoken's ``cl100k_base``).
-GPT4_PATTERN: str = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$"""
-    r"""|\s*[\r\n]|\s+(?!\S)|\s"""
-)
 
 #: Built-in patterns by name.
 PATTERNS: dict[str, str] = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}

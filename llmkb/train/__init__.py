@@ -1,8 +1,8 @@
-"""Training: configuration, schedule, AdamW groups, the loop, checkpoints, DDP and the site model.
+"""Training: configuration, schedule, AdamW groups, the loop, checkpoints, DDP and the shared model.
 
 * :class:`TrainConfig` and :func:`lr_at` (warm-up + cosine);
 * :func:`train` → :class:`TrainResult`, resumable bit-for-bit from atomic checkpoints;
-* :func:`train_site_model`, the model every topic reuses.
+* :func:`train_shared_model`, the model every topic reuses.
 
 ``python -m llmkb.train`` takes the arguments of ``llmkb train`` (handy under ``torchrun``).
 """
@@ -13,11 +13,16 @@ from llmkb.train.loop import TrainResult, derive_seed, train
 from llmkb.train.optim import build_optimizer, param_groups
 from llmkb.train.runs import read_run_info, train_run
 from llmkb.train.schedule import lr_at
-from llmkb.train.site import SITE_STEPS_FULL, SITE_STEPS_QUICK, site_train_config, train_site_model
+from llmkb.train.shared_model import (
+    SHARED_STEPS_FULL,
+    SHARED_STEPS_QUICK,
+    shared_train_config,
+    train_shared_model,
+)
 
 __all__ = [
-    "SITE_STEPS_FULL",
-    "SITE_STEPS_QUICK",
+    "SHARED_STEPS_FULL",
+    "SHARED_STEPS_QUICK",
     "TrainConfig",
     "TrainResult",
     "build_optimizer",
@@ -27,8 +32,8 @@ __all__ = [
     "lr_at",
     "param_groups",
     "read_run_info",
-    "site_train_config",
+    "shared_train_config",
     "train",
     "train_run",
-    "train_site_model",
+    "train_shared_model",
 ]

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from llmkb.cli import _Parser
-from llmkb.commands import train as train_command
-from llmkb.errors import UsageError
+from llmkb.cli import main as cli_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``llmkb train`` arguments and run it; bad input exits with status 2."""
-    parser = _Parser(prog="python -m llmkb.train", description=train_command.HELP)
-    train_command.add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return train_command.run(args)
-    except UsageError as exc:
-        print(f"llmkb: error: {exc}", file=sys.stderr)
-        return 2
+    """Run ``llmkb train`` with ``argv`` (default: the process arguments); bad input exits with status 2."""
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 /* KV-cache hit/miss step-through (06-kv-cache). Data: the `kv-cache/hitmiss` experiment's traces, recorded on
-   the site model at build time — one grid per scenario, one row per forward call, one column per token
+   the shared model at build time — one grid per scenario, one row per forward call, one column per token
    position, cells coded 0 empty, 1 hit (read from the cache), 2 miss (computed), 3 evicted (gone).
    Pick a scenario, then step through the forward calls: rows up to the current call are drawn in full,
    later ones faded; the current row's counts and the running hit rate are shown in #kvcache-stats, whose

@@ -1,6 +1,6 @@
-/* Sampling dashboard (05-sampling). Data: the site model's next-byte logits for a few prompts plus
+/* Sampling dashboard (05-sampling). Data: the shared model's next-byte logits for a few prompts plus
    continuations sampled by Python over a (temperature, top-k, top-p) grid, exported at build time by the
-   `sampling/grid` experiment. The filters below re-implement llmkb.generate step for step, in float64:
+   `sampling/grid` experiment. The filters below re-implement llmkb.infer.sampling step for step, in float64:
      1. temperature: T = 0 keeps only the arg-max (lowest index among ties) and skips every later filter;
         T = 1 is the identity; otherwise l -> (l - max) / T (the max itself stays exactly 0);
      2. top-k: keep the k highest logits by a stable descending sort (ties: lower index), k >= V = off;
@@ -34,7 +34,7 @@
 
   function injectStyle() { window.llmkb.injectStyle("llmkb-sampling-style", CSS); }
 
-  // ------------------------------------------------------------------ math (mirrors llmkb.generate)
+  // ------------------------------------------------------------------ math (mirrors llmkb.infer.sampling)
 
   /** Indices sorted by value, descending; stable, so ties keep increasing index order. */
   function descendingOrder(values) {

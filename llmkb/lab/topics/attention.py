@@ -1,9 +1,9 @@
-"""Experiments of the attention topic: what the site model's heads do, causality, scaling and memory.
+"""Experiments of the attention topic: what the shared model's heads do, causality, scaling and memory.
 
-* ``attention/heads``: per-head attention maps of the site model on one sentence, per-head scores measured
+* ``attention/heads``: per-head attention maps of the shared model on one sentence, per-head scores measured
   from those maps (previous-token, first-token, self, entropy, and an induction score on repeated random
   text, Olsson et al. 2022, arXiv 2209.11895), a label per head and the sentences the page prints.
-* ``attention/causality``: the norms ``||d logits_t / d embedding_s||`` of the site model, computed with
+* ``attention/causality``: the norms ``||d logits_t / d embedding_s||`` of the shared model, computed with
   ``torch.autograd``; everything above the diagonal must be exactly zero.
 * ``attention/scaling``: entropy of ``softmax(q . k)`` with and without the ``1/sqrt(d)`` of Vaswani et al.
   2017 (arXiv 1706.03762) as the head width ``d`` grows.
@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.lab.topics.site_model import SITE_MODEL, load_site_model
+from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
 from llmkb.nn import GPT
 from llmkb.nn.attention import causal_mask, scaled_dot_product
 
@@ -406,12 +406,12 @@ def _notes(
     "attention/heads",
     topic="attention",
     profiles={"quick": {"period": 16, "repeats": 2}, "full": {"period": 32, "repeats": 8}},
-    needs=[SITE_MODEL],
-    title="Per-head attention maps of the site model, measured and labelled",
+    needs=[SHARED_MODEL],
+    title="Per-head attention maps of the shared model, measured and labelled",
 )
 def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Attention maps on :data:`SENTENCE`, per-head scores, induction scores and a label per head."""
-    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    model, tok = load_shared_model(ctx.need(SHARED_MODEL))
     ids = _ids(tok, SENTENCE)
     with torch.no_grad():
         _, attn = model(ids, return_attn=True)
@@ -543,12 +543,12 @@ def _fig_examples(res: Result):
     "attention/causality",
     topic="attention",
     profiles={"quick": {"n_chars": 4, "chunk": 512}, "full": {"n_chars": JACOBIAN_CHARS, "chunk": 608}},
-    needs=[SITE_MODEL],
-    title="Jacobian norms ||d logits_t / d embedding_s|| of the site model",
+    needs=[SHARED_MODEL],
+    title="Jacobian norms ||d logits_t / d embedding_s|| of the shared model",
 )
 def causality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Dependency of every output position on every input position, measured with autograd."""
-    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    model, tok = load_shared_model(ctx.need(SHARED_MODEL))
     ids = _ids(tok, SENTENCE[: int(cfg["n_chars"])])
     t0 = time.perf_counter()
     norms = jacobian_norms(model, ids, chunk=int(cfg["chunk"]))  # (T, T)
@@ -576,7 +576,7 @@ def causality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     }
 
 
-@figure("attention/causality", "jacobian", caption="log10 ||d logits_t / d embedding_s|| of the site model")
+@figure("attention/causality", "jacobian", caption="log10 ||d logits_t / d embedding_s|| of the shared model")
 def _fig_jacobian(res: Result):
     import matplotlib.pyplot as plt
 

@@ -1,10 +1,10 @@
 """Experiments of the KV-cache topic: speed-up, hit/miss traces and prefix reuse, memory.
 
 * ``kv-cache/speedup``: tokens/s of ``GPT.generate`` with and without the cache on a site-shaped model, next
-  to the theoretical cost ratios of [`decode_cost`][llmkb.kvtrace.decode_cost] and a fitted per-call cost
+  to the theoretical cost ratios of [`decode_cost`][llmkb.infer.kvtrace.decode_cost] and a fitted per-call cost
   model;
 * ``kv-cache/hitmiss``: step-by-position hit/miss/evicted grids for prefill + decode, no cache, a sliding
-  window and prefix reuse, recorded on the trained site model and checked against the simulation, plus a
+  window and prefix reuse, recorded on the trained shared model and checked against the simulation, plus a
   prefix-cache hit rate vs block size on a chat-like workload;
 * ``kv-cache/memory``: measured cache bytes vs the closed form (fp32, bf16, fewer KV heads) and the process
   resident memory (RSS) they cost.
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from llmkb.bench.kv_cache import bench_model, time_generate_steps
-from llmkb.kvtrace import (
+from llmkb.infer.kvtrace import (
     EMPTY,
     EVICTED,
     HIT,
@@ -38,7 +38,7 @@ from llmkb.kvtrace import (
     traced_greedy_decode,
 )
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.lab.topics.site_model import load_site_model
+from llmkb.lab.shared_model import load_shared_model
 from llmkb.nn import GPT, GPTConfig, KVCache
 
 TOPIC = "kv-cache"
@@ -353,7 +353,7 @@ def _check_same(name: str, recorded: KVTrace, simulated: KVTrace) -> None:
 @experiment(
     HITMISS,
     topic=TOPIC,
-    needs=["site/model"],
+    needs=["shared-model/train"],
     profiles={
         "quick": {
             "prompt": "def add(a, b):",
@@ -378,11 +378,11 @@ def _check_same(name: str, recorded: KVTrace, simulated: KVTrace) -> None:
             "block_sizes": [1, 2, 4, 8, 16, 32, 64],
         },
     },
-    title="Cache hits, misses and evictions per step; prefix reuse on the site model",
+    title="Cache hits, misses and evictions per step; prefix reuse on the shared model",
 )
 def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    """Record traces on the site model, check them against the simulation, and test prefix reuse."""
-    model, tok = load_site_model(ctx.need("site/model"))
+    """Record traces on the shared model, check them against the simulation, and test prefix reuse."""
+    model, tok = load_shared_model(ctx.need("shared-model/train"))
     prompt = tok.encode(cfg["prompt"])
     idx = torch.tensor([prompt], dtype=torch.long)
     n, w = cfg["new_tokens"], cfg["window"]
@@ -630,7 +630,7 @@ PUBLIC_SHAPES: dict[str, dict[str, int]] = {
 )
 def memory(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Measure ``KVCache.nbytes`` and the tensors' storage against the formula; measure RSS deltas."""
-    base = GPTConfig.preset("site")
+    base = GPTConfig.preset("shared")
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     table = []
     for name, dt in dtypes.items():

@@ -1,6 +1,6 @@
-"""Sampling lab: what temperature, top-k and top-p do to the site model's text.
+"""Sampling lab: what temperature, top-k and top-p do to the shared model's text.
 
-Two experiments read the shared site model:
+Two experiments read the shared model:
 
 * ``sampling/grid`` decodes a few prompts under every setting of a (temperature, top-k, top-p) grid,
   several samples each, and measures the entropy of the distribution every token was drawn from and
@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 
 from llmkb.data import ByteTokenizer
-from llmkb.generate import SamplingConfig, entropy, filtered_probs
+from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.lab.topics.site_model import SITE_MODEL, load_site_model
+from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
+from llmkb.metrics.text import distinct_n, find_loop, ngrams, repeated_ngram_rate, self_similarity
 from llmkb.nn import GPT
-from llmkb.text_metrics import distinct_n, find_loop, ngrams, repeated_ngram_rate, self_similarity
 
 __all__ = [
     "PROMPTS",
@@ -49,7 +49,7 @@ PROMPTS: tuple[str, ...] = (
     "A function definition ",
     "The expression ",
 )
-"""Prompts in the style of the site model's corpus (CPython's pydoc topics)."""
+"""Prompts in the style of the shared model's corpus (CPython's pydoc topics)."""
 
 LOOP_MIN_REPEATS = 3
 """A loop must repeat its unit at least this many times ..."""
@@ -88,9 +88,9 @@ def decode_settings(
     """Sample ``n_samples`` continuations of ``prompt`` under each config, all in one batch.
 
     All ``S * N`` rows share one forward pass per step (with a KV cache). Each config's rows then get their
-    sampling distribution from [`filtered_probs`][llmkb.generate.filtered_probs] (its entropy is recorded,
+    sampling distribution from [`filtered_probs`][llmkb.infer.sampling.filtered_probs] (its entropy is recorded,
     which ``generate`` does not expose) and draw from it the way
-    [`sample_next`][llmkb.generate.sample_next] does (``torch.multinomial``; arg-max at temperature 0),
+    [`sample_next`][llmkb.infer.sampling.sample_next] does (``torch.multinomial``; arg-max at temperature 0),
     with that config's own generator seeded ``seed + s``. Computing the distribution once serves both the
     entropy and the draw. With a single config the tokens equal those of
     ``model.generate(prompt.repeat(N, 1), max_new_tokens, **config, generator=Generator().manual_seed(seed))``
@@ -199,7 +199,7 @@ class Grid:
     vocab_size: int = 256
 
     def config(self, temperature: float, top_k: int | None, top_p: float) -> SamplingConfig:
-        """The [`SamplingConfig`][llmkb.generate.SamplingConfig] of one cell."""
+        """The [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig] of one cell."""
         if temperature == 0.0:
             return SamplingConfig(temperature=0.0)
         return SamplingConfig(temperature=temperature, top_k=top_k, top_p=None if top_p >= 1.0 else top_p)
@@ -305,7 +305,7 @@ class LoopStats:
 
 
 def loop_stats(ids: Sequence[int]) -> LoopStats:
-    """Loop statistics of a byte sequence via [`find_loop`][llmkb.text_metrics.find_loop]."""
+    """Loop statistics of a byte sequence via [`find_loop`][llmkb.metrics.text.find_loop]."""
     loop = find_loop(list(ids), min_repeats=LOOP_MIN_REPEATS)
     if loop is None or loop.length - loop.start < LOOP_MIN_SPAN:
         return LoopStats(False, -1, 0, 0.0)
@@ -356,13 +356,13 @@ def _decode_text(tok: ByteTokenizer, ids: Tensor) -> str:
         "quick": {"prompts": 2, **_GRID_QUICK, "samples": 2, "new_tokens": 24, "seed": 0},
         "full": {"prompts": 5, **_GRID_FULL, "samples": 2, "new_tokens": 64, "seed": 0},
     },
-    needs=[SITE_MODEL],
-    title="Sample the site model over a temperature x top-k x top-p grid; entropy vs diversity",
+    needs=[SHARED_MODEL],
+    title="Sample the shared model over a temperature x top-k x top-p grid; entropy vs diversity",
 )
 def sampling_grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Decode every prompt under every grid setting; export the dashboard data and diversity table."""
     torch.manual_seed(cfg["seed"])
-    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    model, tok = load_shared_model(ctx.need(SHARED_MODEL))
     grid = Grid(tuple(cfg["temperatures"]), tuple(cfg["top_ks"]), tuple(cfg["top_ps"]), tok.vocab_size)
     configs, cells = grid.settings()
     prompts = list(PROMPTS[: cfg["prompts"]])
@@ -480,13 +480,13 @@ def _fmt_row(r: dict[str, Any]) -> dict[str, Any]:
             "seed": 0,
         },
     },
-    needs=[SITE_MODEL],
+    needs=[SHARED_MODEL],
     title="Greedy decoding loops; repetition vs temperature",
 )
 def sampling_greedy(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Where greedy continuations start to loop, and how repetition falls as temperature rises."""
     torch.manual_seed(cfg["seed"])
-    model, tok = load_site_model(ctx.need(SITE_MODEL))
+    model, tok = load_shared_model(ctx.need(SHARED_MODEL))
     prompts = list(PROMPTS[: cfg["prompts"]])
     length = cfg["greedy_tokens"]
     temps = list(cfg["temperatures"])

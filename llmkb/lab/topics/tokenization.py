@@ -12,7 +12,7 @@ Three experiments:
   tokenizers trained on each. BPE learns merges greedily, so the tokenizer of vocabulary ``256 + k`` is
   the first ``k`` merges of a bigger one (:func:`truncated`): one training run per corpus serves every size.
 * ``tokenization/embeddings`` compares one-hot vectors (orthogonal, every cosine 0) with the byte
-  embeddings the site model learned: cosine heatmaps, group statistics (digits, vowels, case pairs,
+  embeddings the shared model learned: cosine heatmaps, group statistics (digits, vowels, case pairs,
   punctuation...), nearest neighbours and a 2-D PCA projection.
 
 The helpers are plain functions, tested in ``tests/test_lab_tokenization.py``.
@@ -32,7 +32,7 @@ from torch import Tensor
 
 from llmkb.data.corpus import load_corpus
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.lab.topics.site_model import SITE_MODEL, load_site_model
+from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
 from llmkb.tokenize import BPETokenizer, export_vocab_json, render_html
 from llmkb.tokenize.visualize import token_label
 
@@ -496,12 +496,12 @@ def vocab_sweep(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     "tokenization/embeddings",
     topic="tokenization",
     profiles={"quick": {"min_count": 20, "k": 5, "seed": 0}, "full": {"min_count": 20, "k": 5, "seed": 0}},
-    needs=[SITE_MODEL],
-    title="One-hot vs learned byte embeddings of the site model: cosines, groups, neighbours, PCA",
+    needs=[SHARED_MODEL],
+    title="One-hot vs learned byte embeddings of the shared model: cosines, groups, neighbours, PCA",
 )
 def embeddings(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    """Compare one-hot vectors with the site model's token embeddings on frequent bytes."""
-    model, _ = load_site_model(ctx.need(SITE_MODEL))
+    """Compare one-hot vectors with the shared model's token embeddings on frequent bytes."""
+    model, _ = load_shared_model(ctx.need(SHARED_MODEL))
     weight = model.tok_emb.weight.detach().double()  # (256, d)
     counts = Counter(load_corpus("pydoc").encode("utf-8"))
     chosen = selected_bytes(counts, cfg["min_count"])
@@ -622,7 +622,7 @@ def _fig_cosine(res: Result):
     sim = np.asarray(res["sim_learned"])[np.ix_(idx, idx)]
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 6.0), layout="constrained")
     _draw_heatmap(axes[0], np.eye(len(idx)), labels, "one-hot: identity (every off-diagonal = 0)")
-    im = _draw_heatmap(axes[1], sim, labels, "learned by the site model")
+    im = _draw_heatmap(axes[1], sim, labels, "learned by the shared model")
     fig.colorbar(im, ax=axes, shrink=0.7, label="cosine similarity")
     return fig
 

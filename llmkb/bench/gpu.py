@@ -1,30 +1,34 @@
 """One-shot GPU check for llmkb (run on a CUDA machine; CI never has one).
 
-Records, into ``$OUT/gpu_check.json`` (or ``./gpu_check.json``):
+Records, into ``<out>/gpu_check.json`` (default: ``$OUT`` or the current directory):
 
 1. correctness on CUDA: naive attention vs SDPA logits; cached vs uncached greedy generation (same tokens)
    for every positional kind;
 2. ``llmkb bench train`` on CUDA in fp32 and bf16 with MFU against the H200's dense bf16/tf32 peaks;
 3. KV-cache speed-up on CUDA: tokens/s with vs without the cache at 512 new tokens.
 
-Usage: ``PYTHONPATH=. python3 benchmarks/gpu_check.py``.
+Usage: ``llmkb bench gpu [--out DIR]``. The figures of a run on an H200 are kept in
+``llmkb/bench/results/gpu_check_h200.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from llmkb.cli import main as cli
+from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
 
-OUT = Path(os.environ.get("OUT", "."))
+__all__ = ["NAME", "HELP", "add_arguments", "run"]
+
+NAME = "gpu"
+HELP = "One-shot CUDA check: correctness, training MFU and KV-cache speed-up (needs a GPU)."
 DEV = "cuda"
 
 
@@ -51,7 +55,7 @@ def correctness() -> dict:
 
 def kv_speed(new_tokens: int = 512, repeats: int = 3) -> dict:
     torch.manual_seed(0)
-    cfg = GPTConfig.preset("site", positional="rope", max_seq_len=1024)
+    cfg = GPTConfig.preset("shared", positional="rope", max_seq_len=1024)
     model = GPT(cfg).to(DEV).eval()
     prompt = torch.randint(0, cfg.vocab_size, (1, 16), device=DEV)
     res = {}
@@ -74,10 +78,12 @@ def kv_speed(new_tokens: int = 512, repeats: int = 3) -> dict:
     }
 
 
-def bench_train() -> dict:
+def bench_train(out_dir: Path) -> dict:
+    from llmkb.cli import main as cli
+
     out = {}
     for precision, peak in (("bf16", 989.0), ("fp32", 494.0)):
-        path = OUT / f"bench_train_{precision}.json"
+        path = out_dir / f"bench_train_{precision}.json"
         rc = cli(
             [
                 "bench",
@@ -106,10 +112,24 @@ def bench_train() -> dict:
     return out
 
 
-def main() -> int:
-    assert torch.cuda.is_available(), "no CUDA device"
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR``: where ``gpu_check.json`` is written."""
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")), help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the three checks and write ``gpu_check.json``; a check that fails is recorded, not fatal."""
+    if not torch.cuda.is_available():
+        raise UsageError("no CUDA device: `llmkb bench gpu` needs a GPU")
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
     report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}
-    for name, fn in (("correctness", correctness), ("kv_cache", kv_speed), ("bench_train", bench_train)):
+    checks = (
+        ("correctness", correctness),
+        ("kv_cache", kv_speed),
+        ("bench_train", lambda: bench_train(out_dir)),
+    )
+    for name, fn in checks:
         t0 = time.perf_counter()
         try:
             report[name] = fn()
@@ -117,9 +137,5 @@ def main() -> int:
             report[name] = {"error": repr(exc)}
         report[f"{name}_seconds"] = round(time.perf_counter() - t0, 1)
         print(name, json.dumps(report[name], indent=1, default=str)[:3000], flush=True)
-    (OUT / "gpu_check.json").write_text(json.dumps(report, indent=1, default=str))
+    (out_dir / "gpu_check.json").write_text(json.dumps(report, indent=1, default=str))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

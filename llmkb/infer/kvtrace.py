@@ -10,17 +10,17 @@ token position. Each cell says what happened to that position's keys and values 
 
 Three sources produce traces with the same layout:
 
-* [`decode_trace`][llmkb.kvtrace.decode_trace] simulates greedy generation (prefill, then one token per
+* [`decode_trace`][llmkb.infer.kvtrace.decode_trace] simulates greedy generation (prefill, then one token per
   step), with or without a cache and with an optional sliding window;
-* [`RecordingKVCache`][llmkb.kvtrace.RecordingKVCache] records the same grid from a real model run, so the
+* [`RecordingKVCache`][llmkb.infer.kvtrace.RecordingKVCache] records the same grid from a real model run, so the
   simulation can be checked against [`llmkb.nn.KVCache`][llmkb.nn.KVCache];
-* [`PrefixCache`][llmkb.kvtrace.PrefixCache] simulates prefix caching across requests: keys and values of
+* [`PrefixCache`][llmkb.infer.kvtrace.PrefixCache] simulates prefix caching across requests: keys and values of
   whole blocks of tokens are stored under a hash of the block *and everything before it* (the idea of
   vLLM's automatic prefix caching, Kwon et al. 2023, arXiv 2309.06180), so a second prompt that starts
   with the same blocks reuses them.
 
 The number of ``MISS`` cells is the number of token-forwards the model runs, which is what
-[`decode_cost`][llmkb.kvtrace.decode_cost] turns into FLOPs (Pope et al. 2022, arXiv 2211.05102).
+[`decode_cost`][llmkb.infer.kvtrace.decode_cost] turns into FLOPs (Pope et al. 2022, arXiv 2211.05102).
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ class RecordingKVCache(KVCache):
 
     Before layer 0 writes, the cache's own counters (``length``, ``stored``) and the number of new positions
     are captured; after the model calls ``advance`` the row is built from them with the same rule as
-    [`decode_trace`][llmkb.kvtrace.decode_trace]. Reading the counters of the real cache (rather than
+    [`decode_trace`][llmkb.infer.kvtrace.decode_trace]. Reading the counters of the real cache (rather than
     re-deriving them) is what lets a test compare the simulation against
     [`llmkb.nn.KVCache`][llmkb.nn.KVCache]'s eviction.
 
@@ -252,7 +252,7 @@ class RecordingKVCache(KVCache):
         self._pending = None
 
     def trace(self, labels: Sequence[str] | None = None, mode: str = "cache") -> KVTrace:
-        """The recorded rows as a [`KVTrace`][llmkb.kvtrace.KVTrace] (default labels: prefill, decode i)."""
+        """The recorded rows as a [`KVTrace`][llmkb.infer.kvtrace.KVTrace] (default labels: prefill, decode i)."""
         if labels is None:
             labels = ["prefill"] + [f"decode {s}" for s in range(1, len(self.rows))]
         return KVTrace(_stack(self.rows), tuple(labels), mode)
@@ -262,7 +262,7 @@ class RecordingKVCache(KVCache):
 def traced_greedy_decode(
     model: GPT, idx: Tensor, new_tokens: int, *, evict: bool = True
 ) -> tuple[Tensor, KVTrace]:
-    """Greedy generation through a [`RecordingKVCache`][llmkb.kvtrace.RecordingKVCache].
+    """Greedy generation through a [`RecordingKVCache`][llmkb.infer.kvtrace.RecordingKVCache].
 
     The same forward calls as ``model.generate(idx, new_tokens, temperature=0)`` (prefill, then one token
     per step), so the tokens are identical; the trace shows each call's hits, misses and evictions.
@@ -392,7 +392,7 @@ class PrefixCache:
 
 
 def prefix_reuse_trace(prompts: Sequence[Sequence[int]], block_size: int = 16) -> KVTrace:
-    """Prefill ``prompts`` in order through a fresh [`PrefixCache`][llmkb.kvtrace.PrefixCache].
+    """Prefill ``prompts`` in order through a fresh [`PrefixCache`][llmkb.infer.kvtrace.PrefixCache].
 
     Args:
         prompts: token-id sequences, each non-empty.
@@ -438,7 +438,7 @@ def prefix_reuse_check(
     """Serve two prompts on a real model and check that reusing the shared prefix changes nothing.
 
     ``first`` is prefilled into a [`KVCache`][llmkb.nn.KVCache] and registered in a
-    [`PrefixCache`][llmkb.kvtrace.PrefixCache]; for ``second`` the prefix cache says how many leading
+    [`PrefixCache`][llmkb.infer.kvtrace.PrefixCache]; for ``second`` the prefix cache says how many leading
     tokens are reusable, their keys/values are copied out of the first cache, and only the rest is fed
     through the model. Those logits are compared with a full forward of ``second`` from scratch.
 

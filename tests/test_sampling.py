@@ -1,4 +1,4 @@
-"""Tests for llmkb.generate (logits processors, sampling) and llmkb.text_metrics."""
+"""Tests for llmkb.infer.sampling (logits processors, sampling) and llmkb.metrics.text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmkb.generate import (
+from llmkb.infer.sampling import (
     LogitsPipeline,
     MinP,
     RepetitionPenalty,
@@ -24,7 +24,7 @@ from llmkb.generate import (
     sample_next,
     surviving_count,
 )
-from llmkb.text_metrics import (
+from llmkb.metrics.text import (
     Loop,
     distinct_n,
     find_loop,

@@ -8,7 +8,7 @@ the two sits a chain of *logits processors*. Each one is a callable object
 that returns new logits; a token it filters out gets ``-inf`` (probability exactly 0 after softmax).
 Processors never modify their input in place.
 
-Canonical order (used by [`SamplingConfig.pipeline`][llmkb.generate.SamplingConfig.pipeline] and by the
+Canonical order (used by [`SamplingConfig.pipeline`][llmkb.infer.sampling.SamplingConfig.pipeline] and by the
 browser dashboard, which replicates it step for step):
 
 1. **repetition penalty** — acts on the raw logits, because its rule (divide positive / multiply
@@ -359,7 +359,7 @@ class LogitsPipeline:
 
 
 def compose(*processors: LogitsProcessor) -> LogitsPipeline:
-    """Build a [`LogitsPipeline`][llmkb.generate.LogitsPipeline] from processors given in order.
+    """Build a [`LogitsPipeline`][llmkb.infer.sampling.LogitsPipeline] from processors given in order.
 
     Args:
         *processors: Processors, applied left to right.
@@ -447,8 +447,8 @@ def filtered_probs(
 
     Args:
         logits: Logits of shape ``(..., V)`` (any leading dims, or just ``(V,)``).
-        config: A [`SamplingConfig`][llmkb.generate.SamplingConfig] (its canonical pipeline is used)
-            or an explicit [`LogitsPipeline`][llmkb.generate.LogitsPipeline].
+        config: A [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig] (its canonical pipeline is used)
+            or an explicit [`LogitsPipeline`][llmkb.infer.sampling.LogitsPipeline].
         history: Optional token ids ``(B, T)`` for the repetition penalty, where ``B`` is the product
             of the leading dims of ``logits`` (``1`` for a 1-D ``logits``).
 
@@ -478,7 +478,7 @@ def sample_next(
 ) -> Tensor:
     """Draw the next token id for each row of ``logits``.
 
-    Applies the canonical pipeline of [`SamplingConfig`][llmkb.generate.SamplingConfig]
+    Applies the canonical pipeline of [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig]
     (repetition penalty → temperature → top-k → top-p → min-p) and samples from the result with
     ``torch.multinomial``. With ``temperature == 0`` it returns the arg-max of the (penalized) logits
     instead — the lowest index among ties — and does not consume random numbers.
@@ -548,7 +548,7 @@ def surviving_count(probs: Tensor, dim: int = -1) -> Tensor:
     """Number of tokens with non-zero probability (tokens that survived every filter).
 
     Args:
-        probs: Probabilities, e.g. from [`filtered_probs`][llmkb.generate.filtered_probs].
+        probs: Probabilities, e.g. from [`filtered_probs`][llmkb.infer.sampling.filtered_probs].
         dim: The distribution's dimension.
 
     Returns:

@@ -137,7 +137,7 @@ def find_loop(tokens: Seq, min_repeats: int = 2) -> Loop | None:
         min_repeats: Minimum number of full copies of the unit in the tail, ``>= 2``.
 
     Returns:
-        The [`Loop`][llmkb.text_metrics.Loop], or ``None`` if the sequence never becomes periodic.
+        The [`Loop`][llmkb.metrics.text.Loop], or ``None`` if the sequence never becomes periodic.
 
     Raises:
         ValueError: If ``min_repeats < 2``.
@@ -157,7 +157,7 @@ def find_loop(tokens: Seq, min_repeats: int = 2) -> Loop | None:
 
 
 def loop_length(tokens: Seq, min_repeats: int = 2) -> int:
-    """Period of the loop found by [`find_loop`][llmkb.text_metrics.find_loop], or 0 if there is none.
+    """Period of the loop found by [`find_loop`][llmkb.metrics.text.find_loop], or 0 if there is none.
 
     Args:
         tokens: A string or a token sequence.
