@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from llmkb.data import TokenDataset, get_task
 from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
 from llmkb.train import TrainConfig, load_train_state, lr_at, param_groups, train
-from llmkb.train.checkpoint import STATE_NAME, replace_dir_atomically
+from llmkb.train.checkpoint import STATE_NAME, recover, replace_dir_atomically
 from llmkb.train.loop import TIMING_FIELDS, derive_seed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -248,6 +249,26 @@ def test_replace_dir_atomically(tmp_path: Path) -> None:
         replace_dir_atomically(target, fail)
     assert (target / "model.txt").read_text() == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+
+
+def test_recover_undoes_a_cut_swap_unless_its_writer_lives(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt"
+    replace_dir_atomically(target, lambda d: (d / "model.txt").write_text("v1"))
+    os.rename(target, tmp_path / ".ckpt.old")  # the state after the first rename of a swap
+    live = tmp_path / ".ckpt.tmp-writer"  # its writer, alive, holds the lock on the new version
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        recover(target)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt.old", ".ckpt.tmp-writer"]
+    finally:
+        os.close(fd)  # the writer dies before its second rename
+    recover(target)
+    assert (target / "model.txt").read_text() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    with pytest.raises(UsageError, match="appeared"):
+        replace_dir_atomically(target, lambda d: None, create=True)
 
 
 def test_ddp_two_processes_train_and_checkpoint(tmp_path: Path) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,12 @@ from llmkb.data import TokenDataset
 from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
 from llmkb.train import TrainConfig, load_train_state, read_run_info, train_run
+from llmkb.train.checkpoint import STATE_NAME
+from llmkb.train.loop import TIMING_FIELDS
+
+REPO = Path(__file__).resolve().parents[1]
+#: What a finished run directory holds.
+RUN_ENTRIES = ["config.json", "model.safetensors", "run.json", "tokenizer", "train_state.pt"]
 
 
 @pytest.fixture
@@ -40,9 +50,7 @@ def test_train_resume_and_generate(tmp_path: Path, corpus: Path, capsys: pytest.
     out = tmp_path / "run"
     assert _train(corpus, out, "--steps", "3") == 0
     assert "trained to step 3" in capsys.readouterr().out
-    assert {"model.safetensors", "config.json", "train_state.pt", "tokenizer", "run.json"} <= set(
-        _entries(out)
-    )
+    assert _entries(out) == RUN_ENTRIES
     assert _entries(tmp_path) == ["corpus.txt", "run"]
     info = read_run_info(out)
     assert info["corpus"] == str(corpus.resolve()) and info["preset"] == "tiny"
@@ -129,6 +137,71 @@ def test_resume_rejects_changed_settings(
     assert (out / "train_state.pt").read_bytes() == before
 
 
+def _strip(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in history]
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: 5-15 s on two shared cores
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path, corpus: Path) -> None:
+    """``SIGKILL`` (as the OOM killer sends) after a checkpoint: ``--resume`` ends where a straight run does."""
+    settings = ["--steps", "24", "--checkpoint-every", "2", "--eval-every", "8", "--seed", "3"]
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "llmkb.train", "--corpus", str(corpus), "--out", str(out), *_FAST, *settings]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        # the run directory appears whole, by a rename, with its first checkpoint (step 2)
+        while not (out / STATE_NAME).is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        checkpointed = (out / STATE_NAME).is_file()
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, nothing is written on the way out
+        _, err = proc.communicate(timeout=60)
+    assert checkpointed and proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    killed_at = load_train_state(out)["step"]
+    assert 2 <= killed_at < 24 and killed_at % 2 == 0  # killed mid-run, after a checkpoint
+
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0
+    assert _train(corpus, tmp_path / "straight", *settings) == 0
+    resumed, straight = load_train_state(out), load_train_state(tmp_path / "straight")
+    # Exactly equal, not approximately: one torch thread in both processes (OMP_NUM_THREADS=1 there,
+    # conftest here), so every step runs the same kernels in the same order on the same machine; the
+    # checkpoint holds the fp32 weights, AdamW moments and all RNG states bit for bit, so steps
+    # killed_at+1 ... 24 after resuming are the uninterrupted run's steps.
+    assert resumed["step"] == 24
+    assert resumed["history"][-1]["train_loss"] == straight["history"][-1]["train_loss"]
+    assert _strip(resumed["history"]) == _strip(straight["history"])
+    weights, expected = GPT.load(out).state_dict(), GPT.load(tmp_path / "straight").state_dict()
+    assert all(torch.equal(weights[k], v) for k, v in expected.items())
+    assert _entries(out) == RUN_ENTRIES
+    assert _entries(tmp_path) == ["corpus.txt", "run", "straight"]  # the killed run's temporaries are gone
+
+
+def test_next_run_deletes_what_killed_runs_left(tmp_path: Path, corpus: Path) -> None:
+    out = tmp_path / "run"
+    # llmkb before item 7 built the whole run in .run.tmp-*; killed in a checkpoint swap, it also left these
+    (tmp_path / ".run.tmp-oldstyle" / "tokenizer").mkdir(parents=True)
+    (tmp_path / ".run.tmp-oldstyle" / STATE_NAME).write_bytes(b"whole")
+    (tmp_path / "..run.tmp-oldstyle.tmp-inner").mkdir()
+    (tmp_path / "..run.tmp-oldstyle.old").mkdir()
+    (tmp_path / ".run.tmp-halfckpt").mkdir()  # a checkpoint half written when its process died
+    (tmp_path / ".run.tmp-halfckpt" / "model.safetensors").write_bytes(b"half")
+    live = tmp_path / ".run.tmp-live"  # a temporary whose writer lives (holds the flock): kept
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 2  # nothing to resume ...
+        assert _entries(tmp_path) == [".run.tmp-live", "corpus.txt"]  # ... but the dead are cleaned
+        assert _train(corpus, out, "--steps", "2") == 0
+        assert _entries(tmp_path) == [".run.tmp-live", "corpus.txt", "run"]
+    finally:
+        os.close(fd)
+    assert main(["train", "--out", str(out), "--resume", "--steps", "3", "--quiet"]) == 0
+    assert _entries(tmp_path) == ["corpus.txt", "run"] and _entries(out) == RUN_ENTRIES
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -188,6 +261,33 @@ def test_failed_fresh_run_leaves_nothing(tmp_path: Path) -> None:
     assert _entries(tmp_path) == []
     with pytest.raises(UsageError):
         train_run(mcfg, tcfg, ds, tmp_path / "run", resume=True, progress=False)
+
+
+def test_failed_fresh_run_keeps_its_checkpoints(tmp_path: Path) -> None:
+    mcfg, tcfg, ds = _run_args(tmp_path)
+
+    def boom(record: dict[str, Any], model: GPT) -> None:
+        if record["step"] == 3:
+            raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError):
+        train_run(mcfg, tcfg.replace(checkpoint_every=1), ds, tmp_path / "run", progress=False, callback=boom)
+    assert _entries(tmp_path) == ["run"] and _entries(tmp_path / "run") == RUN_ENTRIES
+    assert load_train_state(tmp_path / "run")["step"] == 2
+    assert train_run(mcfg, tcfg, ds, tmp_path / "run", resume=True, progress=False).step == 5
+
+
+def test_fresh_run_never_merges_into_a_directory_made_meanwhile(tmp_path: Path) -> None:
+    mcfg, tcfg, ds = _run_args(tmp_path)
+
+    def squat(record: dict[str, Any], model: GPT) -> None:
+        if record["step"] == 1:
+            (tmp_path / "run").mkdir()
+            (tmp_path / "run" / "theirs.txt").write_text("theirs")
+
+    with pytest.raises(UsageError, match="appeared while training"):
+        train_run(mcfg, tcfg, ds, tmp_path / "run", progress=False, callback=squat)
+    assert _entries(tmp_path) == ["run"] and _entries(tmp_path / "run") == ["theirs.txt"]
 
 
 def test_shared_model_quick_profile(tmp_path: Path) -> None:

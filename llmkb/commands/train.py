@@ -59,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     """Validate everything, then train; see :func:`llmkb.train.runs.train_run`."""
     from llmkb.data import TokenDataset, get_tokenizer, load_corpus
     from llmkb.errors import UsageError
-    from llmkb.train.checkpoint import has_checkpoint, load_train_state
+    from llmkb.train.checkpoint import has_checkpoint, load_train_state, recover
     from llmkb.train.config import TrainConfig
     from llmkb.train.runs import TOKENIZER_DIR, read_run_info, train_run
 
     out = Path(args.out)
+    if _rank() == 0:  # what a killed run left: a cut swap is undone, abandoned temporaries deleted
+        recover(out)
     given = {
         field: getattr(args, opt) for opt, field in _TRAIN_OPTIONS.items() if getattr(args, opt) is not None
     }

@@ -19,7 +19,8 @@ seeded from ``seed``; a checkpoint stores their states with the optimizer state 
 stopped after step ``k`` and resumed therefore takes bit-for-bit the same steps ``k+1 …`` as an
 uninterrupted one (same machine, same thread count). Ctrl-C in a single-process run is handled the same
 way: the current step finishes, a checkpoint is written (if ``out_dir`` is set) and
-:class:`KeyboardInterrupt` is raised.
+:class:`KeyboardInterrupt` is raised. A process killed without warning (``SIGKILL``, the OOM killer)
+resumes from its last checkpoint, which the atomic write guarantees is whole.
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     callback: Callback | None = None,
+    checkpoint_extras: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train a :class:`~llmkb.nn.GPT` (see the module docstring for what one step does).
 
@@ -263,20 +265,28 @@ def train(
         callback: Called after every step with the step's history record and the model; returning
             ``True`` stops training (after writing a checkpoint if ``out_dir`` is set). Giving a callback
             makes the loop read the loss every step.
+        checkpoint_extras: Adds files of the caller's to each new checkpoint directory it is given,
+            before that directory is swapped in (e.g. the tokenizer, so that the first checkpoint
+            creates ``out_dir`` complete). Entries it does not write are carried over from the previous
+            checkpoint.
 
     Returns:
         A :class:`TrainResult`.
 
     Raises:
         UsageError: Data and model do not fit together, ``out_dir`` holds a checkpoint but ``resume`` is
-            false, or the checkpoint does not match this run.
+            false, the checkpoint does not match this run, or ``out_dir`` did not exist when training
+            started and was created by someone else before the first checkpoint.
         KeyboardInterrupt: After Ctrl-C, once the current step is finished and checkpointed.
     """
     cfg = train_config
     source = _as_source(data, cfg)
     dctx = setup_distributed(cfg.device)
     try:
-        return _Trainer(model_config, cfg, source, dctx, out_dir, resume, progress, callback).run()
+        trainer = _Trainer(
+            model_config, cfg, source, dctx, out_dir, resume, progress, callback, checkpoint_extras
+        )
+        return trainer.run()
     finally:
         dctx.close()
 
@@ -291,6 +301,7 @@ class _Trainer:
     resume: bool
     progress: bool
     callback: Callback | None
+    checkpoint_extras: Callable[[Path], None] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self) -> TrainResult:
@@ -311,6 +322,8 @@ class _Trainer:
         self.step = 0
         self.elapsed_before = 0.0
         self._maybe_resume()
+        # a directory that did not exist is created by the first checkpoint, never merged into another
+        self.create_out = self.out is not None and not self.out.exists()
         stopped = self._loop(start) if self.step < cfg.steps else False
         return TrainResult(
             model=self.model,
@@ -537,6 +550,9 @@ class _Trainer:
             def write(tmp: Path) -> None:
                 self.model.save(tmp)
                 save_train_state(tmp, state)
+                if self.checkpoint_extras is not None:
+                    self.checkpoint_extras(tmp)
 
-            replace_dir_atomically(self.out, write)
+            replace_dir_atomically(self.out, write, create=self.create_out)
+            self.create_out = False
         dctx.barrier()

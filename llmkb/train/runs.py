@@ -6,23 +6,26 @@ A *run directory* is a checkpoint directory (see :mod:`llmkb.train.checkpoint`) 
 * ``run.json``: how the run was made (preset, corpus, tokenizer spec), so ``--resume`` can rebuild the
   data without being told again.
 
-A fresh run trains inside a temporary sibling directory that is renamed to the final name only once a
-checkpoint exists in it (at the end, or after Ctrl-C); on any other failure it is deleted. Resuming
-writes each checkpoint with an atomic directory swap.
+The run directory is created by the first checkpoint of a fresh run, complete (the tokenizer and
+``run.json`` are staged beforehand in a locked temporary sibling and copied into every checkpoint), and
+every later checkpoint replaces it with an atomic directory swap (see :mod:`llmkb.train.checkpoint`).
+So ``--resume`` finds every checkpoint once written, however the process ended (Ctrl-C, an exception, the
+OOM killer, a preempted machine); a run that ends before its first checkpoint leaves nothing. Temporaries
+left by a killed run are deleted by the next run into the same directory.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from llmkb.data.batching import TokenDataset
 from llmkb.errors import UsageError
 from llmkb.nn import GPTConfig
-from llmkb.train.checkpoint import has_checkpoint, make_temp_dir
+from llmkb.train.checkpoint import copy_missing, has_checkpoint, locked_temp_dir, recover
 from llmkb.train.config import TrainConfig
 from llmkb.train.loop import Callback, TrainResult, train
 
@@ -56,6 +59,9 @@ def train_run(
 ) -> TrainResult:
     """Train on ``dataset`` into the run directory ``out_dir`` (see the module docstring).
 
+    Whatever ends training (Ctrl-C, an exception, a signal), every checkpoint already written stays in
+    ``out_dir``, ready for ``resume``.
+
     Args:
         model_config: The architecture (ignored in favour of the checkpoint's when resuming).
         train_config: Optimization settings.
@@ -75,6 +81,9 @@ def train_run(
     """
     out = Path(out_dir)
     dataset.check_seq_len(train_config.seq_len)
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0:  # only rank 0 writes, so only it cleans up
+        recover(out)
     if resume:
         if not has_checkpoint(out):
             raise UsageError(f"no checkpoint to resume in {str(out)!r}: train without --resume first")
@@ -91,33 +100,27 @@ def train_run(
         return result
     if out.exists():
         raise UsageError(f"{str(out)!r} already exists: pass --resume to continue it, or choose a new --out")
-    rank = int(os.environ.get("RANK", "0"))
-    if rank != 0:  # only rank 0 writes; the others need a path that is never created
+    if rank != 0:  # the others need a path that is never created
         work = out.parent / f".{out.name}.rank{rank}-unused"
         return train(model_config, train_config, dataset, out_dir=work, progress=False, callback=callback)
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = make_temp_dir(out)
-    try:
-        dataset.tokenizer.save(work / TOKENIZER_DIR)
-        info = {**(run_info or {}), "vocab_size": dataset.vocab_size}
-        (work / RUN_INFO_NAME).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        try:
-            result = train(
-                model_config, train_config, dataset, out_dir=work, progress=progress, callback=callback
-            )
-        except KeyboardInterrupt:
-            if has_checkpoint(work):
-                _publish(work, out)
-            raise
-        _publish(work, out)
-        result.out_dir = out
-        return result
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+    with locked_temp_dir(out) as staged:
+        _write_run_files(staged, dataset, run_info)
+        return train(
+            model_config,
+            train_config,
+            dataset,
+            out_dir=out,
+            progress=progress,
+            callback=callback,
+            checkpoint_extras=functools.partial(copy_missing, staged),
+        )
 
 
-def _publish(work: Path, out: Path) -> None:
-    if out.exists():
-        raise UsageError(f"{str(out)!r} appeared while training: the result is lost, choose another --out")
-    os.rename(work, out)
+def _write_run_files(directory: Path, dataset: TokenDataset, run_info: dict[str, Any] | None) -> None:
+    """Write ``tokenizer/`` and ``run.json`` of a run into ``directory``."""
+    dataset.tokenizer.save(directory / TOKENIZER_DIR)
+    info = {**(run_info or {}), "vocab_size": dataset.vocab_size}
+    (directory / RUN_INFO_NAME).write_text(
+        json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
