@@ -17,14 +17,15 @@ from collections.abc import Sequence
 from llmkb.errors import UsageError
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors follow the llmkb one-line convention (exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"llmkb: error: {message} (see '{self.prog} --help')\n")
 
 
-def _command_modules(package: str) -> list:
+def command_modules(package: str) -> list:
+    """The modules of ``package`` that define a sub-command (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""
     pkg = importlib.import_module(package)
     mods = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
@@ -38,10 +39,10 @@ def _command_modules(package: str) -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every discovered sub-command."""
-    parser = _Parser(prog="llmkb", description="llmkb: LLM engineering knowledge base that runs.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = Parser(prog="llmkb", description="llmkb: LLM engineering knowledge base that runs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for mod in _command_modules("llmkb.commands"):
+    for mod in command_modules("llmkb.commands"):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from llmkb.cli import _command_modules, _Parser
+from llmkb.cli import command_modules, Parser
 
 NAME = "bench"
 HELP = "Run a benchmark (speed as a ratio against a reference measured in the same run)."
@@ -12,9 +12,9 @@ HELP = "Run a benchmark (speed as a ratio against a reference measured in the sa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one sub-parser per benchmark module."""
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH", parser_class=Parser)
     sub.required = True
-    for mod in _command_modules("llmkb.bench"):
+    for mod in command_modules("llmkb.bench"):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_bench_run=mod.run)

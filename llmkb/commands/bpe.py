@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from llmkb.cli import _Parser
+from llmkb.cli import Parser
 
 NAME = "bpe"
 HELP = "Byte-level BPE tokenizers: 'llmkb bpe train' learns one from a corpus (pydoc, stdlib or a path)."
@@ -19,7 +19,7 @@ _SAMPLE_CHARS = 200_000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` sub-command and its options."""
-    sub = parser.add_subparsers(dest="bpe_command", metavar="ACTION", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="bpe_command", metavar="ACTION", parser_class=Parser)
     sub.required = True
     train = sub.add_parser("train", help="learn merges from a corpus and save the tokenizer")
     train.add_argument(
