@@ -93,11 +93,11 @@ def test_chunked_cached_forward_equals_full_forward(kw: dict[str, object], impl:
     model = _model(**kw)
     idx = torch.randint(0, 41, (2, 20), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        full = model(idx)
+        full = model(idx).logits
         cache = model.make_cache(2, 20, impl)
         pieces, start = [], 0
         for size in (6, 1, 4, 1, 1, 7):
-            pieces.append(model(idx[:, start : start + size], kv_cache=cache))
+            pieces.append(model(idx[:, start : start + size], kv_cache=cache).logits)
             start += size
     assert cache.length == 20
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
@@ -109,8 +109,8 @@ def test_sliding_window_cache_evicts_but_keeps_absolute_positions() -> None:
     assert cache.capacity == 4 and cache.k[0].shape == (1, 4, 4, 8)
     idx = torch.randint(0, 41, (1, 11))
     with torch.no_grad():
-        full = model(idx)
-        steps = [model(idx[:, i : i + 1], kv_cache=cache) for i in range(11)]
+        full = model(idx).logits
+        steps = [model(idx[:, i : i + 1], kv_cache=cache).logits for i in range(11)]
     assert (cache.length, cache.stored, cache.start) == (11, 4, 7)
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
     # without eviction the same cache must hold every position
@@ -141,13 +141,13 @@ def test_cache_bookkeeping_overflow_and_reset() -> None:
     cache = model.make_cache(1, 6)
     idx = torch.randint(0, 41, (1, 6))
     with torch.no_grad():
-        first = model(idx, kv_cache=cache)
+        first = model(idx, kv_cache=cache).logits
         assert cache.length == 6
         with pytest.raises(ValueError, match="KV cache full"):
             model(idx[:, :1], kv_cache=cache)
         cache.reset()
         assert cache.length == 0
-        torch.testing.assert_close(model(idx, kv_cache=cache), first)
+        torch.testing.assert_close(model(idx, kv_cache=cache).logits, first)
         with pytest.raises(ValueError, match="pos_offset"):
             model(idx[:, :1], kv_cache=cache, pos_offset=3)
     with pytest.raises(ValueError, match="shape"):

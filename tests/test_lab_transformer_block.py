@@ -65,10 +65,10 @@ def test_operate_copies_weights_and_leaves_the_model_alone(model: GPT) -> None:
     idx = torch.randint(0, 6, (2, 8))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
-        plain = model(idx)
-        torch.testing.assert_close(TB.operate(model, "none")(idx), plain)
+        plain = model(idx).logits
+        torch.testing.assert_close(TB.operate(model, "none")(idx).logits, plain)
         for op in TB.OPERATIONS:
-            assert not torch.allclose(TB.operate(model, op)(idx), plain, atol=1e-5), op
+            assert not torch.allclose(TB.operate(model, op)(idx).logits, plain, atol=1e-5), op
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
 
@@ -83,7 +83,7 @@ def test_swap_qk_on_a_trained_model_equals_swapping_the_weights(model: GPT) -> N
     twin.load_state_dict(state)
     idx = torch.randint(0, 6, (2, 8))
     with torch.no_grad():
-        torch.testing.assert_close(TB.operate(model, "swap_qk")(idx), twin(idx))
+        torch.testing.assert_close(TB.operate(model, "swap_qk")(idx).logits, twin(idx).logits)
 
 
 def test_random_qk_redraws_only_queries_and_keys(model: GPT) -> None:
@@ -110,8 +110,8 @@ def test_zero_v_makes_positions_independent(model: GPT) -> None:
     other = idx.clone()
     other[0, 0] = (idx[0, 0] + 1) % 6
     with torch.no_grad():
-        torch.testing.assert_close(cut(idx)[0, 1:], cut(other)[0, 1:])
-        assert not torch.allclose(model(idx)[0, 1:], model(other)[0, 1:])
+        torch.testing.assert_close(cut(idx).logits[0, 1:], cut(other).logits[0, 1:])
+        assert not torch.allclose(model(idx).logits[0, 1:], model(other).logits[0, 1:])
 
 
 def test_evaluate_is_deterministic_and_matches_the_task_metrics(model: GPT) -> None:
@@ -124,7 +124,7 @@ def test_evaluate_is_deterministic_and_matches_the_task_metrics(model: GPT) -> N
     g = torch.Generator().manual_seed(5)
     batches = [task.make_batch(8, g) for _ in range(2)]
     with torch.no_grad():
-        losses = [float(task.loss(model(x), y)) for x, y in batches]
+        losses = [float(task.loss(model(x).logits, y)) for x, y in batches]
     assert a["loss"] == pytest.approx(sum(losses) / 2)
     assert 0.0 <= a["accuracy"] <= a["token_accuracy"] <= 1.0
 

@@ -20,6 +20,7 @@ from llmkb.nn import (
     SURGERIES,
     GPTConfig,
     LayerNorm,
+    ModelOutput,
     MultiHeadAttention,
     RMSNorm,
     TransformerBlock,
@@ -121,9 +122,11 @@ def test_gpt_naive_and_sdpa_paths_give_the_same_logits(kw: dict[str, object]) ->
     sdpa.load_state_dict(naive.state_dict())
     idx = torch.randint(0, 37, (2, 11))
     with torch.no_grad():
-        torch.testing.assert_close(naive(idx), sdpa(idx), atol=1e-5, rtol=0)
-        logits, attn = sdpa(idx, return_attn=True)  # weights come from the naive path
-    torch.testing.assert_close(logits, sdpa(idx), atol=1e-5, rtol=0)
+        torch.testing.assert_close(naive(idx).logits, sdpa(idx).logits, atol=1e-5, rtol=0)
+        out = sdpa(idx, return_attn=True)  # weights come from the naive path
+    torch.testing.assert_close(out.logits, sdpa(idx).logits, atol=1e-5, rtol=0)
+    attn = out.attn
+    assert attn is not None
     assert len(attn) == 2 and all(a.shape == (2, 4, 11, 11) for a in attn)
     for a in attn:
         torch.testing.assert_close(a.sum(-1), torch.ones(2, 4, 11))
@@ -160,7 +163,7 @@ def test_future_tokens_never_change_past_logits(
     changed = idx.clone()
     changed[:, t + 1 :] = torch.randint(0, 37, (2, T - t - 1), generator=g)
     with torch.no_grad():
-        a, b = model(idx), model(changed)
+        a, b = model(idx).logits, model(changed).logits
     torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1], atol=1e-5, rtol=0)
 
 
@@ -317,15 +320,18 @@ def test_loss_ignores_minus_100_and_matches_cross_entropy() -> None:
     idx = torch.randint(0, 37, (2, 9))
     targets = torch.randint(0, 37, (2, 9))
     targets[0, :4] = -100
-    logits, loss = model(idx, targets)
+    out = model(idx, targets)
+    assert isinstance(out, ModelOutput) and out.attn is None
     keep = targets != -100
-    ref = F.cross_entropy(logits[keep], targets[keep])
-    torch.testing.assert_close(loss, ref)
-    logits2, loss2, attn = model(idx, targets, return_attn=True)
-    torch.testing.assert_close(logits2, logits, atol=1e-5, rtol=0)
-    torch.testing.assert_close(loss2, loss, atol=1e-5, rtol=0)
-    assert len(attn) == 2 and attn[0].shape == (2, 4, 9, 9)
-    loss.backward()
+    ref = F.cross_entropy(out.logits[keep], targets[keep])
+    torch.testing.assert_close(out.loss, ref)
+    both = model(idx, targets, return_attn=True)
+    torch.testing.assert_close(both.logits, out.logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(both.loss, out.loss, atol=1e-5, rtol=0)
+    assert both.attn is not None and len(both.attn) == 2 and both.attn[0].shape == (2, 4, 9, 9)
+    plain = model(idx)
+    assert plain.loss is None and plain.attn is None and torch.equal(plain.logits, out.logits)
+    out.loss.backward()
     assert model.tok_emb.weight.grad is not None
 
 
@@ -352,7 +358,7 @@ def test_save_load_round_trip(tmp_path: Path, kw: dict[str, object]) -> None:
     assert loaded.config == model.config
     idx = torch.randint(0, 37, (2, 10))
     with torch.no_grad():
-        assert torch.equal(model(idx), loaded.eval()(idx))
+        assert torch.equal(model(idx).logits, loaded.eval()(idx).logits)
     if model.config.tie_embeddings:
         assert loaded.lm_head.weight is loaded.tok_emb.weight
     # saving again into the existing directory (it also holds other files) replaces the two files only
@@ -362,7 +368,7 @@ def test_save_load_round_trip(tmp_path: Path, kw: dict[str, object]) -> None:
     model.save(out)
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "notes.txt"]
     with torch.no_grad():
-        assert torch.equal(GPT.load(out).eval()(idx), model(idx))
+        assert torch.equal(GPT.load(out).eval()(idx).logits, model(idx).logits)
 
 
 def test_load_missing_files(tmp_path: Path) -> None:
@@ -427,16 +433,16 @@ def test_surgery_equals_the_corresponding_weight_edit(surgery: str, edit: object
     twin = _twin(model, edit)
     idx = torch.randint(0, 37, (2, 10))
     with torch.no_grad():
-        out = model(idx)
-        torch.testing.assert_close(out, twin(idx), atol=1e-5, rtol=1e-5)
-        assert not torch.allclose(out, plain(idx), atol=1e-4)  # the surgery changed something
+        out = model(idx).logits
+        torch.testing.assert_close(out, twin(idx).logits, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(out, plain(idx).logits, atol=1e-4)  # the surgery changed something
 
 
 def test_surgery_names_are_documented_and_freeze_qk_freezes() -> None:
     assert {"swap_qk", "tie_qk", "freeze_qk", "zero_v", "identity_v", "shuffle_heads"} == set(SURGERIES)
     model = _model(surgery="freeze_qk")
     init_q = model.blocks[0].attn.q_proj.weight.clone()
-    _, loss = model(torch.randint(0, 37, (2, 8)), torch.randint(0, 37, (2, 8)))
+    loss = model(torch.randint(0, 37, (2, 8)), torch.randint(0, 37, (2, 8))).loss
     loss.backward()
     attn = model.blocks[0].attn
     assert not attn.q_proj.weight.requires_grad and attn.q_proj.weight.grad is None
@@ -453,9 +459,9 @@ def test_qkv_transform_hook_reproduces_swap_qk() -> None:
     hooked.set_qkv_transform(lambda q, k, v: (k, q, v))
     idx = torch.randint(0, 37, (1, 12))
     with torch.no_grad():
-        torch.testing.assert_close(hooked(idx), surg(idx), atol=1e-6, rtol=0)
+        torch.testing.assert_close(hooked(idx).logits, surg(idx).logits, atol=1e-6, rtol=0)
         hooked.set_qkv_transform(None)
-        assert not torch.allclose(hooked(idx), surg(idx), atol=1e-4)
+        assert not torch.allclose(hooked(idx).logits, surg(idx).logits, atol=1e-4)
 
 
 @pytest.mark.parametrize("norm_position", ["pre", "post"])
@@ -490,9 +496,9 @@ def test_post_norm_has_no_final_norm_and_dropout_only_in_training() -> None:
     drop = _model(dropout=0.5)
     idx = torch.randint(0, 37, (1, 8))
     with torch.no_grad():
-        assert torch.equal(drop(idx), drop(idx))
+        assert torch.equal(drop(idx).logits, drop(idx).logits)
         drop.train()
-        assert not torch.equal(drop(idx), drop(idx))
+        assert not torch.equal(drop(idx).logits, drop(idx).logits)
 
 
 @pytest.mark.parametrize(
@@ -510,7 +516,7 @@ def test_a_tiny_model_memorizes_a_batch(kw: dict[str, object]) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):
-        _, loss = model(idx[:, :-1], idx[:, 1:])
+        loss = model(idx[:, :-1], idx[:, 1:]).loss
         opt.zero_grad()
         loss.backward()
         opt.step()

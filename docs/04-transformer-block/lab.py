@@ -105,6 +105,6 @@ other[0, 0] = (idx[0, 0] + 1) % 9
 for name in ("none", "zero_v"):
     m = operate(small, name)
     with torch.no_grad():
-        moved = float((m(idx)[0, 1:] - m(other)[0, 1:]).abs().max())
+        moved = float((m(idx).logits[0, 1:] - m(other).logits[0, 1:]).abs().max())
     print(f"{name:>7}: largest change of later logits = {moved:.2e}")
 print("operations:", ", ".join(OPERATIONS))

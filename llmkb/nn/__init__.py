@@ -1,7 +1,7 @@
 """``llmkb.nn``: one configurable decoder-only transformer, built from small single-purpose modules.
 
 Public entry points: [`GPTConfig`][llmkb.nn.GPTConfig] (+ [`PRESETS`][llmkb.nn.PRESETS]),
-[`GPT`][llmkb.nn.GPT], [`count_parameters`][llmkb.nn.count_parameters], and the KV caches
+[`GPT`][llmkb.nn.GPT] (returning a [`ModelOutput`][llmkb.nn.ModelOutput]), [`count_parameters`][llmkb.nn.count_parameters], and the KV caches
 [`KVCache`][llmkb.nn.KVCache] / [`ConcatKVCache`][llmkb.nn.ConcatKVCache]. Building blocks live in
 ``attention``, ``positional``, ``norm``, ``ffn``, ``block`` and ``kv_cache``.
 """
@@ -21,7 +21,7 @@ from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import PRESETS, SURGERIES, GPTConfig
 from llmkb.nn.ffn import GELU, FeedForward, SwiGLU
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
-from llmkb.nn.model import GPT, count_parameters
+from llmkb.nn.model import GPT, ModelOutput, count_parameters
 from llmkb.nn.norm import LayerNorm, RMSNorm
 from llmkb.nn.positional import (
     LearnedPositionalEmbedding,
@@ -37,6 +37,7 @@ __all__ = [
     "PRESETS",
     "SURGERIES",
     "GPT",
+    "ModelOutput",
     "count_parameters",
     "KVCache",
     "ConcatKVCache",

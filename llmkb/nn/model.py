@@ -1,6 +1,7 @@
 """The decoder-only transformer language model that every topic trains, ablates and measures.
 
-``GPT(config)`` maps token ids ``(B, T)`` to next-token logits ``(B, T, V)``:
+``GPT(config)`` maps token ids ``(B, T)`` to a [`ModelOutput`][llmkb.nn.model.ModelOutput] holding next-token
+logits ``(B, T, V)`` (and the loss, and attention weights, when asked for):
 
     x_0 = E[idx] (+ P[positions])               token (and absolute position) embedding
     x_l = Block_l(x_(l-1)),  l = 1..L           attention + feed-forward with residuals
@@ -16,6 +17,7 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
 from llmkb.nn.norm import make_norm
 from llmkb.nn.positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
-__all__ = ["GPT", "count_parameters", "WEIGHTS_NAME", "CONFIG_NAME"]
+__all__ = ["GPT", "ModelOutput", "count_parameters", "WEIGHTS_NAME", "CONFIG_NAME"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -74,6 +76,21 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     embeddings = V * d + (config.max_seq_len * d if config.positional == "learned" else 0)
     head = 0 if config.tie_embeddings else V * d
     return embeddings + body + head
+
+
+@dataclass
+class ModelOutput:
+    """What [`GPT.forward`][llmkb.nn.GPT.forward] returns, whatever it was asked for.
+
+    Attributes:
+        logits: next-token logits ``(B, T, V)``.
+        loss: mean cross-entropy against ``targets`` (a scalar), or ``None`` without targets.
+        attn: with ``return_attn``, one attention-weight tensor ``(B, H, T, S)`` per layer; else ``None``.
+    """
+
+    logits: Tensor
+    loss: Tensor | None = None
+    attn: list[Tensor] | None = None
 
 
 class GPT(nn.Module):
@@ -147,7 +164,7 @@ class GPT(nn.Module):
         kv_cache: BaseKVCache | None = None,
         pos_offset: int | None = None,
         return_attn: bool = False,
-    ) -> Tensor | tuple[Tensor, ...]:
+    ) -> ModelOutput:
         """Compute next-token logits (and optionally the loss and attention weights).
 
         Args:
@@ -159,9 +176,8 @@ class GPT(nn.Module):
             return_attn: also return per-layer attention weights (computed with the naive path).
 
         Returns:
-            ``logits (B, T, V)``; ``(logits, loss)`` with targets; ``(logits, attn)`` with ``return_attn``
-            where ``attn`` is a list of ``n_layers`` tensors ``(B, H, T, S)``; ``(logits, loss, attn)`` with
-            both.
+            A [`ModelOutput`][llmkb.nn.model.ModelOutput]: ``logits`` always, ``loss`` with ``targets``,
+            ``attn`` (``n_layers`` tensors ``(B, H, T, S)``) with ``return_attn``.
         """
         if idx.dim() != 2:
             raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
@@ -189,13 +205,10 @@ class GPT(nn.Module):
         if kv_cache is not None:
             kv_cache.advance(T)
         logits = self.lm_head(self.norm_f(x))  # (B, T, V)
-        out: tuple[Tensor, ...] = (logits,)
+        loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
-            out = (*out, loss)
-        if return_attn:
-            return (*out, attn)  # type: ignore[return-value]
-        return out[0] if len(out) == 1 else out
+        return ModelOutput(logits, loss, attn if return_attn else None)
 
     # ------------------------------------------------------------------ parameters
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
@@ -357,7 +370,7 @@ class GPT(nn.Module):
             if use_cache:
                 need = context.shape[1] + max_new_tokens - 1
                 cache = self.make_cache(out.shape[0], need if limit is None else min(need, limit), cache_impl)
-            logits = self(context, kv_cache=cache)
+            logits = self(context, kv_cache=cache).logits
             for step in range(max_new_tokens):
                 nxt = sample_next(
                     logits[:, -1, :],
@@ -373,10 +386,10 @@ class GPT(nn.Module):
                 if step == max_new_tokens - 1:
                     break
                 if cache is not None and (limit is None or cache.length < limit):
-                    logits = self(out[:, -1:], kv_cache=cache)
+                    logits = self(out[:, -1:], kv_cache=cache).logits
                 else:
                     cache = None  # learned positions past the window: recompute on the cropped context
-                    logits = self(out if limit is None else out[:, -limit:])
+                    logits = self(out if limit is None else out[:, -limit:]).logits
         finally:
             self.train(was_training)
         return out

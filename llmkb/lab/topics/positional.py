@@ -117,7 +117,7 @@ def per_position_loss(model: GPT, windows: Tensor, chunk: int = 16) -> Tensor:
     total = torch.zeros(windows.shape[1] - 1, dtype=torch.float64)  # (L,)
     for part in windows.split(chunk):
         x, y = part[:, :-1], part[:, 1:]  # (b, L)
-        logits = model(x)  # (b, L, V)
+        logits = model(x).logits  # (b, L, V)
         loss = F.cross_entropy(logits.transpose(1, 2).float(), y, reduction="none")  # (b, L)
         total += loss.sum(0).double()
     return (total / windows.shape[0]).float()
@@ -566,8 +566,8 @@ def _answer_slice(task: ReverseTask) -> slice:
 @torch.no_grad()
 def _score(model: GPT, task: ReverseTask, x: Tensor, y: Tensor, n_attn: int) -> dict[str, Any]:
     model.eval()
-    logits = model(x)  # (B, T, V)
-    _, attn = model(x[:n_attn], return_attn=True)  # n_layers x (b, H, T, T)
+    logits = model(x).logits  # (B, T, V)
+    attn = model(x[:n_attn], return_attn=True).attn  # n_layers x (b, H, T, T)
     weights = torch.stack(attn, dim=1)  # (b, L, H, T, T)
     ent = attention_entropy(weights)[..., _answer_slice(task)]  # (b, L, H, A)
     return {

@@ -154,7 +154,7 @@ def evaluate(
     try:
         for _ in range(batches):
             x, y = task.make_batch(batch_size, g)
-            logits = model(x)
+            logits = model(x).logits
             loss += float(task.loss(logits, y))
             acc += task.accuracy(logits, y)
             tok += task.token_accuracy(logits, y)
