@@ -22,10 +22,12 @@ from pathlib import Path
 import torch
 
 from llmkb.cli import main as cli
+from llmkb.generate import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
 
 OUT = Path(os.environ.get("OUT", "."))
 DEV = "cuda"
+GREEDY = SamplingConfig(temperature=0.0)
 
 
 def _sync() -> None:
@@ -43,8 +45,8 @@ def correctness() -> dict:
         idx = torch.randint(0, cfg.vocab_size, (2, 48), device=DEV)
         with torch.no_grad():
             diff = (naive(idx).logits - sdpa(idx).logits).abs().max().item()
-            a = sdpa.generate(idx[:, :8], 40, use_cache=True, temperature=0.0)
-            b = sdpa.generate(idx[:, :8], 40, use_cache=False, temperature=0.0)
+            a = sdpa.generate(idx[:, :8], 40, GREEDY, use_cache=True)
+            b = sdpa.generate(idx[:, :8], 40, GREEDY, use_cache=False)
         out[pos] = {"naive_vs_sdpa_max_abs": diff, "cache_equal_tokens": bool(torch.equal(a, b))}
     return out
 
@@ -58,11 +60,11 @@ def kv_speed(new_tokens: int = 512, repeats: int = 3) -> dict:
     for use_cache in (True, False, True, False):
         times = res.setdefault("cache" if use_cache else "no_cache", [])
         with torch.no_grad():
-            model.generate(prompt, 8, use_cache=use_cache, temperature=0.0)  # warm-up
+            model.generate(prompt, 8, GREEDY, use_cache=use_cache)  # warm-up
             for _ in range(repeats):
                 _sync()
                 t0 = time.perf_counter()
-                model.generate(prompt, new_tokens, use_cache=use_cache, temperature=0.0)
+                model.generate(prompt, new_tokens, GREEDY, use_cache=use_cache)
                 _sync()
                 times.append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in res.items()}

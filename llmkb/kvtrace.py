@@ -264,8 +264,9 @@ def traced_greedy_decode(
 ) -> tuple[Tensor, KVTrace]:
     """Greedy generation through a [`RecordingKVCache`][llmkb.kvtrace.RecordingKVCache].
 
-    The same forward calls as ``model.generate(idx, new_tokens, temperature=0)`` (prefill, then one token
-    per step), so the tokens are identical; the trace shows each call's hits, misses and evictions.
+    The same forward calls as ``model.generate(idx, new_tokens, SamplingConfig(temperature=0))`` (prefill,
+    then one token per step), so the tokens are identical; the trace shows each call's hits, misses and
+    evictions.
 
     Args:
         model: the model (put in eval mode for the call).

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -31,6 +31,9 @@ from llmkb.nn.config import GPTConfig
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
 from llmkb.nn.norm import make_norm
 from llmkb.nn.positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+
+if TYPE_CHECKING:
+    from llmkb.generate import SamplingConfig
 
 __all__ = ["GPT", "ModelOutput", "count_parameters", "WEIGHTS_NAME", "CONFIG_NAME"]
 
@@ -314,21 +317,18 @@ class GPT(nn.Module):
         self,
         idx: Tensor,
         max_new_tokens: int,
+        sampling: SamplingConfig | None = None,
+        *,
         use_cache: bool = True,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        min_p: float | None = None,
-        repetition_penalty: float = 1.0,
         generator: torch.Generator | None = None,
         cache_impl: str = "static",
     ) -> Tensor:
         """Autoregressively extend ``idx`` by ``max_new_tokens`` tokens.
 
         Each step samples with [`llmkb.generate.sample_next`][llmkb.generate.sample_next] from the last
-        position's logits (``temperature=0`` is greedy). With ``use_cache`` the prompt is processed once and
-        each later step feeds one token against the KV cache; without it every step re-runs the whole
-        context. Both give the same tokens. The model is put in eval mode for the call and restored after.
+        position's logits. With ``use_cache`` the prompt is processed once and each later step feeds one
+        token against the KV cache; without it every step re-runs the whole context. Both give the same
+        tokens. The model is put in eval mode for the call and restored after.
 
         Context longer than ``max_seq_len``: learned positions crop to the last ``max_seq_len`` tokens (and
         the cache is dropped from then on, since positions shift); every other positional kind keeps the
@@ -337,12 +337,9 @@ class GPT(nn.Module):
         Args:
             idx: prompt ``(B, T)``, ``T >= 1``.
             max_new_tokens: number of tokens to append (>= 0).
+            sampling: a [`SamplingConfig`][llmkb.generate.SamplingConfig] (validated once); ``None`` is
+                ``SamplingConfig()``, plain sampling at temperature 1. Greedy: ``SamplingConfig(temperature=0)``.
             use_cache: decode with a KV cache.
-            temperature: passed to ``sample_next`` (0 is greedy).
-            top_k: passed to ``sample_next``.
-            top_p: passed to ``sample_next``.
-            min_p: passed to ``sample_next``.
-            repetition_penalty: passed to ``sample_next``.
             generator: passed to ``sample_next`` (seeded sampling).
             cache_impl: ``static`` ([`KVCache`][llmkb.nn.KVCache]) or ``concat``
                 ([`ConcatKVCache`][llmkb.nn.ConcatKVCache]).
@@ -350,7 +347,7 @@ class GPT(nn.Module):
         Returns:
             ``(B, T + max_new_tokens)`` token ids.
         """
-        from llmkb.generate import sample_next
+        from llmkb.generate import SamplingConfig, sample_next
 
         if idx.dim() != 2 or idx.shape[1] < 1:
             raise ValueError(f"idx must be a (B, T) prompt with T >= 1, got shape {tuple(idx.shape)}")
@@ -358,6 +355,10 @@ class GPT(nn.Module):
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         if cache_impl not in ("static", "concat"):
             raise ValueError(f"cache_impl must be static|concat, got {cache_impl!r}")
+        if sampling is None:
+            sampling = SamplingConfig()
+        elif not isinstance(sampling, SamplingConfig):
+            raise ValueError(f"sampling must be a SamplingConfig, got {type(sampling).__name__}")
         limit = self.config.max_seq_len if self.config.positional == "learned" else None
         out = idx
         if max_new_tokens == 0:
@@ -372,16 +373,7 @@ class GPT(nn.Module):
                 cache = self.make_cache(out.shape[0], need if limit is None else min(need, limit), cache_impl)
             logits = self(context, kv_cache=cache).logits
             for step in range(max_new_tokens):
-                nxt = sample_next(
-                    logits[:, -1, :],
-                    history=out,
-                    temperature=temperature,
-                    top_k=top_k,
-                    top_p=top_p,
-                    min_p=min_p,
-                    repetition_penalty=repetition_penalty,
-                    generator=generator,
-                )  # (B,)
+                nxt = sample_next(logits[:, -1, :], sampling, history=out, generator=generator)  # (B,)
                 out = torch.cat((out, nxt[:, None].to(out.dtype)), dim=1)
                 if step == max_new_tokens - 1:
                     break

@@ -93,7 +93,7 @@ def decode_settings(
     [`sample_next`][llmkb.generate.sample_next] does (``torch.multinomial``; arg-max at temperature 0),
     with that config's own generator seeded ``seed + s``. Computing the distribution once serves both the
     entropy and the draw. With a single config the tokens equal those of
-    ``model.generate(prompt.repeat(N, 1), max_new_tokens, **config, generator=Generator().manual_seed(seed))``
+    ``model.generate(prompt.repeat(N, 1), max_new_tokens, config, generator=Generator().manual_seed(seed))``
     (a test checks this).
 
     Args:
