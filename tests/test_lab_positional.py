@@ -66,34 +66,6 @@ def test_per_position_loss_averages_to_the_models_own_loss():
     assert float(curve.mean()) == pytest.approx(float(loss), abs=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["learned", "rope", "alibi"])
-def test_without_positional_equals_a_model_built_without_positions(variant):
-    torch.manual_seed(1)
-    model = GPT(GPTConfig.preset("tiny", positional=variant)).eval()
-    nope = GPT(GPTConfig.preset("tiny", positional="none")).eval()
-    nope.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("pos_emb")})
-    x = torch.randint(0, 256, (2, 20))
-    before = model(x).logits
-    with P.without_positional(model) as ablated:
-        removed = ablated(x).logits
-    assert torch.allclose(removed, nope(x).logits, atol=1e-5)
-    assert not torch.allclose(removed, before, atol=1e-4)
-    assert torch.equal(model(x).logits, before)  # everything is back
-
-
-def test_without_positional_keeps_the_sinusoidal_embedding_scale():
-    torch.manual_seed(2)
-    model = GPT(GPTConfig.preset("tiny", positional="sinusoidal")).eval()
-    x = torch.randint(0, 256, (1, 12))
-    with P.without_positional(model):
-        out = model(x).logits
-    # by hand: the scaled token embedding alone, then the unchanged blocks
-    h = model.tok_emb(x) * model.emb_scale
-    for block in model.blocks:
-        h, _ = block(h, pos_offset=0, rope=None, kv_cache=None, return_weights=False)
-    assert torch.allclose(out, model.lm_head(model.norm_f(h)), atol=1e-5)
-
-
 def test_pca_3d_recovers_a_planar_curve():
     t = torch.linspace(0, 2 * math.pi, 40)
     basis = torch.linalg.qr(torch.randn(10, 10))[0][:, :2]  # orthonormal (10, 2)

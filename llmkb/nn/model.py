@@ -12,11 +12,14 @@ logits ``(B, T, V)`` (and the loss, and attention weights, when asked for):
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +31,10 @@ from torch.nn import functional as F
 
 from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import GPTConfig
+from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
-from llmkb.nn.norm import make_norm
-from llmkb.nn.positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+from llmkb.nn.norm import NORMS
+from llmkb.nn.positional import NO_POSITION, POSITIONAL
 
 if TYPE_CHECKING:
     from llmkb.generate import SamplingConfig
@@ -53,7 +57,8 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; two per layer, plus a final one with pre-norm;
     * embeddings: ``V d`` tokens, ``+ max_seq_len d`` for learned positions, ``+ V d`` for an untied head.
 
-    ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``.
+    ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``, for the built-in entries of
+    the registries (a newly registered class has whatever parameters it creates).
     For the classic ``G = H``, ``f = 4d`` MLP this is ``N ~ 12 L d^2`` non-embedding parameters
     (Kaplan et al. 2020, arXiv 2001.08361).
 
@@ -99,6 +104,8 @@ class ModelOutput:
 class GPT(nn.Module):
     """Configurable decoder-only transformer language model.
 
+    Ablations run under [`hooks`][llmkb.nn.GPT.hooks]; nothing of the model is reassigned.
+
     Positional kinds and long inputs (``T`` > ``max_seq_len``):
 
     * ``learned``: the table has ``max_seq_len`` rows; longer inputs raise ``ValueError``, and
@@ -118,20 +125,12 @@ class GPT(nn.Module):
         self.config = config
         d = config.d_model
         self.tok_emb = nn.Embedding(config.vocab_size, d)
-        self.pos_emb: LearnedPositionalEmbedding | SinusoidalPositionalEncoding | None = None
-        self.rope: RotaryEmbedding | None = None
-        self.emb_scale = 1.0
-        if config.positional == "learned":
-            self.pos_emb = LearnedPositionalEmbedding(config.max_seq_len, d)
-        elif config.positional == "sinusoidal":
-            self.pos_emb = SinusoidalPositionalEncoding(d, config.max_seq_len)
-            self.emb_scale = math.sqrt(d)
-        elif config.positional == "rope":
-            self.rope = RotaryEmbedding(config.head_dim, config.max_seq_len, config.rope_base)
+        self.pos_emb = POSITIONAL[config.positional].from_config(config)  # learned: the key pos_emb.weight
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config, i) for i in range(config.n_layers))
+        self._hooks: Hooks = NO_HOOKS  # plain state, never in the state dict; see `hooks`
         if config.norm_position == "pre":
-            self.norm_f: nn.Module = make_norm(config.norm, d, config.norm_eps, config.bias)
+            self.norm_f: nn.Module = NORMS[config.norm](d, eps=config.norm_eps, bias=config.bias)
         else:
             self.norm_f = nn.Identity()  # post-norm blocks already end with a norm
         self.lm_head = nn.Linear(d, config.vocab_size, bias=False)
@@ -147,7 +146,8 @@ class GPT(nn.Module):
         channels, rather than being dwarfed by it.
         """
         resid_std = 0.02 / math.sqrt(2 * self.config.n_layers)
-        emb_std = 0.02 if self.emb_scale == 1.0 else 1.0 / self.emb_scale
+        scale = self.pos_emb.token_scale
+        emb_std = 0.02 if scale == 1.0 else 1.0 / scale
         with torch.no_grad():
             for name, module in self.named_modules():
                 if isinstance(module, nn.Linear):
@@ -176,7 +176,7 @@ class GPT(nn.Module):
             kv_cache: a [`KVCache`][llmkb.nn.KVCache] / [`ConcatKVCache`][llmkb.nn.ConcatKVCache]; this call's
                 keys/values are appended and the cached past is attended to.
             pos_offset: absolute position of ``idx[:, 0]``; defaults to ``kv_cache.length`` (or 0).
-            return_attn: also return per-layer attention weights (computed with the naive path).
+            return_attn: also return per-layer attention weights (computed with the naive kernel).
 
         Returns:
             A [`ModelOutput`][llmkb.nn.model.ModelOutput]: ``logits`` always, ``loss`` with ``targets``,
@@ -193,16 +193,16 @@ class GPT(nn.Module):
         offset = 0 if pos_offset is None else int(pos_offset)
         if offset < 0:
             raise ValueError(f"pos_offset must be >= 0, got {offset}")
+        hooks = self._hooks
+        positional = self.pos_emb if hooks.positional else NO_POSITION
         x = self.tok_emb(idx)  # (B, T, d)
-        if self.emb_scale != 1.0:
-            x = x * self.emb_scale
-        if self.pos_emb is not None:
-            x = x + self.pos_emb.span(offset, T).to(x.dtype)  # (T, d) broadcast over B
-        x = self.drop(x)
-        rope = self.rope.span(offset, T) if self.rope is not None else None  # (T, D) each
+        if self.pos_emb.token_scale != 1.0:
+            x = x * self.pos_emb.token_scale  # kept when positions are hooked off
+        x = self.drop(positional.add_to_embeddings(x, offset))  # (B, T, d)
+        kw = {"pos_offset": offset, "positional": positional, "kv_cache": kv_cache, "hooks": hooks}
         attn: list[Tensor] = []
         for block in self.blocks:
-            x, weights = block(x, pos_offset=offset, rope=rope, kv_cache=kv_cache, return_weights=return_attn)
+            x, weights = block(x, return_weights=return_attn, **kw)
             if weights is not None:
                 attn.append(weights)
         if kv_cache is not None:
@@ -213,6 +213,32 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
         return ModelOutput(logits, loss, attn if return_attn else None)
 
+    @contextlib.contextmanager
+    def hooks(self, **hooks: Any) -> Iterator[GPT]:
+        """Run the model under ablation hooks for the ``with`` block; the previous hooks are always restored.
+
+        Args:
+            **hooks: fields of [`Hooks`][llmkb.nn.hooks.Hooks] (``qkv``, ``heads``, ``residual``,
+                ``positional``); fields not given keep their current value, so blocks nest.
+
+        Yields:
+            The model itself. Hooks are not parameters: nothing is copied, nothing is saved.
+
+        Example:
+            ``with model.hooks(positional=False): logits = model(idx).logits``
+        """
+        known = [f.name for f in dataclasses.fields(Hooks)]
+        if set(hooks) - set(known):
+            raise ValueError(
+                f"unknown hook(s) {sorted(set(hooks) - set(known))}; choose from {', '.join(known)}"
+            )
+        previous = self._hooks
+        self._hooks = dataclasses.replace(previous, **hooks)
+        try:
+            yield self
+        finally:
+            self._hooks = previous
+
     # ------------------------------------------------------------------ parameters
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of parameters (shared tensors counted once).
@@ -222,8 +248,7 @@ class GPT(nn.Module):
         total = sum(p.numel() for p in self.parameters())
         if exclude_embeddings:
             total -= self.tok_emb.weight.numel()
-            if isinstance(self.pos_emb, LearnedPositionalEmbedding):
-                total -= self.pos_emb.weight.numel()
+            total -= sum(p.numel() for p in self.pos_emb.parameters())  # a learned position table
             if not self.config.tie_embeddings:
                 total -= self.lm_head.weight.numel()
         return total
@@ -338,7 +363,8 @@ class GPT(nn.Module):
             idx: prompt ``(B, T)``, ``T >= 1``.
             max_new_tokens: number of tokens to append (>= 0).
             sampling: a [`SamplingConfig`][llmkb.generate.SamplingConfig] (validated once); ``None`` is
-                ``SamplingConfig()``, plain sampling at temperature 1. Greedy: ``SamplingConfig(temperature=0)``.
+                ``SamplingConfig()``, plain sampling at temperature 1; greedy is
+                ``SamplingConfig(temperature=0)``.
             use_cache: decode with a KV cache.
             generator: passed to ``sample_next`` (seeded sampling).
             cache_impl: ``static`` ([`KVCache`][llmkb.nn.KVCache]) or ``concat``
@@ -359,7 +385,7 @@ class GPT(nn.Module):
             sampling = SamplingConfig()
         elif not isinstance(sampling, SamplingConfig):
             raise ValueError(f"sampling must be a SamplingConfig, got {type(sampling).__name__}")
-        limit = self.config.max_seq_len if self.config.positional == "learned" else None
+        limit = self.pos_emb.context_limit
         out = idx
         if max_new_tokens == 0:
             return out
@@ -385,8 +411,3 @@ class GPT(nn.Module):
         finally:
             self.train(was_training)
         return out
-
-    def set_qkv_transform(self, fn: Any) -> None:
-        """Install (or with ``None`` remove) a ``qkv_transform`` hook on every attention layer."""
-        for block in self.blocks:
-            block.attn.qkv_transform = fn
