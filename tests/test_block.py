@@ -16,8 +16,17 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from llmkb.nn import GPTConfig, LayerNorm, MultiHeadAttention, RMSNorm, TransformerBlock, count_parameters
-from llmkb.nn.ffn import make_ffn
+from llmkb.nn import (
+    GPTConfig,
+    Hooks,
+    LayerNorm,
+    MultiHeadAttention,
+    RMSNorm,
+    TransformerBlock,
+    count_parameters,
+    no_residual,
+)
+from llmkb.nn.ffn import FFNS
 
 D, H, T = 16, 4, 7
 
@@ -88,7 +97,7 @@ def _ffn(x: Tensor, ffn: nn.Module, activation: str) -> Tensor:
     return _linear(a, ffn.down)
 
 
-def _by_hand(block: TransformerBlock, cfg: GPTConfig, x: Tensor) -> Tensor:
+def _by_hand(block: TransformerBlock, cfg: GPTConfig, x: Tensor, residual: bool = True) -> Tensor:
     """The block's equations from the weights alone (no call into llmkb.nn code)."""
 
     def n1(t: Tensor) -> Tensor:
@@ -103,7 +112,7 @@ def _by_hand(block: TransformerBlock, cfg: GPTConfig, x: Tensor) -> Tensor:
     def ffn(t: Tensor) -> Tensor:
         return _ffn(t, block.ffn, cfg.activation)
 
-    r = 1.0 if cfg.residual else 0.0
+    r = 1.0 if residual else 0.0
     if cfg.norm_position == "pre":
         h = r * x + attn(n1(x))
         return r * h + ffn(n2(h))
@@ -123,11 +132,15 @@ VARIANTS = [
 
 @pytest.mark.parametrize("kw", VARIANTS, ids=lambda kw: "-".join(f"{v}" for v in kw.values()))
 def test_block_equals_the_equations_written_by_hand(kw: dict[str, object]) -> None:
+    kw = dict(kw)
+    residual = bool(kw.pop("residual", True))  # not a config field: the residual hook
     cfg = _cfg(**kw)
     block = _block(cfg)
     x = torch.randn(3, T, D, generator=torch.Generator().manual_seed(1))
+    hooks = Hooks() if residual else Hooks(residual=no_residual)
     with torch.no_grad():
-        torch.testing.assert_close(block(x)[0], _by_hand(block, cfg, x), atol=2e-5, rtol=1e-5)
+        y, _ = block(x, hooks=hooks)
+        torch.testing.assert_close(y, _by_hand(block, cfg, x, residual), atol=2e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("norm_position", ["pre", "post"])
@@ -136,7 +149,7 @@ def test_block_assembled_from_separate_parts_matches(norm_position: str) -> None
     block = _block(cfg)
     torch.manual_seed(5)  # different initial weights in the parts, then the block's are copied in
     ln1, attn, ln2 = LayerNorm(D), MultiHeadAttention(cfg), LayerNorm(D)
-    ffn = make_ffn(cfg.activation, D, cfg.ffn_dim, cfg.bias, 0.0)
+    ffn = FFNS[cfg.activation](D, cfg.ffn_dim, bias=cfg.bias)
     for part, name in ((ln1, "norm1"), (attn, "attn"), (ln2, "norm2"), (ffn, "ffn")):
         assert not all(
             torch.equal(a, b)

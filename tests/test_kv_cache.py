@@ -7,7 +7,10 @@ import dataclasses
 import pytest
 import torch
 
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, ConcatKVCache, GPTConfig, KVCache
+
+GREEDY = SamplingConfig(temperature=0.0)
 
 POSITIONAL = ["none", "sinusoidal", "learned", "rope", "alibi"]
 
@@ -37,9 +40,9 @@ def test_greedy_generation_is_identical_with_and_without_cache(kw: dict[str, obj
     model = _model(**kw)
     prompt = torch.randint(0, 41, (2, 5), generator=torch.Generator().manual_seed(1))
     # 5 + 30 tokens run past max_seq_len=24: learned positions crop, the rest extrapolate
-    plain = model.generate(prompt, 30, use_cache=False, temperature=0.0)
-    static = model.generate(prompt, 30, use_cache=True, temperature=0.0)
-    concat = model.generate(prompt, 30, use_cache=True, temperature=0.0, cache_impl="concat")
+    plain = model.generate(prompt, 30, GREEDY, use_cache=False)
+    static = model.generate(prompt, 30, GREEDY, use_cache=True)
+    concat = model.generate(prompt, 30, GREEDY, use_cache=True, cache_impl="concat")
     assert plain.shape == (2, 35) and torch.equal(plain[:, :5], prompt)
     assert torch.equal(static, plain)
     assert torch.equal(concat, plain)
@@ -49,30 +52,20 @@ def test_greedy_generation_is_identical_with_and_without_cache(kw: dict[str, obj
 def test_seeded_sampling_is_identical_with_and_without_cache(kw: dict[str, object]) -> None:
     model = _model(**kw)
     prompt = torch.randint(0, 41, (3, 4), generator=torch.Generator().manual_seed(2))
+    params = SamplingConfig(temperature=1.3, top_k=20, top_p=0.95)
     runs = []
     for use_cache, impl in ((False, "static"), (True, "static"), (True, "concat")):
         g = torch.Generator().manual_seed(1234)
-        runs.append(
-            model.generate(
-                prompt,
-                20,
-                use_cache=use_cache,
-                cache_impl=impl,
-                temperature=1.3,
-                top_k=20,
-                top_p=0.95,
-                generator=g,
-            )
-        )
+        runs.append(model.generate(prompt, 20, params, use_cache=use_cache, cache_impl=impl, generator=g))
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
     # sampling really is random: another seed gives another continuation
-    other = model.generate(prompt, 20, temperature=1.3, top_k=20, generator=torch.Generator().manual_seed(99))
+    other = model.generate(prompt, 20, params, generator=torch.Generator().manual_seed(99))
     assert not torch.equal(other, runs[0])
 
 
 def test_generate_restores_training_mode_and_validates() -> None:
     model = _model().train()
-    out = model.generate(torch.zeros(1, 3, dtype=torch.long), 2, temperature=0.0)
+    out = model.generate(torch.zeros(1, 3, dtype=torch.long), 2, GREEDY)
     assert model.training and out.shape == (1, 5)
     assert torch.equal(
         model.generate(torch.zeros(1, 3, dtype=torch.long), 0), torch.zeros(1, 3, dtype=torch.long)
@@ -83,6 +76,8 @@ def test_generate_restores_training_mode_and_validates() -> None:
         model.generate(torch.zeros(1, 3, dtype=torch.long), -1)
     with pytest.raises(ValueError, match="cache_impl"):
         model.generate(torch.zeros(1, 3, dtype=torch.long), 2, cache_impl="paged")
+    with pytest.raises(ValueError, match="^sampling must be a SamplingConfig, got bool$"):
+        model.generate(torch.zeros(1, 3, dtype=torch.long), 2, False)  # the old positional use_cache
 
 
 # ------------------------------------------------------------------------------------------ chunked forward
@@ -93,11 +88,11 @@ def test_chunked_cached_forward_equals_full_forward(kw: dict[str, object], impl:
     model = _model(**kw)
     idx = torch.randint(0, 41, (2, 20), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        full = model(idx)
+        full = model(idx).logits
         cache = model.make_cache(2, 20, impl)
         pieces, start = [], 0
         for size in (6, 1, 4, 1, 1, 7):
-            pieces.append(model(idx[:, start : start + size], kv_cache=cache))
+            pieces.append(model(idx[:, start : start + size], kv_cache=cache).logits)
             start += size
     assert cache.length == 20
     torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
@@ -109,8 +104,8 @@ def test_sliding_window_cache_evicts_but_keeps_absolute_positions() -> None:
     assert cache.capacity == 4 and cache.k[0].shape == (1, 4, 4, 8)
     idx = torch.randint(0, 41, (1, 11))
     with torch.no_grad():
-        full = model(idx)
-        steps = [model(idx[:, i : i + 1], kv_cache=cache) for i in range(11)]
+        full = model(idx).logits
+        steps = [model(idx[:, i : i + 1], kv_cache=cache).logits for i in range(11)]
     assert (cache.length, cache.stored, cache.start) == (11, 4, 7)
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
     # without eviction the same cache must hold every position
@@ -141,13 +136,13 @@ def test_cache_bookkeeping_overflow_and_reset() -> None:
     cache = model.make_cache(1, 6)
     idx = torch.randint(0, 41, (1, 6))
     with torch.no_grad():
-        first = model(idx, kv_cache=cache)
+        first = model(idx, kv_cache=cache).logits
         assert cache.length == 6
         with pytest.raises(ValueError, match="KV cache full"):
             model(idx[:, :1], kv_cache=cache)
         cache.reset()
         assert cache.length == 0
-        torch.testing.assert_close(model(idx, kv_cache=cache), first)
+        torch.testing.assert_close(model(idx, kv_cache=cache).logits, first)
         with pytest.raises(ValueError, match="pos_offset"):
             model(idx[:, :1], kv_cache=cache, pos_offset=3)
     with pytest.raises(ValueError, match="shape"):

@@ -24,6 +24,7 @@ from llmkb.infer.kvtrace import (
     prefix_reuse_trace,
     traced_greedy_decode,
 )
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig, KVCache
 
 E, H, M, X = EMPTY, HIT, MISS, EVICTED
@@ -120,7 +121,7 @@ def test_recorded_trace_equals_simulation_and_tokens_equal_generate(tiny, window
     sim = decode_trace(5, 7, window=window)
     np.testing.assert_array_equal(trace.grid, sim.grid)
     assert trace.mode == sim.mode
-    assert torch.equal(tokens, model.generate(idx, 7, temperature=0.0))
+    assert torch.equal(tokens, model.generate(idx, 7, SamplingConfig(temperature=0.0)))
 
 
 def test_recording_cache_start_follows_eviction(tiny):

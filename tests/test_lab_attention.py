@@ -99,7 +99,7 @@ def test_jacobian_norms_equal_brute_force_and_are_causal() -> None:
     def logits_of(e: torch.Tensor) -> torch.Tensor:
         handle = model.tok_emb.register_forward_hook(lambda _m, _i, _o: e)
         try:
-            return model(idx)[0]  # (T, V)
+            return model(idx).logits[0]  # (T, V)
         finally:
             handle.remove()
 

@@ -62,36 +62,8 @@ def test_per_position_loss_averages_to_the_models_own_loss():
     curve = P.per_position_loss(model, windows, chunk=4)
     assert curve.shape == (24,)
     with torch.no_grad():
-        _, loss = model(windows[:, :-1], windows[:, 1:])
+        loss = model(windows[:, :-1], windows[:, 1:]).loss
     assert float(curve.mean()) == pytest.approx(float(loss), abs=1e-5)
-
-
-@pytest.mark.parametrize("variant", ["learned", "rope", "alibi"])
-def test_without_positional_equals_a_model_built_without_positions(variant):
-    torch.manual_seed(1)
-    model = GPT(GPTConfig.preset("tiny", positional=variant)).eval()
-    nope = GPT(GPTConfig.preset("tiny", positional="none")).eval()
-    nope.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("pos_emb")})
-    x = torch.randint(0, 256, (2, 20))
-    before = model(x)
-    with P.without_positional(model) as ablated:
-        removed = ablated(x)
-    assert torch.allclose(removed, nope(x), atol=1e-5)
-    assert not torch.allclose(removed, before, atol=1e-4)
-    assert torch.equal(model(x), before)  # everything is back
-
-
-def test_without_positional_keeps_the_sinusoidal_embedding_scale():
-    torch.manual_seed(2)
-    model = GPT(GPTConfig.preset("tiny", positional="sinusoidal")).eval()
-    x = torch.randint(0, 256, (1, 12))
-    with P.without_positional(model):
-        out = model(x)
-    # by hand: the scaled token embedding alone, then the unchanged blocks
-    h = model.tok_emb(x) * model.emb_scale
-    for block in model.blocks:
-        h, _ = block(h, pos_offset=0, rope=None, kv_cache=None, return_weights=False)
-    assert torch.allclose(out, model.lm_head(model.norm_f(h)), atol=1e-5)
 
 
 def test_pca_3d_recovers_a_planar_curve():
@@ -233,6 +205,6 @@ def test_cross_entropy_matches_torch_per_position():
     model = GPT(GPTConfig.preset("tiny", positional="alibi")).eval()
     windows = P.eval_windows(torch.randint(0, 256, (300,)), 10, 3)
     with torch.no_grad():
-        logits = model(windows[:, :-1])
+        logits = model(windows[:, :-1]).logits
     manual = F.cross_entropy(logits.reshape(-1, 256), windows[:, 1:].reshape(-1), reduction="none")
     assert torch.allclose(P.per_position_loss(model, windows), manual.view(3, 10).mean(0), atol=1e-5)

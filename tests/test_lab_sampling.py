@@ -44,14 +44,7 @@ def test_decode_settings_matches_generate(model, cfg):
     n, length = 3, 10
     dec = S.decode_settings(model, PROMPT, [cfg], n_samples=n, max_new_tokens=length, seed=7)
     ref = model.generate(
-        torch.tensor([PROMPT]).repeat(n, 1),
-        length,
-        temperature=cfg.temperature,
-        top_k=cfg.top_k,
-        top_p=cfg.top_p,
-        min_p=cfg.min_p,
-        repetition_penalty=cfg.repetition_penalty,
-        generator=torch.Generator().manual_seed(7),
+        torch.tensor([PROMPT]).repeat(n, 1), length, cfg, generator=torch.Generator().manual_seed(7)
     )
     assert dec.tokens.shape == (1, n, length) and dec.entropy.shape == (1, n, length)
     assert torch.equal(dec.tokens[0], ref[:, len(PROMPT) :])

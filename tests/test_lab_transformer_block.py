@@ -14,7 +14,7 @@ import torch
 from llmkb.lab import Result
 from llmkb.lab.registry import figures_of, get_experiment
 from llmkb.lab.topics import transformer_block as TB
-from llmkb.nn import GPT, SURGERIES
+from llmkb.nn import GPT, SURGERIES, Hooks, no_residual, surgery
 from llmkb.train.config import TrainConfig
 from llmkb.train.loop import TrainResult
 
@@ -49,28 +49,30 @@ def test_model_and_train_configs_follow_the_task_and_overrides() -> None:
     assert isinstance(tc, TrainConfig) and (tc.steps, tc.warmup_steps, tc.lr) == (7, 0, 1e-2)
 
 
-def test_every_operation_maps_to_a_config_switch(model: GPT) -> None:
-    base = model.config
-    assert TB.operated_config(base, "none") is base
-    assert TB.operated_config(base, "no_residual").residual is False
-    assert TB.operated_config(base, "random_qk").surgery == "freeze_qk"
+def test_every_operation_maps_to_hooks() -> None:
+    assert TB.operation_hooks("none") == {} and TB.operation_hooks("random_qk") == {}
+    assert TB.operation_hooks("no_residual") == {"residual": no_residual}
     for op in ("swap_qk", "tie_qk", "zero_v", "identity_v", "shuffle_heads"):
-        assert op in SURGERIES and TB.operated_config(base, op).surgery == op
+        assert op in SURGERIES and TB.operation_hooks(op) == surgery(op)
     assert set(TB.OPERATIONS) >= {"swap_qk", "tie_qk", "random_qk", "zero_v", "identity_v", "no_residual"}
     with pytest.raises(ValueError, match="unknown operation"):
-        TB.operated_config(base, "lobotomy")
+        TB.operation_hooks("lobotomy")
 
 
-def test_operate_copies_weights_and_leaves_the_model_alone(model: GPT) -> None:
+def test_operate_changes_the_output_and_leaves_the_model_alone(model: GPT) -> None:
     idx = torch.randint(0, 6, (2, 8))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
-        plain = model(idx)
-        torch.testing.assert_close(TB.operate(model, "none")(idx), plain)
+        plain = model(idx).logits
+        with TB.operate(model, "none") as same:
+            assert same is model and torch.equal(same(idx).logits, plain)
         for op in TB.OPERATIONS:
-            assert not torch.allclose(TB.operate(model, op)(idx), plain, atol=1e-5), op
+            with TB.operate(model, op) as operated:
+                assert not torch.allclose(operated(idx).logits, plain, atol=1e-5), op
+            assert torch.equal(model(idx).logits, plain), op  # the hooks are gone again
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def test_swap_qk_on_a_trained_model_equals_swapping_the_weights(model: GPT) -> None:
@@ -82,36 +84,56 @@ def test_swap_qk_on_a_trained_model_equals_swapping_the_weights(model: GPT) -> N
             state[q], state[k] = state[k], state[q]
     twin.load_state_dict(state)
     idx = torch.randint(0, 6, (2, 8))
-    with torch.no_grad():
-        torch.testing.assert_close(TB.operate(model, "swap_qk")(idx), twin(idx))
+    with torch.no_grad(), TB.operate(model, "swap_qk") as operated:
+        torch.testing.assert_close(operated(idx).logits, twin(idx).logits)
 
 
 def test_random_qk_redraws_only_queries_and_keys(model: GPT) -> None:
-    out = TB.operate(model, "random_qk", seed=3)
-    again = TB.operate(model, "random_qk", seed=3)
-    for name, p in out.named_parameters():
-        orig = dict(model.named_parameters())[name]
-        if ".q_proj." in name or ".k_proj." in name:
-            assert torch.equal(p, dict(again.named_parameters())[name])  # seeded
-            assert not p.requires_grad  # freeze_qk
-            if name.endswith("bias"):
-                assert torch.all(p == 0)
+    with TB.operate(model, "random_qk", seed=3) as out, TB.operate(model, "random_qk", seed=3) as again:
+        assert out is not model
+        for name, p in out.named_parameters():
+            orig = dict(model.named_parameters())[name]
+            if ".q_proj." in name or ".k_proj." in name:
+                assert torch.equal(p, dict(again.named_parameters())[name])  # seeded
+                assert not p.requires_grad  # freeze_qk
+                if name.endswith("bias"):
+                    assert torch.all(p == 0)
+                else:
+                    assert not torch.equal(p, orig), name
+                    assert 0.01 < float(p.std()) < 0.03
             else:
-                assert not torch.equal(p, orig), name
-                assert 0.01 < float(p.std()) < 0.03
+                assert torch.equal(p, orig), name
+
+
+def test_train_operated_trains_under_the_operation(model: GPT) -> None:
+    task = TB.make_task(REVERSE)
+    tc = TrainConfig(steps=2, batch_size=4, eval_every=2, eval_batches=1, log_every=1)
+    cfg = model.config
+    base, base_metrics = TB.train_operated(cfg, "none", tc, task, eval_batches=1)
+    frozen, _ = TB.train_operated(cfg, "random_qk", tc, task, eval_batches=1)
+    cut, cut_metrics = TB.train_operated(cfg, "zero_v", tc, task, eval_batches=1)
+    assert cut.model._hooks == Hooks()  # the hooks were lifted after training
+    torch.manual_seed(tc.seed)  # the untrained initialization, as `train` draws it
+    init = dict(GPT(cfg).named_parameters())
+    for name, p in frozen.model.named_parameters():
+        if ".q_proj." in name or ".k_proj." in name:
+            assert not p.requires_grad and torch.equal(p, init[name]), name
         else:
-            assert torch.equal(p, orig), name
+            assert p.requires_grad and not torch.equal(p, init[name]), name
+    assert cut_metrics != base_metrics  # evaluated under zero_v, which the fresh model also trained with
+    with cut.model.hooks(**surgery("zero_v")):
+        assert TB.evaluate(cut.model, task, batches=1) == cut_metrics
 
 
 def test_zero_v_makes_positions_independent(model: GPT) -> None:
     """With zero values, changing an earlier token cannot change a later position's logits."""
-    cut = TB.operate(model, "zero_v")
     idx = torch.randint(0, 6, (1, 8))
     other = idx.clone()
     other[0, 0] = (idx[0, 0] + 1) % 6
     with torch.no_grad():
-        torch.testing.assert_close(cut(idx)[0, 1:], cut(other)[0, 1:])
-        assert not torch.allclose(model(idx)[0, 1:], model(other)[0, 1:])
+        with TB.operate(model, "zero_v") as cut:
+            torch.testing.assert_close(cut(idx).logits[0, 1:], cut(other).logits[0, 1:])
+        assert not torch.allclose(model(idx).logits[0, 1:], model(other).logits[0, 1:])
 
 
 def test_evaluate_is_deterministic_and_matches_the_task_metrics(model: GPT) -> None:
@@ -124,7 +146,7 @@ def test_evaluate_is_deterministic_and_matches_the_task_metrics(model: GPT) -> N
     g = torch.Generator().manual_seed(5)
     batches = [task.make_batch(8, g) for _ in range(2)]
     with torch.no_grad():
-        losses = [float(task.loss(model(x), y)) for x, y in batches]
+        losses = [float(task.loss(model(x).logits, y)) for x, y in batches]
     assert a["loss"] == pytest.approx(sum(losses) / 2)
     assert 0.0 <= a["accuracy"] <= a["token_accuracy"] <= 1.0
 

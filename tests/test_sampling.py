@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -149,7 +150,7 @@ def test_temperature_zero_is_argmax_lowest_index(values: list[float]) -> None:
     logits = _row(values).float()
     as32 = logits[0].tolist()  # compare in the dtype actually sampled (float32 may merge close values)
     first_max = as32.index(max(as32))
-    assert sample_next(logits, temperature=0.0).tolist() == [first_max]
+    assert sample_next(logits, SamplingConfig(temperature=0.0)).tolist() == [first_max]
     onehot = filtered_probs(logits, SamplingConfig(temperature=0.0))[0]
     assert onehot[first_max] == 1.0 and int(surviving_count(onehot)) == 1
 
@@ -160,7 +161,7 @@ def test_temperature_to_zero_concentrates_on_argmax(values: list[float], gap: fl
     values = [*values, max(values) + gap]  # a unique maximum, at the end
     probs = filtered_probs(_row(values), SamplingConfig(temperature=1e-3))[0]
     assert probs[-1].item() > 1.0 - 1e-6
-    assert sample_next(_row(values).float(), temperature=1e-3).item() == len(values) - 1
+    assert sample_next(_row(values).float(), SamplingConfig(temperature=1e-3)).item() == len(values) - 1
 
 
 @PROPS
@@ -185,13 +186,14 @@ def test_temperature_one_without_filters_is_identity(values: list[float]) -> Non
 def test_greedy_applies_repetition_penalty_first() -> None:
     logits = torch.tensor([[2.0, 1.5, 0.0]])
     history = torch.tensor([[0]])
-    assert sample_next(logits, temperature=0.0).item() == 0
-    assert sample_next(logits, temperature=0.0, history=history, repetition_penalty=2.0).item() == 1
+    assert sample_next(logits, SamplingConfig(temperature=0.0)).item() == 0
+    penalized = SamplingConfig(temperature=0.0, repetition_penalty=2.0)
+    assert sample_next(logits, penalized, history=history).item() == 1
 
 
 def test_greedy_does_not_consume_random_numbers() -> None:
     g = torch.Generator().manual_seed(3)
-    sample_next(torch.randn(4, 7), temperature=0.0, generator=g)
+    sample_next(torch.randn(4, 7), SamplingConfig(temperature=0.0), generator=g)
     assert torch.equal(g.get_state(), torch.Generator().manual_seed(3).get_state())
 
 
@@ -317,9 +319,7 @@ def test_filtered_probs_is_a_distribution(
     assert (probs >= 0).all()
     assert probs.sum().item() == pytest.approx(1.0, abs=1e-5)
     assert 1 <= int(surviving_count(probs[0])) <= (cfg.top_k or v)
-    token = sample_next(
-        _row(values).float(), history=hist, generator=torch.Generator().manual_seed(0), **vars(cfg)
-    )
+    token = sample_next(_row(values).float(), cfg, history=hist, generator=torch.Generator().manual_seed(0))
     assert probs[0, token.item()] > 0  # only surviving tokens are ever sampled
 
 
@@ -328,9 +328,8 @@ def test_filtered_probs_is_a_distribution(
 def test_same_seed_same_sample(seed: int, cfg: SamplingConfig) -> None:
     logits = torch.randn(8, 64, generator=torch.Generator().manual_seed(7))
     hist = torch.randint(0, 64, (8, 5), generator=torch.Generator().manual_seed(8))
-    kw = vars(cfg)
-    a = sample_next(logits, history=hist, generator=torch.Generator().manual_seed(seed), **kw)
-    b = sample_next(logits, history=hist, generator=torch.Generator().manual_seed(seed), **kw)
+    a = sample_next(logits, cfg, history=hist, generator=torch.Generator().manual_seed(seed))
+    b = sample_next(logits, cfg, history=hist, generator=torch.Generator().manual_seed(seed))
     assert a.shape == (8,) and a.dtype == torch.long
     assert torch.equal(a, b)
 
@@ -355,10 +354,7 @@ def test_empirical_frequencies_match_filtered_probs(cfg: SamplingConfig) -> None
     hist = torch.tensor([[0, 3]])
     probs = filtered_probs(logits, cfg, history=hist)[0].double()  # (V,)
     tokens = sample_next(
-        logits.expand(n, v),
-        history=hist.expand(n, 2),
-        generator=torch.Generator().manual_seed(1234),
-        **vars(cfg),
+        logits.expand(n, v), cfg, history=hist.expand(n, 2), generator=torch.Generator().manual_seed(1234)
     )
     counts = torch.bincount(tokens, minlength=v).double()
     alive = probs > 0
@@ -393,7 +389,9 @@ def test_shapes_and_dtypes() -> None:
     assert probs.shape == (2, 3, 11)
     assert (surviving_count(probs) == 4).all()
     assert filtered_probs(torch.randn(11), SamplingConfig()).shape == (11,)
-    half = sample_next(torch.randn(3, 11).half(), top_p=0.9, generator=torch.Generator().manual_seed(0))
+    half = sample_next(
+        torch.randn(3, 11).half(), SamplingConfig(top_p=0.9), generator=torch.Generator().manual_seed(0)
+    )
     assert half.shape == (3,) and half.dtype == torch.long
 
 
@@ -430,10 +428,8 @@ BAD = [
 
 @pytest.mark.parametrize(("name", "value"), BAD)
 def test_invalid_parameters_raise_value_error_naming_them(name: str, value: object) -> None:
-    with pytest.raises(ValueError, match=name):
-        sample_next(torch.zeros(1, 4), **{name: value})
-    with pytest.raises(ValueError, match=name):
-        SamplingConfig(**{name: value})
+    with pytest.raises(ValueError, match=rf"^{name} must be [^\n]*, got {re.escape(repr(value))}$"):
+        SamplingConfig(**{name: value})  # validated once, here; one line naming the field
     ctor = {"temperature": Temperature, "top_k": TopK, "top_p": TopP, "min_p": MinP}
     ctor["repetition_penalty"] = RepetitionPenalty
     with pytest.raises(ValueError, match=name):
@@ -442,15 +438,16 @@ def test_invalid_parameters_raise_value_error_naming_them(name: str, value: obje
 
 def test_invalid_logits_and_history() -> None:
     with pytest.raises(ValueError, match="NaN"):
-        sample_next(torch.tensor([[0.0, float("nan")]]))
+        sample_next(torch.tensor([[0.0, float("nan")]]), SamplingConfig())
     with pytest.raises(ValueError, match="all -inf"):
-        sample_next(torch.full((1, 3), NEG_INF))
+        sample_next(torch.full((1, 3), NEG_INF), SamplingConfig())
     with pytest.raises(ValueError, match=r"\(B, V\)"):
-        sample_next(torch.zeros(4))
+        sample_next(torch.zeros(4), SamplingConfig())
+    penalty = SamplingConfig(repetition_penalty=1.2)
     with pytest.raises(ValueError, match="history"):
-        sample_next(torch.zeros(2, 4), history=torch.zeros(3, 1, dtype=torch.long), repetition_penalty=1.2)
+        sample_next(torch.zeros(2, 4), penalty, history=torch.zeros(3, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="history"):
-        sample_next(torch.zeros(1, 4), history=torch.tensor([[4]]), repetition_penalty=1.2)
+        sample_next(torch.zeros(1, 4), penalty, history=torch.tensor([[4]]))
 
 
 # --------------------------------------------------------------------------------------------------

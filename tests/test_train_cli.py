@@ -18,6 +18,7 @@ import torch
 from llmkb.cli import main
 from llmkb.data import TokenDataset
 from llmkb.errors import UsageError
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
 from llmkb.train import TrainConfig, load_train_state, read_run_info, train_run
 from llmkb.train.checkpoint import STATE_NAME
@@ -72,7 +73,7 @@ def test_train_resume_and_generate(tmp_path: Path, corpus: Path, capsys: pytest.
     assert main([*args, "--temperature", "0"]) == 0
     greedy = capsys.readouterr().out.rstrip("\n")
     model = GPT.load(out)
-    expected = model.generate(torch.tensor([list(b"def f")]), 12, temperature=0.0)
+    expected = model.generate(torch.tensor([list(b"def f")]), 12, SamplingConfig(temperature=0.0))
     assert greedy == bytes(expected[0].tolist()).decode("utf-8", errors="replace")
 
 
@@ -317,5 +318,5 @@ def test_train_and_generate_with_a_bpe_tokenizer(
     )
     text = capsys.readouterr().out
     model = GPT.load(out)
-    expected = model.generate(torch.tensor([bpe.encode("def f1")]), 5, temperature=0.0)
+    expected = model.generate(torch.tensor([bpe.encode("def f1")]), 5, SamplingConfig(temperature=0.0))
     assert text.rstrip("\n") == bpe.decode(expected[0].tolist())

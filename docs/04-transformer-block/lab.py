@@ -92,8 +92,8 @@ get_figure("transformer-block/surgery", "effects").fn(surgery)
 
 # %% [markdown]
 # ## Operating on a model yourself
-# `operate(model, name)` returns a copy of a model with one operation switched on and the trained weights
-# loaded, and leaves the original alone. Here it is applied to an untrained model, only to show the
+# `with operate(model, name) as m:` runs a model with one operation switched on (hooks; a copy for
+# `random_qk`) and restores it afterwards. Here it is applied to an untrained model, only to show the
 # mechanics: with `zero_v`, changing the first token no longer changes any later position's output.
 
 # %%
@@ -103,8 +103,7 @@ idx = torch.randint(0, 9, (1, 8))
 other = idx.clone()
 other[0, 0] = (idx[0, 0] + 1) % 9
 for name in ("none", "zero_v"):
-    m = operate(small, name)
-    with torch.no_grad():
-        moved = float((m(idx)[0, 1:] - m(other)[0, 1:]).abs().max())
+    with operate(small, name) as m, torch.no_grad():
+        moved = float((m(idx).logits[0, 1:] - m(other).logits[0, 1:]).abs().max())
     print(f"{name:>7}: largest change of later logits = {moved:.2e}")
 print("operations:", ", ".join(OPERATIONS))

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from llmkb.errors import UsageError
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]
@@ -30,6 +31,7 @@ __all__ = ["NAME", "HELP", "add_arguments", "run"]
 NAME = "gpu"
 HELP = "One-shot CUDA check: correctness, training MFU and KV-cache speed-up (needs a GPU)."
 DEV = "cuda"
+GREEDY = SamplingConfig(temperature=0.0)
 
 
 def _sync() -> None:
@@ -46,9 +48,9 @@ def correctness() -> dict:
         sdpa.load_state_dict(naive.state_dict())
         idx = torch.randint(0, cfg.vocab_size, (2, 48), device=DEV)
         with torch.no_grad():
-            diff = (naive(idx) - sdpa(idx)).abs().max().item()
-            a = sdpa.generate(idx[:, :8], 40, use_cache=True, temperature=0.0)
-            b = sdpa.generate(idx[:, :8], 40, use_cache=False, temperature=0.0)
+            diff = (naive(idx).logits - sdpa(idx).logits).abs().max().item()
+            a = sdpa.generate(idx[:, :8], 40, GREEDY, use_cache=True)
+            b = sdpa.generate(idx[:, :8], 40, GREEDY, use_cache=False)
         out[pos] = {"naive_vs_sdpa_max_abs": diff, "cache_equal_tokens": bool(torch.equal(a, b))}
     return out
 
@@ -62,11 +64,11 @@ def kv_speed(new_tokens: int = 512, repeats: int = 3) -> dict:
     for use_cache in (True, False, True, False):
         times = res.setdefault("cache" if use_cache else "no_cache", [])
         with torch.no_grad():
-            model.generate(prompt, 8, use_cache=use_cache, temperature=0.0)  # warm-up
+            model.generate(prompt, 8, GREEDY, use_cache=use_cache)  # warm-up
             for _ in range(repeats):
                 _sync()
                 t0 = time.perf_counter()
-                model.generate(prompt, new_tokens, use_cache=use_cache, temperature=0.0)
+                model.generate(prompt, new_tokens, GREEDY, use_cache=use_cache)
                 _sync()
                 times.append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in res.items()}

@@ -20,6 +20,7 @@ import torch
 
 from llmkb.errors import UsageError
 from llmkb.infer.kvtrace import decode_cost
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
 
 __all__ = [
@@ -64,7 +65,7 @@ def time_generate(model: GPT, idx: torch.Tensor, new_tokens: int, mode: str) -> 
     use_cache = mode != "no-cache"
     impl = mode if use_cache else "static"
     t0 = time.perf_counter()
-    model.generate(idx, new_tokens, use_cache=use_cache, temperature=0.0, cache_impl=impl)
+    model.generate(idx, new_tokens, SamplingConfig(temperature=0.0), use_cache=use_cache, cache_impl=impl)
     return time.perf_counter() - t0
 
 
@@ -86,8 +87,9 @@ def time_generate_steps(model: GPT, idx: torch.Tensor, new_tokens: int, mode: st
     handle = model.register_forward_pre_hook(lambda _m, _a: stamps.append(time.perf_counter()))
     try:
         t0 = time.perf_counter()
+        greedy = SamplingConfig(temperature=0.0)
         model.generate(
-            idx, new_tokens, use_cache=use_cache, temperature=0.0, cache_impl=mode if use_cache else "static"
+            idx, new_tokens, greedy, use_cache=use_cache, cache_impl=mode if use_cache else "static"
         )
         t_end = time.perf_counter()
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from llmkb.cli import command_modules, Parser
+from llmkb.cli import Parser, command_modules
 
 NAME = "bench"
 HELP = "Run a benchmark (speed as a ratio against a reference measured in the same run)."

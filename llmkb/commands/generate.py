@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from llmkb.data import get_tokenizer
     from llmkb.errors import UsageError
+    from llmkb.infer.sampling import SamplingConfig
     from llmkb.nn import GPT
     from llmkb.train.runs import TOKENIZER_DIR
 
@@ -38,12 +39,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.max_new_tokens < 0:
         raise UsageError(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
-    if not args.temperature >= 0:
-        raise UsageError(f"--temperature must be >= 0, got {args.temperature}")
-    if args.top_k is not None and args.top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {args.top_k}")
-    if args.top_p is not None and not 0.0 < args.top_p <= 1.0:
-        raise UsageError(f"--top-p must be in (0, 1], got {args.top_p}")
+    try:
+        sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    except ValueError as exc:  # "top_k must be ..." -> "--top-k must be ..."
+        name, rest = str(exc).split(" ", 1)
+        raise UsageError(f"--{name.replace('_', '-')} {rest}") from None
     if not args.prompt:
         raise UsageError("--prompt must not be empty: give at least one character to continue")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -59,13 +59,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the prompt uses token ids beyond the model's vocab_size={model.config.vocab_size}")
     idx = torch.tensor([ids], dtype=torch.long, device=args.device)  # (1, T)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
-    out = model.generate(
-        idx,
-        args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        generator=gen,
-    )  # (1, T + max_new_tokens)
+    out = model.generate(idx, args.max_new_tokens, sampling, generator=gen)  # (1, T + max_new_tokens)
     print(tokenizer.decode(out[0].tolist()))
     return 0

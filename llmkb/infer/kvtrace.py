@@ -264,8 +264,9 @@ def traced_greedy_decode(
 ) -> tuple[Tensor, KVTrace]:
     """Greedy generation through a [`RecordingKVCache`][llmkb.infer.kvtrace.RecordingKVCache].
 
-    The same forward calls as ``model.generate(idx, new_tokens, temperature=0)`` (prefill, then one token
-    per step), so the tokens are identical; the trace shows each call's hits, misses and evictions.
+    The same forward calls as ``model.generate(idx, new_tokens, SamplingConfig(temperature=0))`` (prefill,
+    then one token per step), so the tokens are identical; the trace shows each call's hits, misses and
+    evictions.
 
     Args:
         model: the model (put in eval mode for the call).
@@ -286,12 +287,12 @@ def traced_greedy_decode(
     )
     out = idx
     try:
-        logits = model(idx, kv_cache=cache)  # (B, P, V)
+        logits = model(idx, kv_cache=cache).logits  # (B, P, V)
         for step in range(new_tokens):
             nxt = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (B, 1)
             out = torch.cat((out, nxt.to(out.dtype)), dim=1)
             if step < new_tokens - 1:
-                logits = model(nxt, kv_cache=cache)  # (B, 1, V)
+                logits = model(nxt, kv_cache=cache).logits  # (B, 1, V)
     finally:
         model.train(was_training)
     return out, cache.trace(mode="window" if cache.window is not None else "cache")
@@ -467,8 +468,8 @@ def prefix_reuse_check(
         prefixes.insert(first)
         reused = prefixes.match(second)
         cache_b = copy_prefix(model.config, cache_a, reused, b.shape[1])
-        reuse_logits = model(b[:, reused:], kv_cache=cache_b)  # (1, Tb - reused, V)
-        full_logits = model(b)[:, reused:]  # (1, Tb - reused, V)
+        reuse_logits = model(b[:, reused:], kv_cache=cache_b).logits  # (1, Tb - reused, V)
+        full_logits = model(b).logits[:, reused:]  # (1, Tb - reused, V)
     finally:
         model.train(was_training)
     same = bool((reuse_logits.argmax(-1) == full_logits.argmax(-1)).all())

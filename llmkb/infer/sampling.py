@@ -31,6 +31,7 @@ descending sort places equal values in increasing index order, so the lower inde
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -432,6 +433,10 @@ class SamplingConfig:
         return LogitsPipeline(procs)
 
 
+_pipeline_of = functools.lru_cache(maxsize=64)(
+    SamplingConfig.pipeline
+)  # built once per config, not per token
+
 # --------------------------------------------------------------------------------------------------
 # sampling and distribution helpers
 # --------------------------------------------------------------------------------------------------
@@ -467,54 +472,39 @@ def filtered_probs(
 
 def sample_next(
     logits: Tensor,
+    params: SamplingConfig,
     *,
     history: Tensor | None = None,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    repetition_penalty: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Draw the next token id for each row of ``logits``.
 
-    Applies the canonical pipeline of [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig]
-    (repetition penalty → temperature → top-k → top-p → min-p) and samples from the result with
-    ``torch.multinomial``. With ``temperature == 0`` it returns the arg-max of the (penalized) logits
-    instead — the lowest index among ties — and does not consume random numbers.
+    Applies the canonical pipeline of ``params`` (repetition penalty → temperature → top-k → top-p →
+    min-p) and samples from the result with ``torch.multinomial``. With ``temperature == 0`` it returns
+    the arg-max of the (penalized) logits instead — the lowest index among ties — and does not consume
+    random numbers.
 
     Args:
         logits: Last-position logits ``(B, V)``; any float dtype (computed in float32 or float64).
+        params: The [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig], validated when it was built.
         history: Token ids seen so far ``(B, T)`` (prompt + generated), for the repetition penalty.
-        temperature: ``>= 0``; 0 = greedy.
-        top_k: Keep the ``k`` most likely tokens, or ``None``.
-        top_p: Nucleus mass in ``(0, 1]``, or ``None``.
-        min_p: Min-p threshold in ``[0, 1]``, or ``None``.
-        repetition_penalty: CTRL penalty ``> 0`` (1 = off).
         generator: Optional ``torch.Generator`` (on the logits' device) for reproducible draws.
 
     Returns:
         Token ids, ``LongTensor`` of shape ``(B,)`` on the logits' device.
 
     Raises:
-        ValueError: On invalid parameters (message names the parameter) or unusable logits.
+        ValueError: On unusable logits or history.
     """
-    config = SamplingConfig(
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        min_p=min_p,
-        repetition_penalty=repetition_penalty,
-    )
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (B, V), got {tuple(logits.shape)}")
     _check_logits(logits)
     work = _work_dtype(logits)  # (B, V)
-    if config.greedy:
-        if config.repetition_penalty != 1.0:
-            work = RepetitionPenalty(config.repetition_penalty)(work, history)
+    if params.greedy:
+        if params.repetition_penalty != 1.0:
+            work = RepetitionPenalty(params.repetition_penalty)(work, history)
         return work.argmax(dim=-1)  # (B,) first maximal index
-    probs = torch.softmax(config.pipeline()(work, history), dim=-1)  # (B, V)
+    probs = torch.softmax(_pipeline_of(params)(work, history), dim=-1)  # (B, V)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)  # (B,)
 
 

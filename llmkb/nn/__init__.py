@@ -1,14 +1,24 @@
 """``llmkb.nn``: one configurable decoder-only transformer, built from small single-purpose modules.
 
 Public entry points: [`GPTConfig`][llmkb.nn.GPTConfig] (+ [`PRESETS`][llmkb.nn.PRESETS]),
-[`GPT`][llmkb.nn.GPT], [`count_parameters`][llmkb.nn.count_parameters], and the KV caches
-[`KVCache`][llmkb.nn.KVCache] / [`ConcatKVCache`][llmkb.nn.ConcatKVCache]. Building blocks live in
-``attention``, ``positional``, ``norm``, ``ffn``, ``block`` and ``kv_cache``.
+[`GPT`][llmkb.nn.GPT] (returning a [`ModelOutput`][llmkb.nn.ModelOutput]),
+[`count_parameters`][llmkb.nn.count_parameters], and the KV caches [`KVCache`][llmkb.nn.KVCache] /
+[`ConcatKVCache`][llmkb.nn.ConcatKVCache]. Building blocks live in ``attention``, ``positional``, ``norm``,
+``ffn``, ``block``, ``kv_cache`` and ``hooks``.
+
+Variants: every named choice of ``GPTConfig`` is a key of a registry — [`POSITIONAL`][llmkb.nn.POSITIONAL],
+[`NORMS`][llmkb.nn.NORMS], [`FFNS`][llmkb.nn.FFNS], [`KERNELS`][llmkb.nn.KERNELS] — so a new variant is one
+class (or kernel function) plus one entry, e.g. ``NORMS["scalenorm"] = ScaleNorm``.
+
+Ablations: hooks, installed for a ``with`` block by [`GPT.hooks`][llmkb.nn.GPT.hooks] and never saved, e.g.
+``with model.hooks(**surgery("swap_qk")): ...`` or ``with model.hooks(positional=False): ...``
+(see [`llmkb.nn.hooks`][llmkb.nn.hooks]).
 """
 
 from __future__ import annotations
 
 from llmkb.nn.attention import (
+    KERNELS,
     MultiHeadAttention,
     causal_mask,
     combine_masks,
@@ -18,13 +28,18 @@ from llmkb.nn.attention import (
     scaled_dot_product,
 )
 from llmkb.nn.block import TransformerBlock
-from llmkb.nn.config import PRESETS, SURGERIES, GPTConfig
-from llmkb.nn.ffn import GELU, FeedForward, SwiGLU
+from llmkb.nn.config import PRESETS, GPTConfig
+from llmkb.nn.ffn import FFNS, GELU, FeedForward, ReLUFeedForward, SwiGLU
+from llmkb.nn.hooks import SURGERIES, Hooks, freeze_qk, no_residual, surgery
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
-from llmkb.nn.model import GPT, count_parameters
-from llmkb.nn.norm import LayerNorm, RMSNorm
+from llmkb.nn.model import GPT, ModelOutput, count_parameters
+from llmkb.nn.norm import NORMS, LayerNorm, RMSNorm
 from llmkb.nn.positional import (
+    POSITIONAL,
+    ALiBi,
     LearnedPositionalEmbedding,
+    NoPosition,
+    PositionalScheme,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,
     alibi_bias,
@@ -35,9 +50,18 @@ from llmkb.nn.positional import (
 __all__ = [
     "GPTConfig",
     "PRESETS",
-    "SURGERIES",
+    "POSITIONAL",
+    "NORMS",
+    "FFNS",
+    "KERNELS",
     "GPT",
+    "ModelOutput",
     "count_parameters",
+    "Hooks",
+    "SURGERIES",
+    "surgery",
+    "no_residual",
+    "freeze_qk",
     "KVCache",
     "ConcatKVCache",
     "BaseKVCache",
@@ -53,7 +77,11 @@ __all__ = [
     "RMSNorm",
     "GELU",
     "FeedForward",
+    "ReLUFeedForward",
     "SwiGLU",
+    "PositionalScheme",
+    "NoPosition",
+    "ALiBi",
     "SinusoidalPositionalEncoding",
     "LearnedPositionalEmbedding",
     "RotaryEmbedding",

@@ -9,6 +9,12 @@ with an optional additive bias ``B`` (e.g. ALiBi) and a mask ``M`` that is 0 whe
 attend**.
 
 Shapes: ``B`` batch, ``H`` query heads, ``H_kv`` key/value heads, ``T`` queries, ``S`` keys, ``D`` head width.
+
+Kernels. ``GPTConfig.attention`` names an entry of [`KERNELS`][llmkb.nn.attention.KERNELS], a function
+``kernel(q, k, v, mask, bias, dropout_p, is_causal) -> (out (B, H, T, D), weights (B, H, T, S) | None)``
+with ``mask`` bool ``(T, S)`` or ``None``, ``bias`` ``(H, T, S)`` or ``None``, and ``is_causal`` meaning
+"``mask`` is ``None`` and the keys are exactly the queries: apply the causal mask yourself". A new kernel
+(chunked, flash, quantized) is one function plus one entry in ``KERNELS``.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from llmkb.nn.config import GPTConfig
-from llmkb.nn.positional import alibi_bias, alibi_slopes, apply_rotary
+from llmkb.nn.hooks import NO_HOOKS, Hooks
+from llmkb.nn.positional import NO_POSITION, PositionalScheme
 
 if TYPE_CHECKING:
+    from llmkb.nn.config import GPTConfig
     from llmkb.nn.kv_cache import BaseKVCache
 
 __all__ = [
@@ -34,13 +41,11 @@ __all__ = [
     "padding_mask",
     "combine_masks",
     "repeat_kv",
-    "QKVTransform",
+    "naive_attention",
+    "sdpa_attention",
+    "KERNELS",
     "MultiHeadAttention",
 ]
-
-QKVTransform = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
-"""Hook type ``(q (B,H,T,D), k (B,H_kv,T,D), v (B,H_kv,T,D)) -> (q, k, v)``, applied before RoPE/caching."""
-
 
 # --------------------------------------------------------------------------------------------------
 # masks (bool, True = may attend)
@@ -168,26 +173,72 @@ def scaled_dot_product(
     return dropped @ v, weights  # (B, H, T, D_v), (B, H, T, S)
 
 
+def naive_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    bias: Tensor | None,
+    dropout_p: float,
+    is_causal: bool,
+) -> tuple[Tensor, Tensor]:
+    """Kernel ``naive``: [`scaled_dot_product`][llmkb.nn.attention.scaled_dot_product], with the weights."""
+    if is_causal:
+        mask = causal_mask(q.shape[2], q.device)  # (T, T)
+    return scaled_dot_product(q, k, v, mask, None if bias is None else bias.to(q.dtype), dropout_p)
+
+
+def sdpa_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    bias: Tensor | None,
+    dropout_p: float,
+    is_causal: bool,
+) -> tuple[Tensor, None]:
+    """Kernel ``sdpa``: ``torch.nn.functional.scaled_dot_product_attention`` (fused; no weights)."""
+    attn_mask: Tensor | None = mask
+    if bias is not None:
+        attn_mask = bias.to(q.dtype)  # (H, T, S) float
+        if mask is not None:
+            attn_mask = attn_mask.masked_fill(~mask, float("-inf"))
+    out = F.scaled_dot_product_attention(
+        q,
+        k,
+        v,
+        attn_mask=attn_mask,
+        dropout_p=dropout_p,
+        is_causal=is_causal,
+        enable_gqa=q.shape[1] != k.shape[1],
+    )  # (B, H, T, D)
+    return out, None
+
+
+AttentionKernel = Callable[
+    [Tensor, Tensor, Tensor, Tensor | None, Tensor | None, float, bool], tuple[Tensor, Tensor | None]
+]
+KERNELS: dict[str, AttentionKernel] = {"naive": naive_attention, "sdpa": sdpa_attention}
+"""Attention kernels by ``GPTConfig.attention`` name (protocol in the module docstring)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # the module
 # --------------------------------------------------------------------------------------------------
 
 
 class MultiHeadAttention(nn.Module):
-    """Causal multi-head self-attention with GQA, RoPE/ALiBi, sliding window, KV cache and surgery hooks.
+    """Causal multi-head self-attention with GQA, RoPE/ALiBi, sliding window, KV cache and hooks.
 
     ``head_h = Attention(x W_q^h, x W_k^{g(h)}, x W_v^{g(h)})`` and ``out = concat_h(head_h) W_o``, where
     ``g(h) = h // (H / H_kv)`` maps query heads to shared key/value heads (Ainslie et al. 2023,
     arXiv 2305.13245; ``H_kv = H`` is Vaswani et al. 2017, ``H_kv = 1`` is multi-query attention,
     Shazeer 2019, arXiv 1911.02150).
 
-    Order of operations on ``x`` ``(B, T, d)``: project to q/k/v -> ``config.surgery`` -> ``qkv_transform``
-    hook -> RoPE -> write to / read from the KV cache -> attention (naive or SDPA) -> shuffle (surgery)
-    -> output projection -> dropout.
-
-    Surgery (``config.surgery``, see [`SURGERIES`][llmkb.nn.config.SURGERIES]) changes what q/k/v *are*
-    without changing the parameters, so the same checkpoint runs with or without it. For anything else,
-    assign ``self.qkv_transform`` a function ``(q, k, v) -> (q, k, v)``; it is not saved with the model.
+    Order of operations on ``x`` ``(B, T, d)``: project to q/k/v -> ``hooks.qkv`` -> ``positional.rotate``
+    -> write to / read from the KV cache -> kernel (with ``positional.score_bias``) -> ``hooks.heads``
+    -> output projection -> dropout. Hooks (see [`llmkb.nn.hooks`][llmkb.nn.hooks]) change what q/k/v or
+    the head outputs *are* without changing the parameters.
 
     Args:
         config: the model configuration.
@@ -205,69 +256,52 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.n_kv_heads * hd, bias=config.bias)
         self.o_proj = nn.Linear(self.n_heads * hd, d, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
-        self.surgery = config.surgery
-        self.qkv_transform: QKVTransform | None = None
-        if config.positional == "alibi":
-            self.register_buffer("alibi_slopes", alibi_slopes(self.n_heads), persistent=False)
-        else:
-            self.alibi_slopes = None
-        if self.surgery == "freeze_qk":
-            for p in (*self.q_proj.parameters(), *self.k_proj.parameters()):
-                p.requires_grad_(False)
+        self.kernel = KERNELS[config.attention]
 
-    # ---------------------------------------------------------------- pieces
     def _split(self, x: Tensor, n: int) -> Tensor:
         B, T, _ = x.shape
         return x.view(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, D)
 
-    def _apply_surgery(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        s = self.surgery
-        if s == "swap_qk":
-            return k, q, v
-        if s == "tie_qk":
-            return q, q, v
-        if s == "zero_v":
-            return q, k, torch.zeros_like(v)
-        if s == "identity_v":
-            return q, k, self._split(x, self.n_kv_heads)
-        return q, k, v
-
     def _mask_and_bias(
-        self, T: int, S: int, pos_offset: int, key_start: int, device: torch.device, naive: bool
+        self,
+        T: int,
+        S: int,
+        pos_offset: int,
+        key_start: int,
+        positional: PositionalScheme,
+        device: torch.device,
     ) -> tuple[Tensor | None, Tensor | None, bool]:
         """Return ``(bool mask (T, S) | None, bias (H, T, S) | None, is_causal)`` for this call."""
         window = self.config.sliding_window
-        slopes: Tensor | None = self.alibi_slopes
-        aligned = S == T and key_start == pos_offset  # keys are exactly the queries
-        if slopes is None and window is None and not naive:
-            if T == 1:
-                return None, None, False  # one query sees every cached key (all are in its past)
-            if aligned:
-                return None, None, True
         q_pos = torch.arange(pos_offset, pos_offset + T, device=device)  # (T,)
         k_pos = torch.arange(key_start, key_start + S, device=device)  # (S,)
-        mask = position_mask(q_pos, k_pos, window)  # (T, S)
-        bias = alibi_bias(slopes, q_pos, k_pos) if slopes is not None else None  # (H, T, S)
-        return mask, bias, False
+        bias = positional.score_bias(q_pos, k_pos)  # (H, T, S) | None
+        if bias is None and window is None:
+            if T == 1:
+                return None, None, False  # one query sees every cached key (all are in its past)
+            if S == T and key_start == pos_offset:  # keys are exactly the queries
+                return None, None, True
+        return position_mask(q_pos, k_pos, window), bias, False  # (T, S)
 
-    # ---------------------------------------------------------------- forward
     def forward(
         self,
         x: Tensor,
         *,
         pos_offset: int = 0,
-        rope: tuple[Tensor, Tensor] | None = None,
+        positional: PositionalScheme | None = None,
         kv_cache: BaseKVCache | None = None,
         return_weights: bool = False,
+        hooks: Hooks = NO_HOOKS,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend causally over ``x`` (and the cached past).
 
         Args:
             x: ``(B, T, d_model)`` normalized layer input.
             pos_offset: absolute position of ``x[:, 0]``.
-            rope: ``(cos, sin)``, each ``(T, D)``, for the query positions, or ``None``.
+            positional: the model's positional scheme (rotation and score bias); ``None``: no positions.
             kv_cache: cache to append this call's keys/values to and read the past from.
-            return_weights: also return the attention weights (forces the naive path).
+            return_weights: also return the attention weights (forces the ``naive`` kernel).
+            hooks: the ablation hooks in force.
 
         Returns:
             ``(out (B, T, d_model), weights (B, H, T, S) | None)``.
@@ -276,37 +310,21 @@ class MultiHeadAttention(nn.Module):
         q = self._split(self.q_proj(x), self.n_heads)  # (B, H, T, D)
         k = self._split(self.k_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
         v = self._split(self.v_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
-        if self.surgery is not None:
-            q, k, v = self._apply_surgery(x, q, k, v)
-        if self.qkv_transform is not None:
-            q, k, v = self.qkv_transform(q, k, v)
-        if rope is not None:
-            cos, sin = rope[0].to(q.dtype), rope[1].to(q.dtype)
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if hooks.qkv is not None:
+            q, k, v = hooks.qkv(q, k, v, x)
+        positional = positional or NO_POSITION
+        q, k = positional.rotate(q, k, pos_offset)
+        key_start = pos_offset
         if kv_cache is not None:
             key_start = kv_cache.start
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H_kv, S, D): cached past + this call
-        else:
-            key_start = pos_offset
-        S = k.shape[2]
-        naive = return_weights or self.config.attention == "naive"
-        mask, bias, is_causal = self._mask_and_bias(T, S, pos_offset, key_start, x.device, naive)
+        mask, bias, is_causal = self._mask_and_bias(
+            T, k.shape[2], pos_offset, key_start, positional, x.device
+        )
+        kernel = naive_attention if return_weights else self.kernel
         p = self.config.dropout if self.training else 0.0
-        weights: Tensor | None = None
-        if naive:
-            if bias is not None:
-                bias = bias.to(q.dtype)
-            y, weights = scaled_dot_product(q, k, v, mask=mask, bias=bias, dropout_p=p)  # (B, H, T, D)
-        else:
-            attn_mask: Tensor | None = mask
-            if bias is not None:
-                assert mask is not None
-                attn_mask = bias.to(q.dtype).masked_fill(~mask, float("-inf"))  # (H, T, S) float
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=is_causal,
-                enable_gqa=self.n_kv_heads != self.n_heads,
-            )  # fmt: skip
-        if self.surgery == "shuffle_heads":
-            y = torch.roll(y, shifts=1, dims=1)  # head h now sits in slot h+1
+        y, weights = kernel(q, k, v, mask, bias, p, is_causal)  # (B, H, T, D), (B, H, T, S) | None
+        if hooks.heads is not None:
+            y = hooks.heads(y)
         y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H*D)
         return self.resid_dropout(self.o_proj(y)), weights

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from llmkb.nn.attention import MultiHeadAttention
 from llmkb.nn.config import GPTConfig
-from llmkb.nn.ffn import make_ffn
+from llmkb.nn.ffn import FFNS
+from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.kv_cache import BaseKVCache
-from llmkb.nn.norm import make_norm
+from llmkb.nn.norm import NORMS
+from llmkb.nn.positional import PositionalScheme
 
 __all__ = ["TransformerBlock"]
 
@@ -27,8 +30,8 @@ class TransformerBlock(nn.Module):
         x = Norm2(x + FFN(x))
 
     Pre-norm keeps an un-normalized residual "highway" from input to output, which is why it trains
-    stably without warm-up; post-norm normalizes the highway itself. With ``config.residual = False`` the
-    ``x +`` terms are dropped (an ablation: the block becomes a plain composition of functions).
+    stably without warm-up; post-norm normalizes the highway itself. A ``residual`` hook replaces every
+    ``x + h`` (``hooks.no_residual`` drops the ``x +``: the block becomes a plain composition of functions).
 
     Args:
         config: model configuration.
@@ -38,31 +41,34 @@ class TransformerBlock(nn.Module):
     def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         self.pre = config.norm_position == "pre"
-        self.residual = config.residual
-        self.norm1 = make_norm(config.norm, config.d_model, config.norm_eps, config.bias)
+        norm = NORMS[config.norm]
+        self.norm1 = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
         self.attn = MultiHeadAttention(config, layer_idx)
-        self.norm2 = make_norm(config.norm, config.d_model, config.norm_eps, config.bias)
-        self.ffn = make_ffn(config.activation, config.d_model, config.ffn_dim, config.bias, config.dropout)
+        self.norm2 = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
+        self.ffn = FFNS[config.activation](
+            config.d_model, config.ffn_dim, bias=config.bias, dropout=config.dropout
+        )
 
     def forward(
         self,
         x: Tensor,
         *,
         pos_offset: int = 0,
-        rope: tuple[Tensor, Tensor] | None = None,
+        positional: PositionalScheme | None = None,
         kv_cache: BaseKVCache | None = None,
         return_weights: bool = False,
+        hooks: Hooks = NO_HOOKS,
     ) -> tuple[Tensor, Tensor | None]:
-        """``(B, T, d_model) -> ((B, T, d_model), attention weights (B, H, T, S) | None)``."""
-        kw = {"pos_offset": pos_offset, "rope": rope, "kv_cache": kv_cache, "return_weights": return_weights}
+        """``(B, T, d_model) -> ((B, T, d_model), attention weights (B, H, T, S) | None)``; the keyword
+        arguments are passed to [`MultiHeadAttention`][llmkb.nn.attention.MultiHeadAttention]."""
+        add = hooks.residual or torch.add
+        kw = {"pos_offset": pos_offset, "positional": positional, "kv_cache": kv_cache}
         if self.pre:
-            h, weights = self.attn(self.norm1(x), **kw)
-            x = x + h if self.residual else h
-            h = self.ffn(self.norm2(x))
-            x = x + h if self.residual else h
+            h, weights = self.attn(self.norm1(x), return_weights=return_weights, hooks=hooks, **kw)
+            x = add(x, h)
+            x = add(x, self.ffn(self.norm2(x)))
         else:
-            h, weights = self.attn(x, **kw)
-            x = self.norm1(x + h if self.residual else h)
-            h = self.ffn(x)
-            x = self.norm2(x + h if self.residual else h)
+            h, weights = self.attn(x, return_weights=return_weights, hooks=hooks, **kw)
+            x = self.norm1(add(x, h))
+            x = self.norm2(add(x, self.ffn(x)))
         return x, weights

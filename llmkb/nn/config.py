@@ -1,47 +1,32 @@
 """Configuration of the decoder-only transformer: one dataclass, validated, with named presets.
 
-Every architectural choice the knowledge base ablates is a field of [`GPTConfig`][llmkb.nn.GPTConfig]:
-positional scheme, normalization and its placement, activation, attention kernel, grouped-query
-attention, sliding-window attention, weight tying, biases, the residual stream itself and "surgery"
-on the attention's queries, keys and values. Derived sizes (``head_dim``, ``kv_heads``, ``ffn_dim``)
+Every architectural choice the knowledge base compares is a field of [`GPTConfig`][llmkb.nn.GPTConfig]:
+positional scheme, normalization and its placement, feed-forward network, attention kernel, grouped-query
+attention, sliding-window attention, weight tying and biases. The named choices are the keys of the
+registries [`POSITIONAL`][llmkb.nn.positional.POSITIONAL], [`NORMS`][llmkb.nn.norm.NORMS],
+[`FFNS`][llmkb.nn.ffn.FFNS] and [`KERNELS`][llmkb.nn.attention.KERNELS], so registering a class there is all
+a new variant needs. Ablations that change what a trained model computes are hooks
+([`llmkb.nn.hooks`][llmkb.nn.hooks]), not fields. Derived sizes (``head_dim``, ``kv_heads``, ``ffn_dim``)
 are read-only properties, so ``dataclasses.replace(cfg, activation="swiglu")`` re-derives them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["GPTConfig", "PRESETS", "POSITIONAL", "NORMS", "ACTIVATIONS", "ATTENTIONS", "SURGERIES"]
+from llmkb.nn.attention import KERNELS
+from llmkb.nn.ffn import FFNS
+from llmkb.nn.norm import NORMS
+from llmkb.nn.positional import POSITIONAL
 
-POSITIONAL: tuple[str, ...] = ("none", "sinusoidal", "learned", "rope", "alibi")
-"""Accepted values of ``GPTConfig.positional``."""
-NORMS: tuple[str, ...] = ("layernorm", "rmsnorm")
-"""Accepted values of ``GPTConfig.norm``."""
+__all__ = ["GPTConfig", "PRESETS", "NORM_POSITIONS"]
+
 NORM_POSITIONS: tuple[str, ...] = ("pre", "post")
 """Accepted values of ``GPTConfig.norm_position``."""
-ACTIVATIONS: tuple[str, ...] = ("gelu", "relu", "swiglu")
-"""Accepted values of ``GPTConfig.activation``."""
-ATTENTIONS: tuple[str, ...] = ("naive", "sdpa")
-"""Accepted values of ``GPTConfig.attention``."""
-SURGERIES: dict[str, str] = {
-    "swap_qk": "use the key projection as queries and the query projection as keys",
-    "tie_qk": "keys are the queries (k = q, so scores are symmetric before the causal mask)",
-    "freeze_qk": "query and key projections keep their random initialization (requires_grad=False)",
-    "zero_v": "values are zero, so attention contributes nothing to the residual stream",
-    "identity_v": "values are the layer input itself, split into heads (no value projection)",
-    "shuffle_heads": "head outputs are rotated by one head (h -> h+1 mod H) before the output projection",
-}
-"""Accepted values of ``GPTConfig.surgery`` with a one-line description of each."""
-
-_NEEDS_FULL_KV = ("swap_qk", "tie_qk", "identity_v")
-
-
-def _swiglu_hidden(d_model: int) -> int:
-    """``2/3 * 4 * d_model`` rounded up to a multiple of 8 (Shazeer 2020, arXiv 2002.05202)."""
-    return int(math.ceil(8 * d_model / 3 / 8) * 8)
+_REMOVED: dict[str, Any] = {"residual": True, "surgery": None}  # ablation fields of older configs, now hooks
 
 
 @dataclass
@@ -56,29 +41,27 @@ class GPTConfig:
         n_kv_heads: number of key/value heads (grouped-query attention, Ainslie et al. 2023,
             arXiv 2305.13245). ``None`` means ``n_heads`` (classic multi-head attention); 1 is
             multi-query attention. Query head ``h`` reads key/value head ``h // (n_heads // n_kv_heads)``.
-        d_ff: hidden width of the feed-forward network. ``None`` means ``4 * d_model``, or for SwiGLU
-            ``2/3 * 4 * d_model`` rounded up to a multiple of 8 (same parameter count as a 4x MLP).
+        d_ff: hidden width of the feed-forward network. ``None`` means the network's ``default_width``:
+            ``4 * d_model``, or for SwiGLU ``2/3 * 4 * d_model`` rounded up to a multiple of 8 (same parameter
+            count as a 4x MLP).
         max_seq_len: positions the model is trained for (size of the learned positional table; size of
             the precomputed RoPE/sinusoidal tables).
-        positional: ``none`` | ``sinusoidal`` | ``learned`` | ``rope`` | ``alibi``.
+        positional: a key of [`POSITIONAL`][llmkb.nn.positional.POSITIONAL]: ``none`` | ``sinusoidal`` |
+            ``learned`` | ``rope`` | ``alibi``.
         rope_base: base ``b`` of the RoPE frequencies ``b^(-2i/head_dim)``.
-        norm: ``layernorm`` | ``rmsnorm``.
+        norm: a key of [`NORMS`][llmkb.nn.norm.NORMS]: ``layernorm`` | ``rmsnorm``.
         norm_position: ``pre`` (normalize the sublayer input, plus a final norm) or ``post``
             (normalize after the residual addition, as in Vaswani et al. 2017; no final norm).
         norm_eps: epsilon of the normalization layers.
-        activation: ``gelu`` (tanh approximation, as GPT-2) | ``relu`` | ``swiglu``.
-        attention: ``naive`` (explicit softmax(QK^T/sqrt(d))V) | ``sdpa``
-            (``torch.nn.functional.scaled_dot_product_attention``).
+        activation: the feed-forward network, a key of [`FFNS`][llmkb.nn.ffn.FFNS]: ``gelu`` (tanh
+            approximation, as GPT-2) | ``relu`` | ``swiglu``.
+        attention: the kernel, a key of [`KERNELS`][llmkb.nn.attention.KERNELS]: ``naive`` (explicit
+            softmax(QK^T/sqrt(d))V) | ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``).
         dropout: dropout probability on embeddings, attention weights and residual branches.
         bias: biases in all linear layers (except the LM head) and LayerNorm.
         tie_embeddings: the LM head reuses the token-embedding matrix (Press & Wolf 2017, arXiv 1608.05859).
         sliding_window: if set, query ``i`` attends only to keys ``j`` with ``0 <= i - j < sliding_window``
             (Beltagy et al. 2020, arXiv 2004.05150; Mistral, arXiv 2310.06825).
-        residual: ``False`` removes both residual connections (ablation: ``x = f(x)`` instead of
-            ``x = x + f(x)``).
-        surgery: ``None`` or one key of [`SURGERIES`][llmkb.nn.config.SURGERIES]; modifies Q/K/V inside
-            every attention layer without changing the parameters, so a trained checkpoint can be
-            loaded and operated on. For arbitrary experiments set ``MultiHeadAttention.qkv_transform``.
     """
 
     vocab_size: int = 256
@@ -99,8 +82,6 @@ class GPTConfig:
     bias: bool = True
     tie_embeddings: bool = True
     sliding_window: int | None = None
-    residual: bool = True
-    surgery: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field; raise ``ValueError`` with a one-line message on the first problem."""
@@ -109,32 +90,25 @@ class GPTConfig:
         for name in ("n_kv_heads", "d_ff", "sliding_window"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
-        for name in ("bias", "tie_embeddings", "residual"):
+        for name in ("bias", "tie_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _check_choice("positional", self.positional, POSITIONAL)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("norm_position", self.norm_position, NORM_POSITIONS)
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("attention", self.attention, ATTENTIONS)
-        if self.surgery is not None:
-            _check_choice("surgery", self.surgery, tuple(SURGERIES))
+        _check_choice("activation", self.activation, FFNS)
+        _check_choice("attention", self.attention, KERNELS)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.n_heads % self.kv_heads:
             raise ValueError(f"n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads}")
-        if self.positional == "rope" and self.head_dim % 2:
-            raise ValueError(f"rope needs an even head_dim, got d_model/n_heads={self.head_dim}")
-        if self.positional == "sinusoidal" and self.d_model % 2:
-            raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
+        POSITIONAL[self.positional].check(self)
         if not (isinstance(self.rope_base, int | float) and self.rope_base > 1.0):
             raise ValueError(f"rope_base must be a number > 1, got {self.rope_base!r}")
         if not (isinstance(self.norm_eps, int | float) and self.norm_eps > 0.0):
             raise ValueError(f"norm_eps must be a positive number, got {self.norm_eps!r}")
         if not (isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if self.surgery in _NEEDS_FULL_KV and self.kv_heads != self.n_heads:
-            raise ValueError(f"surgery={self.surgery!r} needs n_kv_heads == n_heads (no grouped-query)")
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -152,7 +126,7 @@ class GPTConfig:
         """Resolved feed-forward hidden width (see ``d_ff``)."""
         if self.d_ff is not None:
             return self.d_ff
-        return _swiglu_hidden(self.d_model) if self.activation == "swiglu" else 4 * self.d_model
+        return FFNS[self.activation].default_width(self.d_model)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ (de)serialization
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +136,12 @@ class GPTConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GPTConfig:
         """Build a config from ``to_dict()`` output; unknown keys raise ``ValueError``."""
+        data = dict(data)
+        for name, neutral in _REMOVED.items():  # older checkpoints: accept the neutral value, drop it
+            if name in data and data.pop(name) != neutral:
+                raise ValueError(
+                    f"{name} is no longer a GPTConfig field; run the model under GPT.hooks instead"
+                )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -189,7 +169,8 @@ def _check_int(name: str, value: object, *, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def _check_choice(name: str, value: object, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"{name} must be one of {'|'.join(choices)}, got {value!r}")
 

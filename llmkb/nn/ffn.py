@@ -1,13 +1,21 @@
-"""Position-wise feed-forward networks: the MLP with GELU or ReLU, and the gated SwiGLU variant."""
+"""Position-wise feed-forward networks: the MLP with GELU or ReLU, and the gated SwiGLU variant.
+
+``GPTConfig.activation`` names an entry of [`FFNS`][llmkb.nn.ffn.FFNS]. Protocol: an entry is built as
+``FFNS[name](d_model, d_ff, bias=bias, dropout=dropout)``, maps ``(B, T, d_model)`` to the same shape, and
+its class method ``default_width(d_model)`` gives the hidden width used when ``GPTConfig.d_ff`` is ``None``.
+A new feed-forward network (a mixture of experts, another gated unit) or a new activation of the MLP (a
+subclass of ``FeedForward`` that sets ``activation``) is one class plus one entry in ``FFNS``.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GELU", "FeedForward", "SwiGLU", "make_ffn"]
+__all__ = ["FFNS", "GELU", "FeedForward", "ReLUFeedForward", "SwiGLU"]
 
 
 class GELU(nn.Module):
@@ -40,30 +48,41 @@ class GELU(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Two-layer MLP ``W2 act(W1 x + b1) + b2`` (Vaswani et al. 2017, arXiv 1706.03762, eq. 2).
+    """Two-layer MLP ``W2 act(W1 x + b1) + b2`` (Vaswani et al. 2017, arXiv 1706.03762, eq. 2), GELU as GPT-2.
+
+    A variant with another activation is a subclass that sets ``activation`` (see ``ReLUFeedForward``).
 
     Args:
         d_model: input/output width.
         d_ff: hidden width.
-        activation: ``gelu`` (tanh approximation) or ``relu``.
         bias: biases on both linear layers.
         dropout: dropout on the output (the residual branch).
     """
 
-    def __init__(
-        self, d_model: int, d_ff: int, activation: str = "gelu", bias: bool = True, dropout: float = 0.0
-    ) -> None:
+    activation: Callable[[], nn.Module] = GELU
+    """Builds the element-wise non-linearity (GELU with the tanh approximation here)."""
+
+    def __init__(self, d_model: int, d_ff: int, bias: bool = True, dropout: float = 0.0) -> None:
         super().__init__()
-        if activation not in ("gelu", "relu"):
-            raise ValueError(f"FeedForward activation must be gelu|relu, got {activation!r}")
         self.up = nn.Linear(d_model, d_ff, bias=bias)
-        self.act: nn.Module = GELU("tanh") if activation == "gelu" else nn.ReLU()
+        self.act = type(self).activation()
         self.down = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
+
+    @classmethod
+    def default_width(cls, d_model: int) -> int:
+        """Hidden width ``4 * d_model`` (Vaswani et al. 2017; GPT-2)."""
+        return 4 * d_model
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, T, d_model) -> (B, T, d_model)``."""
         return self.dropout(self.down(self.act(self.up(x))))  # (B, T, d_ff) inside
+
+
+class ReLUFeedForward(FeedForward):
+    """The same MLP with ``ReLU(z) = max(z, 0)``, the activation of the original Transformer."""
+
+    activation = nn.ReLU
 
 
 class SwiGLU(nn.Module):
@@ -86,14 +105,16 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
+    @classmethod
+    def default_width(cls, d_model: int) -> int:
+        """``2/3 * 4 * d_model`` rounded up to a multiple of 8: the parameter count of a ``4 d`` MLP."""
+        return int(math.ceil(8 * d_model / 3 / 8) * 8)
+
     def forward(self, x: Tensor) -> Tensor:
         """``(B, T, d_model) -> (B, T, d_model)``."""
         hidden = nn.functional.silu(self.gate(x)) * self.up(x)  # (B, T, d_ff)
         return self.dropout(self.down(hidden))
 
 
-def make_ffn(activation: str, d_model: int, d_ff: int, bias: bool, dropout: float) -> nn.Module:
-    """Build the feed-forward module for ``activation`` (``gelu|relu|swiglu``)."""
-    if activation == "swiglu":
-        return SwiGLU(d_model, d_ff, bias=bias, dropout=dropout)
-    return FeedForward(d_model, d_ff, activation=activation, bias=bias, dropout=dropout)
+FFNS: dict[str, type[nn.Module]] = {"gelu": FeedForward, "relu": ReLUFeedForward, "swiglu": SwiGLU}
+"""Feed-forward networks by ``GPTConfig.activation`` name (protocol in the module docstring)."""

@@ -1,6 +1,7 @@
 """The decoder-only transformer language model that every topic trains, ablates and measures.
 
-``GPT(config)`` maps token ids ``(B, T)`` to next-token logits ``(B, T, V)``:
+``GPT(config)`` maps token ids ``(B, T)`` to a [`ModelOutput`][llmkb.nn.model.ModelOutput] holding next-token
+logits ``(B, T, V)`` (and the loss, and attention weights, when asked for):
 
     x_0 = E[idx] (+ P[positions])               token (and absolute position) embedding
     x_l = Block_l(x_(l-1)),  l = 1..L           attention + feed-forward with residuals
@@ -11,13 +12,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -26,11 +31,15 @@ from torch.nn import functional as F
 
 from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import GPTConfig
+from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
-from llmkb.nn.norm import make_norm
-from llmkb.nn.positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+from llmkb.nn.norm import NORMS
+from llmkb.nn.positional import NO_POSITION, POSITIONAL
 
-__all__ = ["GPT", "count_parameters", "WEIGHTS_NAME", "CONFIG_NAME"]
+if TYPE_CHECKING:
+    from llmkb.infer.sampling import SamplingConfig
+
+__all__ = ["GPT", "ModelOutput", "count_parameters", "WEIGHTS_NAME", "CONFIG_NAME"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -48,7 +57,8 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; two per layer, plus a final one with pre-norm;
     * embeddings: ``V d`` tokens, ``+ max_seq_len d`` for learned positions, ``+ V d`` for an untied head.
 
-    ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``.
+    ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``, for the built-in entries of
+    the registries (a newly registered class has whatever parameters it creates).
     For the classic ``G = H``, ``f = 4d`` MLP this is ``N ~ 12 L d^2`` non-embedding parameters
     (Kaplan et al. 2020, arXiv 2001.08361).
 
@@ -76,8 +86,25 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     return embeddings + body + head
 
 
+@dataclass
+class ModelOutput:
+    """What [`GPT.forward`][llmkb.nn.GPT.forward] returns, whatever it was asked for.
+
+    Attributes:
+        logits: next-token logits ``(B, T, V)``.
+        loss: mean cross-entropy against ``targets`` (a scalar), or ``None`` without targets.
+        attn: with ``return_attn``, one attention-weight tensor ``(B, H, T, S)`` per layer; else ``None``.
+    """
+
+    logits: Tensor
+    loss: Tensor | None = None
+    attn: list[Tensor] | None = None
+
+
 class GPT(nn.Module):
     """Configurable decoder-only transformer language model.
+
+    Ablations run under [`hooks`][llmkb.nn.GPT.hooks]; nothing of the model is reassigned.
 
     Positional kinds and long inputs (``T`` > ``max_seq_len``):
 
@@ -98,20 +125,12 @@ class GPT(nn.Module):
         self.config = config
         d = config.d_model
         self.tok_emb = nn.Embedding(config.vocab_size, d)
-        self.pos_emb: LearnedPositionalEmbedding | SinusoidalPositionalEncoding | None = None
-        self.rope: RotaryEmbedding | None = None
-        self.emb_scale = 1.0
-        if config.positional == "learned":
-            self.pos_emb = LearnedPositionalEmbedding(config.max_seq_len, d)
-        elif config.positional == "sinusoidal":
-            self.pos_emb = SinusoidalPositionalEncoding(d, config.max_seq_len)
-            self.emb_scale = math.sqrt(d)
-        elif config.positional == "rope":
-            self.rope = RotaryEmbedding(config.head_dim, config.max_seq_len, config.rope_base)
+        self.pos_emb = POSITIONAL[config.positional].from_config(config)  # learned: the key pos_emb.weight
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(TransformerBlock(config, i) for i in range(config.n_layers))
+        self._hooks: Hooks = NO_HOOKS  # plain state, never in the state dict; see `hooks`
         if config.norm_position == "pre":
-            self.norm_f: nn.Module = make_norm(config.norm, d, config.norm_eps, config.bias)
+            self.norm_f: nn.Module = NORMS[config.norm](d, eps=config.norm_eps, bias=config.bias)
         else:
             self.norm_f = nn.Identity()  # post-norm blocks already end with a norm
         self.lm_head = nn.Linear(d, config.vocab_size, bias=False)
@@ -127,7 +146,8 @@ class GPT(nn.Module):
         channels, rather than being dwarfed by it.
         """
         resid_std = 0.02 / math.sqrt(2 * self.config.n_layers)
-        emb_std = 0.02 if self.emb_scale == 1.0 else 1.0 / self.emb_scale
+        scale = self.pos_emb.token_scale
+        emb_std = 0.02 if scale == 1.0 else 1.0 / scale
         with torch.no_grad():
             for name, module in self.named_modules():
                 if isinstance(module, nn.Linear):
@@ -147,7 +167,7 @@ class GPT(nn.Module):
         kv_cache: BaseKVCache | None = None,
         pos_offset: int | None = None,
         return_attn: bool = False,
-    ) -> Tensor | tuple[Tensor, ...]:
+    ) -> ModelOutput:
         """Compute next-token logits (and optionally the loss and attention weights).
 
         Args:
@@ -156,12 +176,11 @@ class GPT(nn.Module):
             kv_cache: a [`KVCache`][llmkb.nn.KVCache] / [`ConcatKVCache`][llmkb.nn.ConcatKVCache]; this call's
                 keys/values are appended and the cached past is attended to.
             pos_offset: absolute position of ``idx[:, 0]``; defaults to ``kv_cache.length`` (or 0).
-            return_attn: also return per-layer attention weights (computed with the naive path).
+            return_attn: also return per-layer attention weights (computed with the naive kernel).
 
         Returns:
-            ``logits (B, T, V)``; ``(logits, loss)`` with targets; ``(logits, attn)`` with ``return_attn``
-            where ``attn`` is a list of ``n_layers`` tensors ``(B, H, T, S)``; ``(logits, loss, attn)`` with
-            both.
+            A [`ModelOutput`][llmkb.nn.model.ModelOutput]: ``logits`` always, ``loss`` with ``targets``,
+            ``attn`` (``n_layers`` tensors ``(B, H, T, S)``) with ``return_attn``.
         """
         if idx.dim() != 2:
             raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
@@ -174,28 +193,51 @@ class GPT(nn.Module):
         offset = 0 if pos_offset is None else int(pos_offset)
         if offset < 0:
             raise ValueError(f"pos_offset must be >= 0, got {offset}")
+        hooks = self._hooks
+        positional = self.pos_emb if hooks.positional else NO_POSITION
         x = self.tok_emb(idx)  # (B, T, d)
-        if self.emb_scale != 1.0:
-            x = x * self.emb_scale
-        if self.pos_emb is not None:
-            x = x + self.pos_emb.span(offset, T).to(x.dtype)  # (T, d) broadcast over B
-        x = self.drop(x)
-        rope = self.rope.span(offset, T) if self.rope is not None else None  # (T, D) each
+        if self.pos_emb.token_scale != 1.0:
+            x = x * self.pos_emb.token_scale  # kept when positions are hooked off
+        x = self.drop(positional.add_to_embeddings(x, offset))  # (B, T, d)
+        kw = {"pos_offset": offset, "positional": positional, "kv_cache": kv_cache, "hooks": hooks}
         attn: list[Tensor] = []
         for block in self.blocks:
-            x, weights = block(x, pos_offset=offset, rope=rope, kv_cache=kv_cache, return_weights=return_attn)
+            x, weights = block(x, return_weights=return_attn, **kw)
             if weights is not None:
                 attn.append(weights)
         if kv_cache is not None:
             kv_cache.advance(T)
         logits = self.lm_head(self.norm_f(x))  # (B, T, V)
-        out: tuple[Tensor, ...] = (logits,)
+        loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
-            out = (*out, loss)
-        if return_attn:
-            return (*out, attn)  # type: ignore[return-value]
-        return out[0] if len(out) == 1 else out
+        return ModelOutput(logits, loss, attn if return_attn else None)
+
+    @contextlib.contextmanager
+    def hooks(self, **hooks: Any) -> Iterator[GPT]:
+        """Run the model under ablation hooks for the ``with`` block; the previous hooks are always restored.
+
+        Args:
+            **hooks: fields of [`Hooks`][llmkb.nn.hooks.Hooks] (``qkv``, ``heads``, ``residual``,
+                ``positional``); fields not given keep their current value, so blocks nest.
+
+        Yields:
+            The model itself. Hooks are not parameters: nothing is copied, nothing is saved.
+
+        Example:
+            ``with model.hooks(positional=False): logits = model(idx).logits``
+        """
+        known = [f.name for f in dataclasses.fields(Hooks)]
+        if set(hooks) - set(known):
+            raise ValueError(
+                f"unknown hook(s) {sorted(set(hooks) - set(known))}; choose from {', '.join(known)}"
+            )
+        previous = self._hooks
+        self._hooks = dataclasses.replace(previous, **hooks)
+        try:
+            yield self
+        finally:
+            self._hooks = previous
 
     # ------------------------------------------------------------------ parameters
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
@@ -206,8 +248,7 @@ class GPT(nn.Module):
         total = sum(p.numel() for p in self.parameters())
         if exclude_embeddings:
             total -= self.tok_emb.weight.numel()
-            if isinstance(self.pos_emb, LearnedPositionalEmbedding):
-                total -= self.pos_emb.weight.numel()
+            total -= sum(p.numel() for p in self.pos_emb.parameters())  # a learned position table
             if not self.config.tie_embeddings:
                 total -= self.lm_head.weight.numel()
         return total
@@ -301,21 +342,18 @@ class GPT(nn.Module):
         self,
         idx: Tensor,
         max_new_tokens: int,
+        sampling: SamplingConfig | None = None,
+        *,
         use_cache: bool = True,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        min_p: float | None = None,
-        repetition_penalty: float = 1.0,
         generator: torch.Generator | None = None,
         cache_impl: str = "static",
     ) -> Tensor:
         """Autoregressively extend ``idx`` by ``max_new_tokens`` tokens.
 
         Each step samples with [`llmkb.infer.sampling.sample_next`][llmkb.infer.sampling.sample_next] from the last
-        position's logits (``temperature=0`` is greedy). With ``use_cache`` the prompt is processed once and
-        each later step feeds one token against the KV cache; without it every step re-runs the whole
-        context. Both give the same tokens. The model is put in eval mode for the call and restored after.
+        position's logits. With ``use_cache`` the prompt is processed once and each later step feeds one
+        token against the KV cache; without it every step re-runs the whole context. Both give the same
+        tokens. The model is put in eval mode for the call and restored after.
 
         Context longer than ``max_seq_len``: learned positions crop to the last ``max_seq_len`` tokens (and
         the cache is dropped from then on, since positions shift); every other positional kind keeps the
@@ -324,12 +362,10 @@ class GPT(nn.Module):
         Args:
             idx: prompt ``(B, T)``, ``T >= 1``.
             max_new_tokens: number of tokens to append (>= 0).
+            sampling: a [`SamplingConfig`][llmkb.infer.sampling.SamplingConfig] (validated once); ``None`` is
+                ``SamplingConfig()``, plain sampling at temperature 1; greedy is
+                ``SamplingConfig(temperature=0)``.
             use_cache: decode with a KV cache.
-            temperature: passed to ``sample_next`` (0 is greedy).
-            top_k: passed to ``sample_next``.
-            top_p: passed to ``sample_next``.
-            min_p: passed to ``sample_next``.
-            repetition_penalty: passed to ``sample_next``.
             generator: passed to ``sample_next`` (seeded sampling).
             cache_impl: ``static`` ([`KVCache`][llmkb.nn.KVCache]) or ``concat``
                 ([`ConcatKVCache`][llmkb.nn.ConcatKVCache]).
@@ -337,7 +373,7 @@ class GPT(nn.Module):
         Returns:
             ``(B, T + max_new_tokens)`` token ids.
         """
-        from llmkb.infer.sampling import sample_next
+        from llmkb.infer.sampling import SamplingConfig, sample_next
 
         if idx.dim() != 2 or idx.shape[1] < 1:
             raise ValueError(f"idx must be a (B, T) prompt with T >= 1, got shape {tuple(idx.shape)}")
@@ -345,7 +381,11 @@ class GPT(nn.Module):
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         if cache_impl not in ("static", "concat"):
             raise ValueError(f"cache_impl must be static|concat, got {cache_impl!r}")
-        limit = self.config.max_seq_len if self.config.positional == "learned" else None
+        if sampling is None:
+            sampling = SamplingConfig()
+        elif not isinstance(sampling, SamplingConfig):
+            raise ValueError(f"sampling must be a SamplingConfig, got {type(sampling).__name__}")
+        limit = self.pos_emb.context_limit
         out = idx
         if max_new_tokens == 0:
             return out
@@ -357,31 +397,17 @@ class GPT(nn.Module):
             if use_cache:
                 need = context.shape[1] + max_new_tokens - 1
                 cache = self.make_cache(out.shape[0], need if limit is None else min(need, limit), cache_impl)
-            logits = self(context, kv_cache=cache)
+            logits = self(context, kv_cache=cache).logits
             for step in range(max_new_tokens):
-                nxt = sample_next(
-                    logits[:, -1, :],
-                    history=out,
-                    temperature=temperature,
-                    top_k=top_k,
-                    top_p=top_p,
-                    min_p=min_p,
-                    repetition_penalty=repetition_penalty,
-                    generator=generator,
-                )  # (B,)
+                nxt = sample_next(logits[:, -1, :], sampling, history=out, generator=generator)  # (B,)
                 out = torch.cat((out, nxt[:, None].to(out.dtype)), dim=1)
                 if step == max_new_tokens - 1:
                     break
                 if cache is not None and (limit is None or cache.length < limit):
-                    logits = self(out[:, -1:], kv_cache=cache)
+                    logits = self(out[:, -1:], kv_cache=cache).logits
                 else:
                     cache = None  # learned positions past the window: recompute on the cropped context
-                    logits = self(out if limit is None else out[:, -limit:])
+                    logits = self(out if limit is None else out[:, -limit:]).logits
         finally:
             self.train(was_training)
         return out
-
-    def set_qkv_transform(self, fn: Any) -> None:
-        """Install (or with ``None`` remove) a ``qkv_transform`` hook on every attention layer."""
-        for block in self.blocks:
-            block.attn.qkv_transform = fn

@@ -1,11 +1,16 @@
-"""Normalization layers: LayerNorm and RMSNorm, written out so the formulas are visible."""
+"""Normalization layers: LayerNorm and RMSNorm, written out so the formulas are visible.
+
+``GPTConfig.norm`` names an entry of [`NORMS`][llmkb.nn.norm.NORMS]; every entry is built as
+``NORMS[name](dim, eps=eps, bias=bias)`` and maps ``(..., dim)`` to the same shape. A new normalization is
+one class with that constructor plus one entry in ``NORMS``.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+__all__ = ["NORMS", "LayerNorm", "RMSNorm"]
 
 
 class LayerNorm(nn.Module):
@@ -49,9 +54,10 @@ class RMSNorm(nn.Module):
     Args:
         dim: size of the normalized (last) dimension.
         eps: added to the mean square.
+        bias: ignored (RMSNorm has no bias); accepted so that every entry of ``NORMS`` is built alike.
     """
 
-    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = False) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))  # gamma
@@ -67,10 +73,5 @@ class RMSNorm(nn.Module):
         return (xf * rms_inv).to(x.dtype) * self.weight
 
 
-def make_norm(kind: str, dim: int, eps: float, bias: bool) -> nn.Module:
-    """Build ``layernorm`` (with ``bias``) or ``rmsnorm`` (never has a bias)."""
-    if kind == "layernorm":
-        return LayerNorm(dim, eps=eps, bias=bias)
-    if kind == "rmsnorm":
-        return RMSNorm(dim, eps=eps)
-    raise ValueError(f"norm must be layernorm|rmsnorm, got {kind!r}")
+NORMS: dict[str, type[nn.Module]] = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
+"""Normalization layers by ``GPTConfig.norm`` name; each is built as ``cls(dim, eps=eps, bias=bias)``."""

@@ -14,16 +14,39 @@ the model sees a bag of tokens. The schemes here differ in *where* position ente
 
 All position arguments are absolute positions (LongTensor ``(T,)``), so cached generation just passes
 ``offset + arange(T)``.
+
+Protocol. ``GPTConfig.positional`` names an entry of [`POSITIONAL`][llmkb.nn.positional.POSITIONAL], a
+subclass of [`PositionalScheme`][llmkb.nn.positional.PositionalScheme] built once per model with
+``from_config(config)``. The model and attention call three methods on it, and each scheme overrides the
+ones it needs (the others are the identity):
+
+* ``add_to_embeddings(x (B, T, d), offset) -> x`` — once, on the token embeddings;
+* ``rotate(q (B, H, T, D), k (B, H_kv, T, D), offset) -> (q, k)`` — in every attention layer, before the
+  KV cache;
+* ``score_bias(query_positions (T,), key_positions (S,)) -> (H, T, S) | None`` — added to the scores.
+
+Plus ``token_scale`` (token embeddings are multiplied by it), ``context_limit`` (positions past it have no
+encoding) and ``check(config)`` (configuration errors, raised by ``GPTConfig``). A new scheme (RoPE scaling,
+a relative bias) is one subclass plus one entry in ``POSITIONAL``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
+if TYPE_CHECKING:
+    from llmkb.nn.config import GPTConfig
+
 __all__ = [
+    "POSITIONAL",
+    "PositionalScheme",
+    "NoPosition",
+    "NO_POSITION",
+    "ALiBi",
     "sinusoidal_table",
     "SinusoidalPositionalEncoding",
     "LearnedPositionalEmbedding",
@@ -34,6 +57,50 @@ __all__ = [
     "alibi_slopes",
     "alibi_bias",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# the protocol, and no positions at all
+# --------------------------------------------------------------------------------------------------
+
+
+class PositionalScheme(nn.Module):
+    """Where position enters the model; every method is the identity here (protocol: module docstring)."""
+
+    token_scale: float = 1.0
+    """Token embeddings are multiplied by this before ``add_to_embeddings``."""
+    context_limit: int | None = None
+    """Positions ``>= context_limit`` have no encoding (``GPT.generate`` crops there); ``None``: no limit."""
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> PositionalScheme:
+        """Build the scheme for a model of ``config``."""
+        return cls()
+
+    @classmethod
+    def check(cls, config: GPTConfig) -> None:
+        """Raise ``ValueError`` (one line) if ``config`` cannot use this scheme."""
+
+    def add_to_embeddings(self, x: Tensor, offset: int) -> Tensor:
+        """Token embeddings ``x`` ``(B, T, d)`` of positions ``offset ..`` plus their encoding."""
+        return x
+
+    def rotate(self, q: Tensor, k: Tensor, offset: int) -> tuple[Tensor, Tensor]:
+        """Queries ``(B, H, T, D)`` and keys ``(B, H_kv, T, D)`` of positions ``offset ..``, rotated."""
+        return q, k
+
+    def score_bias(self, query_positions: Tensor, key_positions: Tensor) -> Tensor | None:
+        """Additive score bias ``(H, T, S)`` for queries and keys at these positions, or ``None``."""
+        return None
+
+
+class NoPosition(PositionalScheme):
+    """No positional encoding (NoPE): only the causal mask tells positions apart (Haviv et al. 2022,
+    arXiv 2203.16634)."""
+
+
+NO_POSITION: PositionalScheme = NoPosition()
+"""The stateless no-position scheme, shared (used when there is no scheme or positions are hooked off)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,11 +134,13 @@ def sinusoidal_table(positions: Tensor, d_model: int, base: float = 10000.0) -> 
     return table.to(torch.float32)  # (T, d)
 
 
-class SinusoidalPositionalEncoding(nn.Module):
+class SinusoidalPositionalEncoding(PositionalScheme):
     """Adds nothing trainable: returns the sinusoidal table rows for the requested positions.
 
     The first ``max_len`` rows are precomputed (a non-persistent buffer); later positions are computed on
     the fly with [`sinusoidal_table`][llmkb.nn.positional.sinusoidal_table], so the module extrapolates.
+    As a scheme it scales token embeddings by ``sqrt(d_model)`` before adding the table, as Vaswani et al.
+    2017 do (the encoding has unit amplitude).
 
     Args:
         d_model: even model width.
@@ -83,6 +152,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.base = base
+        self.token_scale = math.sqrt(d_model)
         table = sinusoidal_table(torch.arange(max_len), d_model, base)  # (max_len, d)
         self.register_buffer("table", table, persistent=False)
 
@@ -100,13 +170,28 @@ class SinusoidalPositionalEncoding(nn.Module):
             return table[offset : offset + length]
         return self(torch.arange(offset, offset + length, device=table.device))
 
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> SinusoidalPositionalEncoding:
+        """The encoding of width ``d_model`` with ``max_seq_len`` rows precomputed."""
+        return cls(config.d_model, config.max_seq_len)
+
+    @classmethod
+    def check(cls, config: GPTConfig) -> None:
+        """The table needs an even ``d_model``."""
+        if config.d_model % 2:
+            raise ValueError(f"sinusoidal positions need an even d_model, got {config.d_model}")
+
+    def add_to_embeddings(self, x: Tensor, offset: int) -> Tensor:
+        """``x + PE[offset : offset + T]``, broadcast over the batch."""
+        return x + self.span(offset, x.shape[1]).to(x.dtype)  # (T, d) broadcast over B
+
 
 # --------------------------------------------------------------------------------------------------
 # learned absolute (GPT, Radford et al. 2018/2019)
 # --------------------------------------------------------------------------------------------------
 
 
-class LearnedPositionalEmbedding(nn.Module):
+class LearnedPositionalEmbedding(PositionalScheme):
     """A trained table ``P`` of shape ``(max_len, d_model)``; position ``p`` contributes ``P[p]``.
 
     Used by GPT-2 (Radford et al. 2019). It cannot extrapolate: positions ``>= max_len`` have no row
@@ -119,7 +204,7 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, max_len: int, d_model: int) -> None:
         super().__init__()
-        self.max_len = max_len
+        self.max_len = self.context_limit = max_len
         self.weight = nn.Parameter(torch.empty(max_len, d_model))
         nn.init.normal_(self.weight, std=0.02)
 
@@ -140,6 +225,15 @@ class LearnedPositionalEmbedding(nn.Module):
                 "crop the input to max_seq_len tokens"
             )
         return self.weight[offset : offset + length]
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> LearnedPositionalEmbedding:
+        """A table of ``max_seq_len`` rows of width ``d_model``."""
+        return cls(config.max_seq_len, config.d_model)
+
+    def add_to_embeddings(self, x: Tensor, offset: int) -> Tensor:
+        """``x + P[offset : offset + T]``, broadcast over the batch."""
+        return x + self.span(offset, x.shape[1]).to(x.dtype)  # (T, d) broadcast over B
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,7 +280,7 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return x * cos + rotate_half(x) * sin
 
 
-class RotaryEmbedding(nn.Module):
+class RotaryEmbedding(PositionalScheme):
     """Cos/sin tables for rotary position embedding (Su et al. 2021, "RoFormer", arXiv 2104.09864).
 
     RoPE rotates query and key channel pairs by an angle proportional to the absolute position,
@@ -237,9 +331,21 @@ class RotaryEmbedding(nn.Module):
             return cos_t[offset : offset + length], self.sin_table[offset : offset + length]
         return self(torch.arange(offset, offset + length, device=cos_t.device))
 
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> RotaryEmbedding:
+        """Tables for ``head_dim`` and ``max_seq_len`` positions with base ``rope_base``."""
+        return cls(config.head_dim, config.max_seq_len, config.rope_base)
+
+    @classmethod
+    def check(cls, config: GPTConfig) -> None:
+        """Channels rotate in pairs: ``head_dim`` must be even."""
+        if config.head_dim % 2:
+            raise ValueError(f"rope needs an even head_dim, got d_model/n_heads={config.head_dim}")
+
     def rotate(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
         """Apply RoPE to ``q`` and ``k`` ``(..., T, D)`` at positions ``offset .. offset+T-1``."""
-        cos, sin = self.span(offset, q.shape[-2])
+        cos, sin = self.span(offset, q.shape[-2])  # (T, D) each
+        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
 
 
@@ -295,3 +401,35 @@ def alibi_bias(slopes: Tensor, query_positions: Tensor, key_positions: Tensor) -
     """
     distance = (query_positions[:, None] - key_positions[None, :]).to(slopes.dtype)  # (T, S)
     return -slopes[:, None, None] * distance[None, :, :]  # (H, T, S)
+
+
+class ALiBi(PositionalScheme):
+    """ALiBi as a scheme: nothing added, nothing rotated; [`alibi_bias`][llmkb.nn.positional.alibi_bias]
+    added to every layer's scores (Press et al. 2021, arXiv 2108.12409).
+
+    Args:
+        n_heads: number of query heads (one slope each, a non-persistent buffer).
+    """
+
+    def __init__(self, n_heads: int) -> None:
+        super().__init__()
+        self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)  # (H,)
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> ALiBi:
+        """Slopes for ``n_heads`` heads."""
+        return cls(config.n_heads)
+
+    def score_bias(self, query_positions: Tensor, key_positions: Tensor) -> Tensor:
+        """``-m_h (i - j)``, ``(H, T, S)``."""
+        return alibi_bias(self.slopes, query_positions, key_positions)
+
+
+POSITIONAL: dict[str, type[PositionalScheme]] = {
+    "none": NoPosition,
+    "sinusoidal": SinusoidalPositionalEncoding,
+    "learned": LearnedPositionalEmbedding,
+    "rope": RotaryEmbedding,
+    "alibi": ALiBi,
+}
+"""Positional schemes by ``GPTConfig.positional`` name (protocol in the module docstring)."""

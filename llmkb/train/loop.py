@@ -212,7 +212,7 @@ def train_step(
     """One optimizer update: set ``lr``, forward, backward, clip, step, clear gradients.
 
     Args:
-        model: Returns ``(logits, loss)`` when called as ``model(x, y)``.
+        model: Returns a ``ModelOutput`` with ``loss`` when called as ``model(x, y)``.
         optimizer: The optimizer over ``params``.
         params: Parameters whose gradient norm is clipped.
         x: Inputs ``(B, T)``.
@@ -227,7 +227,7 @@ def train_step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     with autocast if autocast is not None else contextlib.nullcontext():
-        _, loss = model(x, y)
+        loss = model(x, y).loss
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
@@ -494,10 +494,10 @@ class _Trainer:
                 x, y = self.source.val_batch(g)
                 x, y = x.to(self.device), y.to(self.device)
                 with autocast:
-                    logits, loss = self.model(x, y)
-                losses.append(loss.float())
+                    out = self.model(x, y)
+                losses.append(out.loss.float())
                 if self.source.task is not None:
-                    accs.append(sequence_accuracy(logits, y))
+                    accs.append(sequence_accuracy(out.logits, y))
         finally:
             self.model.train()
         return {

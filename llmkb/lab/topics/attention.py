@@ -216,7 +216,7 @@ def jacobian_norms(model: GPT, idx: Tensor, chunk: int = 256) -> Tensor:
         emb = emb0.expand(n, -1, -1).clone().requires_grad_(True)  # (n, T, d)
         handle = model.tok_emb.register_forward_hook(lambda _m, _i, _o: emb)  # noqa: B023
         try:
-            logits = model(idx.expand(n, -1))  # (n, T, V)
+            logits = model(idx.expand(n, -1)).logits  # (n, T, V)
         finally:
             handle.remove()
         assert isinstance(logits, Tensor)
@@ -414,7 +414,7 @@ def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     model, tok = load_shared_model(ctx.need(SHARED_MODEL))
     ids = _ids(tok, SENTENCE)
     with torch.no_grad():
-        _, attn = model(ids, return_attn=True)
+        attn = model(ids, return_attn=True).attn
     maps = torch.stack([a[0] for a in attn])  # (L, H, T, T)
     spaces = ids[0] == tok.encode(" ")[0]  # (T,) word boundaries
     scores = head_scores(maps, boundary=spaces)
@@ -423,7 +423,7 @@ def heads(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     letters = torch.tensor(tok.encode("abcdefghijklmnopqrstuvwxyz"), dtype=torch.long)
     block = letters[torch.randint(len(letters), (int(cfg["repeats"]), period), generator=gen)]  # (R, P)
     with torch.no_grad():
-        _, attn_rep = model(torch.cat([block, block], dim=1), return_attn=True)
+        attn_rep = model(torch.cat([block, block], dim=1), return_attn=True).attn
     ind = induction_scores(torch.stack(attn_rep).mean(1), period)  # (L, H), averaged over the R strings
     L, H = ind.shape
     rows = []
@@ -561,7 +561,7 @@ def causality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     other = ids.clone()
     other[0, p + 1 :] = torch.tensor(tok.encode("#" * (T - p - 1)), dtype=torch.long)
     with torch.no_grad():
-        a, b = model(ids), model(other)
+        a, b = model(ids).logits, model(other).logits
     return {
         "tokens": _char_labels(tok, ids),
         "norms": norms.numpy(),

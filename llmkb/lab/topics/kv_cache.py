@@ -37,6 +37,7 @@ from llmkb.infer.kvtrace import (
     prefix_reuse_trace,
     traced_greedy_decode,
 )
+from llmkb.infer.sampling import SamplingConfig
 from llmkb.lab import Result, RunContext, experiment, figure
 from llmkb.lab.shared_model import load_shared_model
 from llmkb.nn import GPT, GPTConfig, KVCache
@@ -387,7 +388,7 @@ def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     idx = torch.tensor([prompt], dtype=torch.long)
     n, w = cfg["new_tokens"], cfg["window"]
     tokens, rec_cache = traced_greedy_decode(model, idx, n)
-    same_tokens = bool((tokens == model.generate(idx, n, temperature=0.0)).all())
+    same_tokens = bool((tokens == model.generate(idx, n, SamplingConfig(temperature=0.0))).all())
     w_model = _windowed(model, w)
     w_tokens, rec_window = traced_greedy_decode(w_model, idx, n)
     sim_cache = decode_trace(len(prompt), n)

@@ -15,17 +15,15 @@ Four experiments, all on the model of [`llmkb.nn`][llmkb.nn] with only ``GPTConf
   table trained in ``positional/compare``.
 * ``positional/ablation`` trains the variants on an order-sensitive synthetic task (reversal) and measures
   loss, exact-match accuracy and attention entropy per head, with the positional signal present, never
-  trained (``none``) and removed at test time from a trained model
-  ([`without_positional`][llmkb.lab.topics.positional.without_positional]).
+  trained (``none``) and removed at test time from a trained model (the hook
+  ``model.hooks(positional=False)`` of [`GPT.hooks`][llmkb.nn.GPT.hooks]).
 
 Run it: ``llmkb lab run positional-embeddings`` (quick) or add ``--profile full``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,8 +33,7 @@ from torch import Tensor
 
 from llmkb.data import ReverseTask, TokenDataset
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.nn import GPT, GPTConfig
-from llmkb.nn.config import POSITIONAL
+from llmkb.nn import GPT, POSITIONAL, GPTConfig
 from llmkb.nn.positional import RotaryEmbedding, apply_rotary, rope_inv_freq, sinusoidal_table
 from llmkb.train import TrainConfig, train
 
@@ -47,7 +44,6 @@ __all__ = [
     "eval_windows",
     "pca_3d",
     "per_position_loss",
-    "without_positional",
 ]
 
 VARIANTS: tuple[str, ...] = ("none", "sinusoidal", "learned", "rope", "alibi")
@@ -117,7 +113,7 @@ def per_position_loss(model: GPT, windows: Tensor, chunk: int = 16) -> Tensor:
     total = torch.zeros(windows.shape[1] - 1, dtype=torch.float64)  # (L,)
     for part in windows.split(chunk):
         x, y = part[:, :-1], part[:, 1:]  # (b, L)
-        logits = model(x)  # (b, L, V)
+        logits = model(x).logits  # (b, L, V)
         loss = F.cross_entropy(logits.transpose(1, 2).float(), y, reduction="none")  # (b, L)
         total += loss.sum(0).double()
     return (total / windows.shape[0]).float()
@@ -143,36 +139,6 @@ def attention_entropy(weights: Tensor) -> Tensor:
 def causal_entropy_bound(T: int) -> Tensor:
     """The largest possible entropy of each causal attention row, ``ln(i + 1)`` for ``i = 0 .. T-1``."""
     return torch.log(torch.arange(1, T + 1, dtype=torch.float32))  # (T,)
-
-
-@contextlib.contextmanager
-def without_positional(model: GPT) -> Iterator[GPT]:
-    """Temporarily remove every positional signal from a trained model (test-time ablation).
-
-    Inside the block the model runs exactly as trained except that no position enters: the added
-    table (learned or sinusoidal) is dropped, RoPE's rotation is skipped and ALiBi's bias is not added.
-    Only the causal mask is left. The token-embedding scale of the sinusoidal variant is kept. Nothing is
-    copied and no parameter changes; the original modules are put back on exit.
-
-    Args:
-        model: a [`GPT`][llmkb.nn.GPT].
-
-    Yields:
-        The same model, ablated.
-    """
-    pos_emb, rope = model.pos_emb, model.rope
-    slopes = [(block.attn, block.attn.alibi_slopes) for block in model.blocks]
-    model.pos_emb = None
-    model.rope = None
-    for attn, _ in slopes:
-        attn.alibi_slopes = None
-    try:
-        yield model
-    finally:
-        model.pos_emb = pos_emb
-        model.rope = rope
-        for attn, value in slopes:
-            attn.alibi_slopes = value
 
 
 def pca_3d(points: Tensor) -> tuple[Tensor, Tensor]:
@@ -566,8 +532,8 @@ def _answer_slice(task: ReverseTask) -> slice:
 @torch.no_grad()
 def _score(model: GPT, task: ReverseTask, x: Tensor, y: Tensor, n_attn: int) -> dict[str, Any]:
     model.eval()
-    logits = model(x)  # (B, T, V)
-    _, attn = model(x[:n_attn], return_attn=True)  # n_layers x (b, H, T, T)
+    logits = model(x).logits  # (B, T, V)
+    attn = model(x[:n_attn], return_attn=True).attn  # n_layers x (b, H, T, T)
     weights = torch.stack(attn, dim=1)  # (b, L, H, T, T)
     ent = attention_entropy(weights)[..., _answer_slice(task)]  # (b, L, H, A)
     return {
@@ -656,7 +622,7 @@ def ablation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         }
         rows.append(row)
         if variant != "none":
-            with without_positional(model):
+            with model.hooks(positional=False):
                 a = _score(model, task, x, y, cfg["n_attn"])
             entropy[f"{variant} (removed)"] = a["entropy"]
             removed.append(

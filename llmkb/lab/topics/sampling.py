@@ -93,7 +93,7 @@ def decode_settings(
     [`sample_next`][llmkb.infer.sampling.sample_next] does (``torch.multinomial``; arg-max at temperature 0),
     with that config's own generator seeded ``seed + s``. Computing the distribution once serves both the
     entropy and the draw. With a single config the tokens equal those of
-    ``model.generate(prompt.repeat(N, 1), max_new_tokens, **config, generator=Generator().manual_seed(seed))``
+    ``model.generate(prompt.repeat(N, 1), max_new_tokens, config, generator=Generator().manual_seed(seed))``
     (a test checks this).
 
     Args:
@@ -131,7 +131,7 @@ def decode_settings(
     model.eval()
     try:
         cache = model.make_cache(b, t0 + max_new_tokens - 1)
-        logits = model(out, kv_cache=cache)[:, -1, :]  # (B, V)
+        logits = model(out, kv_cache=cache).logits[:, -1, :]  # (B, V)
         for step in range(max_new_tokens):
             nxt = torch.empty(b, dtype=torch.long, device=device)  # (B,)
             for s, cfg in enumerate(configs):
@@ -145,7 +145,7 @@ def decode_settings(
             tokens[:, step] = nxt
             out = torch.cat((out, nxt[:, None]), dim=1)  # (B, T0 + step + 1)
             if step < max_new_tokens - 1:
-                logits = model(out[:, -1:], kv_cache=cache)[:, -1, :]  # (B, V)
+                logits = model(out[:, -1:], kv_cache=cache).logits[:, -1, :]  # (B, V)
     finally:
         model.train(was_training)
     return Decoded(tokens.reshape(s_count, n, -1).cpu(), ents.reshape(s_count, n, -1).cpu())
@@ -156,7 +156,7 @@ def next_logits(model: GPT, prompt: Sequence[int]) -> Tensor:
     """The model's next-token logits after ``prompt``, ``(V,)`` float32."""
     model.eval()
     idx = torch.tensor([list(prompt)], dtype=torch.long, device=model.tok_emb.weight.device)  # (1, T)
-    return model(idx)[0, -1, :].float().cpu()  # (V,)
+    return model(idx).logits[0, -1, :].float().cpu()  # (V,)
 
 
 # --------------------------------------------------------------------------------------------------

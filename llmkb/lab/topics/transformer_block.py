@@ -21,9 +21,10 @@ The helpers are plain functions, tested in ``tests/test_lab_transformer_block.py
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import torch
 
 from llmkb.data.synthetic import SyntheticTask, get_task
 from llmkb.lab import Result, RunContext, experiment, figure
-from llmkb.nn import GPT, SURGERIES, GPTConfig, count_parameters
+from llmkb.nn import GPT, SURGERIES, GPTConfig, count_parameters, freeze_qk, no_residual
 from llmkb.train import train
 from llmkb.train.config import TrainConfig
 from llmkb.train.loop import TrainResult
@@ -46,7 +47,8 @@ __all__ = [
     "train_config",
     "evaluate",
     "operate",
-    "operated_config",
+    "operation_hooks",
+    "train_operated",
     "kept_fraction",
     "verdict",
     "ms_per_step",
@@ -64,9 +66,9 @@ OPERATIONS: dict[str, str] = {
     "no_residual": "both residual connections removed: x = f(x) instead of x = x + f(x)",
 }
 """The operations of ``transformer-block/surgery`` with a one-line description each. All but
-``random_qk`` and ``no_residual`` are [`SURGERIES`][llmkb.nn.config.SURGERIES] of ``llmkb.nn``;
-``random_qk`` is ``freeze_qk`` (applied to a trained model it also re-draws Q/K), ``no_residual`` is
-``GPTConfig.residual = False``."""
+``random_qk`` and ``no_residual`` are [`SURGERIES`][llmkb.nn.hooks.SURGERIES] of ``llmkb.nn``;
+``random_qk`` is ``freeze_qk`` (applied to a trained model it also re-draws Q/K), ``no_residual`` is the
+residual hook ``llmkb.nn.hooks.no_residual``."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def evaluate(
     try:
         for _ in range(batches):
             x, y = task.make_batch(batch_size, g)
-            logits = model(x)
+            logits = model(x).logits
             loss += float(task.loss(logits, y))
             acc += task.accuracy(logits, y)
             tok += task.token_accuracy(logits, y)
@@ -163,48 +165,74 @@ def evaluate(
     return {"loss": loss / batches, "accuracy": acc / batches, "token_accuracy": tok / batches}
 
 
-def operated_config(config: GPTConfig, operation: str) -> GPTConfig:
-    """``config`` with ``operation`` (a key of ``OPERATIONS``, or ``"none"``) switched on.
+def operation_hooks(operation: str) -> dict[str, Any]:
+    """Keyword arguments of [`GPT.hooks`][llmkb.nn.GPT.hooks] that switch ``operation`` on (a key of
+    ``OPERATIONS``, or ``"none"``): a surgery's hooks, or the residual hook of ``no_residual``. ``random_qk``
+    has none: it changes parameters (see ``operate`` and ``train_operated``).
 
     Raises:
         ValueError: unknown operation.
     """
-    if operation == "none":
-        return config
+    if operation in ("none", "random_qk"):
+        return {}
     if operation == "no_residual":
-        return dataclasses.replace(config, residual=False)
-    if operation == "random_qk":
-        return dataclasses.replace(config, surgery="freeze_qk")
+        return {"residual": no_residual}
     if operation not in SURGERIES:
         raise ValueError(f"unknown operation {operation!r}; choose one of: none, {', '.join(OPERATIONS)}")
-    return dataclasses.replace(config, surgery=operation)
+    return SURGERIES[operation][1]()
 
 
-def operate(model: GPT, operation: str, seed: int = 0) -> GPT:
-    """A copy of a trained ``model`` with ``operation`` applied; ``model`` itself is left unchanged.
+@contextlib.contextmanager
+def operate(model: GPT, operation: str, seed: int = 0) -> Iterator[GPT]:
+    """A trained ``model`` with ``operation`` switched on for the ``with`` block; ``model`` is left unchanged.
 
-    The copy is ``GPT(operated_config(model.config, operation))`` with the trained weights loaded, so
-    every switch of ``llmkb.nn`` acts on the trained parameters. One operation needs more than a switch:
-    ``random_qk`` also re-draws the query and key projections of every layer from the model's
-    initialization distribution, ``N(0, 0.02)`` weights and zero biases (a wrapper around ``freeze_qk``,
-    which by itself only freezes whatever Q/K the model has).
+    Every operation but one is a set of hooks
+    ([`operation_hooks`][llmkb.lab.topics.transformer_block.operation_hooks]) acting on the trained
+    parameters. ``random_qk`` works on a copy whose query and key projections are re-drawn from the model's
+    initialization distribution, ``N(0, 0.02)`` weights and zero biases, and frozen
+    ([`freeze_qk`][llmkb.nn.hooks.freeze_qk]).
 
     Args:
         model: the trained model.
         operation: a key of ``OPERATIONS`` or ``"none"``.
         seed: seed of the re-drawn Q/K weights.
+
+    Yields:
+        The operated model (``model`` itself, or the copy for ``random_qk``).
     """
-    out = GPT(operated_config(model.config, operation))
-    out.load_state_dict(model.state_dict())
     if operation == "random_qk":
+        model = copy.deepcopy(model)
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            for block in out.blocks:
+            for block in model.blocks:
                 for proj in (block.attn.q_proj, block.attn.k_proj):
                     proj.weight.copy_(torch.randn(proj.weight.shape, generator=g) * 0.02)
                     if proj.bias is not None:
                         proj.bias.zero_()
-    return out.train(model.training)
+        freeze_qk(model)
+    with model.hooks(**operation_hooks(operation)):
+        yield model
+
+
+def train_operated(
+    config: GPTConfig, operation: str, tc: TrainConfig, task: SyntheticTask, eval_batches: int
+) -> tuple[TrainResult, dict[str, float]]:
+    """Train a fresh ``GPT(config)`` with ``operation`` on from the first step, and evaluate it with it on.
+
+    The model is initialized as [`train`][llmkb.train.train] would (``torch.manual_seed(tc.seed)``); for
+    ``random_qk`` its random Q/K are frozen; the other operations are hooks in force during training and
+    evaluation.
+
+    Returns:
+        ``(training result, evaluate(...) metrics)``.
+    """
+    torch.manual_seed(tc.seed)
+    model = GPT(config)
+    if operation == "random_qk":
+        freeze_qk(model)
+    with model.hooks(**operation_hooks(operation)):
+        res = train(model, tc, task, progress=False)
+        return res, evaluate(res.model, task, batches=eval_batches)
 
 
 def kept_fraction(loss: float, baseline: float, chance: float) -> float:
@@ -482,9 +510,9 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     details: dict[str, Any] = {}
     curves: dict[str, Any] = {"baseline": _curves(base)}
     for op in ctx.progress(cfg["operations"], total=len(cfg["operations"]), desc="surgery"):
-        after = evaluate(operate(base.model, op, seed=tc.seed + 1), task, batches=cfg["eval_batches"])
-        res = train(operated_config(base_cfg, op), tc, task, progress=False)
-        trained = evaluate(res.model, task, batches=cfg["eval_batches"])
+        with operate(base.model, op, seed=tc.seed + 1) as operated:
+            after = evaluate(operated, task, batches=cfg["eval_batches"])
+        res, trained = train_operated(base_cfg, op, tc, task, cfg["eval_batches"])
         curves[op] = _curves(res)
         details[op] = {
             "description": OPERATIONS[op],
@@ -604,12 +632,10 @@ def norm_placement(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     for v in ctx.progress(cfg["variants"], total=len(cfg["variants"]), desc="norm"):
         residual = bool(v.get("residual", True))
         tc = train_config(base) if v["warmup"] else train_config(base, warmup_steps=0)
-        mcfg = model_config(
-            task, base["model"], n_layers=n_layers, norm_position=v["norm_position"], residual=residual
-        )
-        res = train(mcfg, tc, task, progress=False)
+        mcfg = model_config(task, base["model"], n_layers=n_layers, norm_position=v["norm_position"])
+        op = "none" if residual else "no_residual"  # trained and evaluated under the residual hook
+        res, metrics = train_operated(mcfg, op, tc, task, int(base["eval_batches"]))
         label = _variant_label(v["norm_position"], v["warmup"], residual)
-        metrics = evaluate(res.model, task, batches=int(base["eval_batches"]))
         results[label] = {**metrics, "max_grad_norm": _max_grad_norm(res)}
         curves[label] = _curves(res)
     rows = [
