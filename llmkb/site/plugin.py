@@ -35,7 +35,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
 from llmkb.site import graph as kgraph
-from llmkb.site import roadmap
+from llmkb.site import notebooks, roadmap
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
 from llmkb.site.placeholders import PLACEHOLDER, PlaceholderError, outside_code, substitute
@@ -156,6 +156,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 self.topic_files[t.id] = f
             if t.has_lab:
                 self._add_notebook(files, config, t)
+        jup = config.plugins.get("mkdocs-jupyter")
+        if jup is not None:
+            labs = [Path(config.docs_dir) / t.id / "lab.py" for t in self.topics.values() if t.has_lab]
+            notebooks.prerender(labs, jup.config)
         g = kgraph.build_graph(self.topics)
         pos = kgraph.layout(g)
         self.graph, self.pos = g, pos
