@@ -3,8 +3,8 @@
 ``tests/test_nn.py`` already checks the residual switch against the block's own sub-modules. Here the block
 is checked against things that do not share its code: a computation written with raw weight tensors and
 elementary tensor ops, a block assembled from separately built ``llmkb.nn`` parts, PyTorch's own
-``nn.TransformerEncoderLayer`` (ground truth for both norm placements), and the per-block parameter-count
-closed form.
+``nn.TransformerEncoderLayer`` (ground truth for both norm placements), Hugging Face's ``LlamaForCausalLM``
+(ground truth for the Llama-style ``shared`` preset), and the per-block parameter-count closed form.
 """
 
 from __future__ import annotations
