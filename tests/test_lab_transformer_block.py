@@ -394,7 +394,11 @@ def test_experiments_are_registered_with_figures_that_draw(tmp_path: Path) -> No
             "rows": [{"operation": "swap_qk"}, {"operation": "zero_v"}],
             "baseline": {"accuracy": 1.0, "token_accuracy": 1.0, "loss": 0.0},
         },
-        N.NORM: {**refs, "curves": {N.REFERENCE_VARIANT: _curves(), "post-norm, no warm-up": _curves(5)}},
+        N.NORM: {
+            **refs,
+            "curves": {N.REFERENCE_VARIANT: _curves(), "post-norm, no warm-up": _curves(5)},
+            "rows": [{"variant": "post-norm, no warm-up"}, {"variant": N.REFERENCE_VARIANT}],
+        },
     }
     import matplotlib.pyplot as plt
 

@@ -95,11 +95,12 @@ def surgery_effects(res: Result) -> Any:
 
 @TOPIC.figure("norm", "curves", caption="Pre-norm vs post-norm, with and without warm-up")
 def norm_curves(res: Result) -> Any:
-    """Smoothed training loss of every norm-placement run (dotted: no residual)."""
+    """Smoothed training loss of every norm-placement run, in the table's order (dotted: no residual)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (label, run) in enumerate(res["curves"].items()):
+    for i, label in enumerate(row["variant"] for row in res["rows"]):
+        run = res["curves"][label]
         style = ":" if "no residual" in label else ("-" if label.startswith("pre") else "--")
         ax.plot(
             run["steps"], moving_average(run["train_loss"], _SMOOTH), ls=style, color=f"C{i}", label=label
