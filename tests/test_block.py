@@ -3,8 +3,8 @@
 ``tests/test_nn.py`` already checks the residual switch against the block's own sub-modules. Here the block
 is checked against things that do not share its code: a computation written with raw weight tensors and
 elementary tensor ops, a block assembled from separately built ``llmkb.nn`` parts, PyTorch's own
-``nn.TransformerEncoderLayer`` (ground truth for both norm placements), and the per-block parameter-count
-closed form.
+``nn.TransformerEncoderLayer`` (ground truth for both norm placements), Hugging Face's ``LlamaForCausalLM``
+(ground truth for the Llama-style ``shared`` preset), and the per-block parameter-count closed form.
 """
 
 from __future__ import annotations
@@ -282,3 +282,51 @@ def test_norm_layers_follow_the_config() -> None:
     assert isinstance(ln.norm1, LayerNorm) and ln.norm1.bias is not None
     assert isinstance(rms.norm1, RMSNorm) and isinstance(rms.norm2, RMSNorm)
     assert isinstance(no_bias.norm2, LayerNorm) and no_bias.norm2.bias is None
+
+
+@pytest.mark.parametrize("n_kv_heads", [None, 2])
+def test_shared_preset_is_a_hugging_face_llama(n_kv_heads: int | None) -> None:
+    """The shared model's architecture (RoPE, RMSNorm, SwiGLU, no biases, tied embeddings) is Llama's: with
+    the same weights, ``LlamaForCausalLM`` of Hugging Face gives the same logits."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from llmkb.nn import GPT
+
+    cfg = GPTConfig.preset("shared", n_layers=2, n_kv_heads=n_kv_heads)
+    torch.manual_seed(0)
+    ours = GPT(cfg).eval()
+    with torch.no_grad():
+        for p in ours.parameters():  # random gains too, so the norms' weights are exercised
+            p.add_(0.05 * torch.randn_like(p))
+    hf_config = LlamaConfig(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.d_model,
+        intermediate_size=cfg.ffn_dim,
+        num_hidden_layers=cfg.n_layers,
+        num_attention_heads=cfg.n_heads,
+        num_key_value_heads=cfg.kv_heads,
+        max_position_embeddings=cfg.max_seq_len,
+        rms_norm_eps=cfg.norm_eps,
+        rope_theta=cfg.rope_base,
+        hidden_act="silu",
+        attention_bias=False,
+        mlp_bias=False,
+        tie_word_embeddings=True,
+        attn_implementation="eager",
+    )
+    theirs = LlamaForCausalLM(hf_config).eval()
+    names = {"attn.q_proj": "self_attn.q_proj", "attn.k_proj": "self_attn.k_proj",
+             "attn.v_proj": "self_attn.v_proj", "attn.o_proj": "self_attn.o_proj",
+             "ffn.gate": "mlp.gate_proj", "ffn.up": "mlp.up_proj", "ffn.down": "mlp.down_proj",
+             "norm1": "input_layernorm", "norm2": "post_attention_layernorm"}  # fmt: skip
+    state = {"model.embed_tokens.weight": ours.tok_emb.weight, "model.norm.weight": ours.norm_f.weight}
+    for i in range(cfg.n_layers):
+        for mine, hf in names.items():
+            state[f"model.layers.{i}.{hf}.weight"] = ours.state_dict()[f"blocks.{i}.{mine}.weight"]
+    missing, unexpected = theirs.load_state_dict(state, strict=False)
+    assert set(missing) <= {"lm_head.weight"} and not unexpected  # the head is tied to the embedding
+    assert theirs.lm_head.weight.data_ptr() == theirs.model.embed_tokens.weight.data_ptr()
+    idx = torch.randint(0, cfg.vocab_size, (2, 24))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx).logits, theirs(idx).logits, atol=1e-4, rtol=1e-4)
+    assert count_parameters(cfg) == sum(p.numel() for p in theirs.parameters())

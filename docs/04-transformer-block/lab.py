@@ -1,26 +1,29 @@
 # %% [markdown]
 # # Lab: one transformer block, a stack of them, and surgery on Q, K, V
 #
-# This lab runs the three cached experiments of `llmkb.lab.topics.transformer_block`:
+# This lab runs the four cached experiments of the package `llmkb.lab.topics.transformer_block`:
 #
-# * `transformer-block/depth`: the same small model with 1 to 6 blocks, trained on a synthetic sorting task
-#   whose best loss is 0. It records loss curves, parameter counts and time per step.
+# * `transformer-block/depth`: the same small model with more and more blocks, trained on a synthetic sorting
+#   task whose best loss is 0. It records loss curves, parameter counts and time per step.
 # * `transformer-block/norm`: pre-norm vs post-norm at the deepest depth, with and without learning-rate
 #   warm-up, plus a stack without residual connections.
-# * `transformer-block/surgery`: seven operations on Q, K, V and the residual, each applied to a trained model
-#   and switched on in a model trained from scratch.
+# * `transformer-block/surgery`: operations on Q, K, V and the residual, each applied to a trained model
+#   and switched on in a model trained from scratch, with checks of the QK circuit and of the relabelings.
+# * `transformer-block/shared-block`: the Llama-style block of the shared model: its parameters by part and its
+#   QK circuit with RoPE.
 #
 # Results are cached; re-running costs nothing unless the code or the config changed. The page shows the
 # `full` profile; reproduce it with `llmkb lab run transformer-block --profile full` (about two minutes on two
-# CPU cores). To try another task, depth range or width, edit the `profiles` of the experiments in
-# `llmkb/lab/topics/transformer_block.py` and re-run.
+# CPU cores, plus the shared model's training if it is not cached yet). To try another task, depth range or
+# width, edit the `profiles` of the experiments in `llmkb/lab/topics/transformer_block/` and re-run.
 
 # %%
 import torch
 
 from llmkb import lab
 from llmkb.lab.registry import get_figure
-from llmkb.lab.topics.transformer_block import OPERATIONS, operate
+from llmkb.lab.topics.transformer_block.analysis import operate
+from llmkb.lab.topics.transformer_block.names import OPERATIONS
 from llmkb.nn import GPT, GPTConfig, TransformerBlock, count_parameters
 
 depth = lab.run("transformer-block/depth")
@@ -49,6 +52,20 @@ print(
     12 * 32**2 + 13 * 32,
 )
 print("whole model (tied head):", count_parameters(cfg), "=", GPT(cfg).num_parameters())
+
+# %% [markdown]
+# ## The shared model's block
+# RoPE, RMSNorm, SwiGLU, no biases, tied embeddings. Its parameters by part, counted three ways that must agree,
+# and its attention weights recomputed from `W_Q^T R_(n-m) W_K` alone.
+
+# %%
+shared = lab.run("transformer-block/shared-block")
+print(
+    {k: shared["model"][k] for k in ("d_model", "n_layers", "n_heads", "head_dim", "ffn_dim", "positional")}
+)
+for row in shared["table"]["rows"]:
+    print(row)
+print("total:", shared["total"], "| circuit:", shared["circuit"])
 
 # %% [markdown]
 # ## The depth sweep
@@ -80,6 +97,7 @@ get_figure("transformer-block/norm", "curves").fn(norm)
 # %%
 surgery = lab.run("transformer-block/surgery")
 print("baseline:", {k: round(v, 4) for k, v in surgery["baseline"].items()})
+print("checks on the trained models:", surgery["checks"])
 for op in (row["operation"] for row in surgery["rows"]):  # in the experiment's order
     d = surgery["operations"][op]
     print(f"{op:>14}: after training -> {d['after_verdict']}")
