@@ -27,7 +27,7 @@ from llmkb.data import ByteTokenizer
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import Result, RunContext, experiment, figure
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
-from llmkb.metrics.text import distinct_n, find_loop, ngrams, repeated_ngram_rate, self_similarity
+from llmkb.metrics.text import distinct_n_corpus, find_loop, ngrams, repeated_ngram_rate, self_similarity
 from llmkb.nn import GPT
 
 __all__ = [
@@ -277,10 +277,10 @@ def diversity(samples: Sequence[Sequence[str]]) -> dict[str, float]:
     """
     words = [[t.split() for t in group] for group in samples]
     flat = [w for group in words for w in group]
-    sims = [self_similarity(list(group), SELF_SIM_N) for group in samples if len(group) >= 2]
+    sims = [self_similarity([list(t) for t in group], SELF_SIM_N) for group in samples if len(group) >= 2]
     return {
-        "distinct_1": distinct_n(flat, 1),
-        "distinct_2": distinct_n(flat, 2),
+        "distinct_1": distinct_n_corpus(flat, 1),
+        "distinct_2": distinct_n_corpus(flat, 2),
         "self_similarity": float(np.mean(sims)) if sims else 0.0,
         "rep_3": float(np.mean([repeated_ngram_rate(w, 3) for w in flat])) if flat else 0.0,
     }
