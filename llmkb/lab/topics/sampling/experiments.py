@@ -112,7 +112,8 @@ def grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         return cells[it][ik][ip]
 
     def slice_row(label: str, r: dict[str, Any]) -> dict[str, Any]:
-        return {"setting": label, **{name: round(r[key], 3) for key, name in _METRICS.items()}}
+        vals = {name: round(r[key], 3) if np.isfinite(r[key]) else "–" for key, name in _METRICS.items()}
+        return {"setting": label, **vals}  # "–": no whole word to rate
 
     t1 = rows[cell(1.0, None, 1.0)]
     highlight = [slice_row(f"T={t:g}", rows[cell(t, None, 1.0)]) for t in g.temperatures]
@@ -144,6 +145,8 @@ def grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "greedy": greedy,
         "hot": hot,
         "n_settings": len(configs),
+        "n_prompts": len(prompts),
+        "samples": cfg["samples"],
         "vocabulary_size": len(vocab),
         "corr_entropy_distinct2": text.correlation_phrase(corr_ed),
         "corr_distinct2_valid": text.correlation_phrase(corr_dq),

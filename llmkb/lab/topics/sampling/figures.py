@@ -33,9 +33,16 @@ def _scatter(ax, rows: list[dict], x: str, y: str, vmax: float):
                 vmax=vmax,
                 s=20,
                 marker=marker,
-                label=kind,
             )
     return sc
+
+
+def _legend(ax, title: str) -> None:
+    """A legend of the truncation markers in neutral grey (each point's colour is its temperature)."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], ls="", marker=m, color="0.45", label=k) for k, m in _FILTERS.items()]
+    ax.legend(handles=handles, title=title, fontsize=7, title_fontsize=7)
 
 
 @TOPIC.figure(
@@ -62,7 +69,7 @@ def entropy_diversity(res: Result):
         ax.set_title(title, fontsize=9)
     for ax in axes[1]:
         ax.set_xlabel("mean entropy per step (nats)")
-    axes[0, 0].legend(title="truncation", fontsize=7, title_fontsize=7)
+    _legend(axes[0, 0], "truncation")
     fig.colorbar(sc, ax=axes, label="temperature")
     return fig
 
@@ -90,7 +97,7 @@ def diversity_quality(res: Result):
         )
     ax.set_xlabel("distinct-2 (word bigrams; diversity)")
     ax.set_ylabel("real-word rate (quality)")
-    ax.legend(title="truncation (line: no truncation)", fontsize=7, title_fontsize=7)
+    _legend(ax, "truncation (line: none, by temperature)")
     fig.colorbar(sc, ax=ax, label="temperature")
     return fig
 
