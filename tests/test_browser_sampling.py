@@ -9,7 +9,8 @@ import torch
 from conftest import open_widget, widget_data
 
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
-from llmkb.lab.topics.sampling import Grid
+from llmkb.lab.kit import byte_labels
+from llmkb.lab.topics.sampling.analysis import Grid
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -136,6 +137,9 @@ def test_javascript_filters_equal_llmkb_generate(built_site, server_url, watched
             shown = torch.tensor(probs_js, dtype=torch.float64)
             assert torch.equal(shown > 0, probs > 0), where  # the same tokens survive
             assert torch.allclose(shown, probs, rtol=0, atol=1e-12), where
+    # the bar labels: the lab kit's glyph for every byte
+    labels = page.evaluate("() => Array.from({length: 256}, (_, b) => window.llmkbSampling.byteLabel(b))")
+    assert labels == byte_labels(range(256))
     watched.check()
 
 

@@ -1,4 +1,4 @@
-"""Tests for llmkb.infer.sampling (logits processors, sampling) and llmkb.metrics.text."""
+"""Tests for llmkb.infer.sampling (logits processors, sampling)."""
 
 from __future__ import annotations
 
@@ -24,15 +24,6 @@ from llmkb.infer.sampling import (
     filtered_probs,
     sample_next,
     surviving_count,
-)
-from llmkb.metrics.text import (
-    Loop,
-    distinct_n,
-    find_loop,
-    loop_length,
-    ngrams,
-    repeated_ngram_rate,
-    self_similarity,
 )
 
 NEG_INF = float("-inf")
@@ -448,57 +439,3 @@ def test_invalid_logits_and_history() -> None:
         sample_next(torch.zeros(2, 4), penalty, history=torch.zeros(3, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="history"):
         sample_next(torch.zeros(1, 4), penalty, history=torch.tensor([[4]]))
-
-
-# --------------------------------------------------------------------------------------------------
-# text metrics
-# --------------------------------------------------------------------------------------------------
-
-
-def test_find_loop_hand_examples() -> None:
-    assert find_loop("abcabcabc") == Loop(start=0, period=3, length=9)
-    assert loop_length("abcabcabc") == 3
-    assert find_loop("xyzabab") == Loop(start=3, period=2, length=7)
-    assert find_loop("abcd") is None and loop_length("abcd") == 0
-    assert find_loop("aaaa") == Loop(start=0, period=1, length=4)
-    assert find_loop([5, 1, 2, 3, 1, 2, 3, 1]) == Loop(start=1, period=3, length=8)
-    assert find_loop("qab ab", min_repeats=2) is None
-    assert find_loop("xyzababab", min_repeats=3) == Loop(start=3, period=2, length=9)
-    assert find_loop("xyzabab", min_repeats=3) is None
-    loop = find_loop("xyabababab")
-    assert loop is not None and loop.repeats == 4.0 and loop.coverage == pytest.approx(0.8)
-    with pytest.raises(ValueError, match="min_repeats"):
-        find_loop("abc", min_repeats=1)
-
-
-@PROPS
-@given(
-    prefix=st.lists(st.integers(0, 3), max_size=8), unit=st.lists(st.integers(0, 3), min_size=1, max_size=4)
-)
-def test_find_loop_on_constructed_sequences(prefix: list[int], unit: list[int]) -> None:
-    seq = prefix + unit * 3
-    loop = find_loop(seq)
-    assert loop is not None
-    assert loop.start <= len(prefix) and loop.length == len(seq)
-    tail = seq[loop.start :]
-    assert all(tail[i] == tail[i + loop.period] for i in range(len(tail) - loop.period))
-    assert len(tail) >= 2 * loop.period
-
-
-def test_ngram_metrics_hand_examples() -> None:
-    assert ngrams("abcd", 2) == [("a", "b"), ("b", "c"), ("c", "d")]
-    assert repeated_ngram_rate("abcabcabc", 3) == pytest.approx(4 / 7)
-    assert repeated_ngram_rate("abcdef", 2) == 0.0
-    assert repeated_ngram_rate("ab", 3) == 0.0
-    assert distinct_n("abcabcabc", 3) == pytest.approx(3 / 7)
-    assert distinct_n(["the cat sat".split(), "the cat ran".split()], 1) == pytest.approx(4 / 6)
-    assert distinct_n([[1, 2, 3], [1, 2, 4]], 2) == pytest.approx(3 / 4)
-    assert distinct_n([1, 2, 1, 2], 2) == pytest.approx(2 / 3)
-    assert distinct_n([], 2) == 0.0
-    assert self_similarity(["abc", "abc"], 2) == 1.0
-    assert self_similarity(["abc", "xyz"], 2) == 0.0
-    assert self_similarity(["abc", "abd"], 2) == pytest.approx(1 / 3)
-    with pytest.raises(ValueError, match="n must"):
-        distinct_n(["abc"], 0)
-    with pytest.raises(ValueError, match="at least 2"):
-        self_similarity(["abc"])

@@ -102,7 +102,7 @@
     return n;
   }
 
-  /** Index of the nearest value (ties: lower index), as llmkb.lab.topics.sampling.nearest_index. */
+  /** Index of the nearest value (ties: lower index), as llmkb.lab.topics.sampling.analysis.nearest_index. */
   function nearestIndex(values, x) {
     let best = 0, bestD = Math.abs(values[0] - x);
     for (let i = 1; i < values.length; i++) {
