@@ -285,6 +285,7 @@ def test_query_experiment_walks_through_one_query_of_the_shared_model() -> None:
     assert w.shape == (t + 1,) and w.sum() == pytest.approx(1.0)
     assert res["weights_diff"] < 1e-5 and res["output_diff"] < 1e-4
     assert f"L{res['layer']}H{res['head']}" in res["note"] and f"at position {t}" in res["note"]
+    assert res["positional"] == GPTConfig.preset("shared").positional
     heads = lab.run("attention/heads", "quick")
     maps = np.asarray(heads["maps"])
     np.testing.assert_allclose(w, maps[res["layer"], res["head"], t, : t + 1], atol=1e-6)
@@ -309,3 +310,19 @@ def test_memory_experiment_matches_the_formula_and_sdpa() -> None:
     assert res["all_equal"] and res["max_diff_vs_sdpa"] < 1e-4
     assert res["slope"]["weights"] == pytest.approx(2.0, abs=0.01)
     assert res["slope"]["qkv"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_every_number_the_page_quotes_exists_in_the_quick_results() -> None:
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "03-attention" / "index.md").read_text("utf-8")
+    quoted = re.findall(r'lab\.(value|text|table|figure)\("([^"]+)", "([^"]+)"', page)
+    assert len(quoted) > 40 and {e for _, e, _ in quoted} == {
+        f"attention/{x}" for x in ("heads", "query", "causality", "scaling", "memory")
+    }
+    for kind, exp, path in quoted:
+        if kind == "figure":
+            assert get_figure(exp, path) is not None
+        else:
+            assert lab.run(exp, "quick").path(path) is not None, (exp, path)

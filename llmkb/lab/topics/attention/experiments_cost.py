@@ -39,7 +39,7 @@ def _renamed(row: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
     "scaling",
     profiles={
         "quick": {"dims": [8, 32, 64, 128, 1024], "n_keys": 1024, "trials": 32},
-        "full": {"dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "n_keys": 1024, "trials": 256},
+        "full": {"dims": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "n_keys": 1024, "trials": 128},
     },
     title="Softmax saturation with and without 1/sqrt(d), at real head widths",
 )

@@ -113,6 +113,7 @@ def query(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "sentence": SENTENCE,
         "tokens": tokens,
         "n_heads": n_heads,
+        "positional": model.config.positional,
         "note": query_note(res, tokens, n_heads),
         "scale_note": query_scale_note(res),
     }
