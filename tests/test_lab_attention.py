@@ -1,6 +1,7 @@
-"""Sanity of the attention topic's experiments: the head scores and labels on hand-made maps, the
-Jacobian norms against a brute-force ``torch.autograd.functional.jacobian``, softmax saturation, the
-memory formula, and the causality experiment on the real (quick) shared model."""
+"""The attention lab: head scores and labels on hand-made maps, the Jacobian norms against a brute-force
+``torch.autograd.functional.jacobian``, the query walk-through against the model's own weights, softmax
+saturation against the explicit Jacobian, the page's generated sentences, the memory formula, and the
+experiments on the real (quick) shared model."""
 
 from __future__ import annotations
 
@@ -11,14 +12,24 @@ import pytest
 import torch
 
 from llmkb import lab
-from llmkb.lab.topics.attention import (
-    KINDS,
-    attention_matrix_bytes,
+from llmkb.lab.registry import get_figure
+from llmkb.lab.topics.attention.analysis import (
     classify_head,
     head_scores,
     induction_scores,
-    jacobian_norms,
-    softmax_saturation,
+    uniform_weight,
+    word_starts,
+)
+from llmkb.lab.topics.attention.analysis_cost import attention_matrix_bytes, softmax_saturation, softmax_stats
+from llmkb.lab.topics.attention.analysis_probe import jacobian_norms, layer_internals, query_walkthrough
+from llmkb.lab.topics.attention.names import KINDS, QUERY_POSITION, SENTENCE
+from llmkb.lab.topics.attention.text import (
+    gradient_note,
+    head_notes,
+    induction_note,
+    query_note,
+    scaled_range_note,
+    scaling_summary,
 )
 from llmkb.nn import GPT, GPTConfig
 
@@ -113,16 +124,32 @@ def test_jacobian_norms_equal_brute_force_and_are_causal() -> None:
         jacobian_norms(model, idx.expand(2, -1))
 
 
+def test_softmax_stats_against_the_explicit_jacobian() -> None:
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(5, 7, generator=g, dtype=torch.float64) * 3  # (N, K)
+    st = softmax_stats(s)
+    p = torch.softmax(s, -1)
+    jac = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (N, K, K)
+    torch.testing.assert_close(st["grad"], jac.flatten(1).norm(dim=-1))
+    torch.testing.assert_close(st["max"], p.max(-1).values)
+    torch.testing.assert_close(st["entropy"], -(p * p.log()).sum(-1) / math.log(7))
+    flat = softmax_stats(torch.zeros(1, 8))  # uniform: every key counts
+    assert flat["keys"].item() == pytest.approx(8) and flat["entropy"].item() == pytest.approx(1)
+    sharp = softmax_stats(torch.tensor([[50.0, 0.0, 0.0]]))  # one-hot: one key, nothing to learn
+    assert sharp["keys"].item() == pytest.approx(1) and sharp["grad"].item() < 1e-10
+
+
 def test_softmax_saturation_scaled_vs_unscaled() -> None:
-    rows = softmax_saturation([4, 64, 1024], n_keys=32, trials=200, seed=1)
+    rows = softmax_saturation([4, 64, 1024], n_keys=256, trials=64, seed=1, chunk_elements=2**16)
     for r in rows:
         assert r["score_std"] == pytest.approx(math.sqrt(r["d"]), rel=0.15)
-        assert r["entropy_scaled"] > r["entropy_raw"]
+        assert r["entropy_scaled"] > r["entropy_raw"] and r["keys_scaled"] > r["keys_raw"]
+        assert r["max_scaled"] < r["max_raw"]
     raw = [r["entropy_raw"] for r in rows]
     assert raw[0] > raw[1] > raw[2] and raw[2] < 0.1  # unscaled: collapses towards one-hot
     scaled = [r["entropy_scaled"] for r in rows]
     assert max(scaled) - min(scaled) < 0.05  # scaled: the same distribution at every width
-    assert rows[-1]["grad_raw"] < rows[-1]["grad_scaled"]
+    assert rows[1]["keys_raw"] < 5 < 50 < rows[1]["keys_scaled"]  # d = 64: a few keys vs most of them
 
 
 def test_attention_matrix_bytes_is_the_size_of_the_weights() -> None:
@@ -151,7 +178,9 @@ def test_heads_experiment_labels_every_head_from_its_scores() -> None:
     np.testing.assert_allclose(maps.sum(-1), 1.0, atol=1e-5)
     assert np.all(np.triu(maps, k=1) == 0)
     for r in res["rows"]:
-        assert r["kind"] == classify_head({**r, "boundary": r["space"]})
+        assert r["kind"] == classify_head({**r, "boundary": r["space"]}, res["thresholds"])
+    starts, words = res["word_starts"], res["words"]
+    assert [res["tokens"][i] for i in starts] == [w[0] for w in words]
     assert set(res["notes"]) == {
         "summary",
         "prev",
@@ -161,5 +190,139 @@ def test_heads_experiment_labels_every_head_from_its_scores() -> None:
         "local",
         "induction",
         "layers",
+        "division",
     }
     assert all(isinstance(v, str) and v for v in res["notes"].values())
+
+
+def test_word_starts_and_uniform_weight() -> None:
+    assert word_starts(" ab c") == ([1, 4], ["ab", "c"])
+    assert word_starts(SENTENCE)[1][:3] == ["A", "list", "is"]
+    assert uniform_weight(2, 4) == pytest.approx((1 / 3 + 1 / 4) / 2)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"positional": "rope"},
+        {"positional": "alibi", "n_heads": 4, "n_kv_heads": 2},  # a score bias and grouped heads
+        {"positional": "learned", "bias": True},
+    ],
+)
+def test_query_walkthrough_recomputes_the_models_own_attention(overrides: dict) -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig.preset("tiny", **overrides)).eval()
+    idx = torch.randint(0, 256, (1, 12))
+    with torch.no_grad():
+        plain = model(idx, return_attn=True)
+    inside = layer_internals(model, idx)
+    assert all(
+        torch.equal(a, b) for a, b in zip(inside["weights"], plain.attn, strict=True)
+    )  # hooks only read
+    assert len(inside["q"]) == len(inside["heads"]) == model.config.n_layers
+    t = 9
+    res = query_walkthrough(model, idx, t, layer=1, head=1)
+    row = plain.attn[1][0, 1, t, : t + 1].double().numpy()
+    np.testing.assert_allclose(res["weights"], row, atol=1e-6)
+    assert res["weights_diff"] < 1e-6 and res["output_diff"] < 1e-5
+    np.testing.assert_allclose(res["output"], res["weights"] @ res["values"])  # o_t = sum_j a_j v_j
+    assert res["weights"].sum() == pytest.approx(1.0)
+    assert res["scores"].shape == (t + 1,) and res["values"].shape == (t + 1, model.config.head_dim)
+    picked = query_walkthrough(model, idx, t)  # no head given: the sharpest one at t
+    ent = picked["entropies"]
+    assert ent[picked["layer"], picked["head"]] == ent.min()
+    with pytest.raises(ValueError, match="1 <= t < T"):
+        query_walkthrough(model, idx, 12)
+
+
+def _rows(kinds: list[str]) -> list[dict]:
+    base = {"prev": 0.1, "first": 0.1, "self": 0.1, "local": 0.2, "space": 0.2, "induction": 0.05}
+    return [
+        base
+        | {"head": f"L{i // 2}H{i % 2}", "layer": i // 2, "kind": k, "entropy": 0.5 + 0.1 * i}
+        | ({"prev": 0.9} if k == "previous-token" else {})
+        for i, k in enumerate(kinds)
+    ]
+
+
+def test_head_notes_follow_the_rows() -> None:
+    rows = _rows(["previous-token", "previous-token", "broad", "mixed"])
+    notes = head_notes(rows, 2, induction_uniform=0.04, space_uniform=0.2)
+    assert notes["summary"] == "Labels over the 4 heads: previous-token 2, broad 1, mixed 1."
+    assert notes["prev"].startswith("2 of 4 heads are previous-token heads (L0H0 and L0H1)")
+    assert notes["first"].startswith("No head is a first-token head")
+    assert "layer 0 is the sharpest, layer 1 the most diffuse" in notes["layers"]
+    assert "no head copies" in notes["induction"]
+    assert "layer 1 (broad and mixed)" in notes["division"] and "layer 0" not in notes["division"]
+    same = head_notes(_rows(["broad"] * 4), 2, 0.04, 0.2)["division"]
+    assert "no division of labour" in same
+    rows[3] |= {"kind": "induction", "induction": 0.6}
+    assert induction_note(rows, 0.04).startswith("1 of 4 heads is an induction head (L1H1)")
+
+
+def test_scaling_sentences_follow_the_numbers() -> None:
+    rows = [
+        {"d": 8, "entropy_raw": 0.6, "entropy_scaled": 0.93, "max_raw": 0.3, "max_scaled": 0.02,
+         "keys_raw": 30.0, "keys_scaled": 400.0, "grad_raw": 0.2, "grad_scaled": 0.05},
+        {"d": 64, "entropy_raw": 0.2, "entropy_scaled": 0.92, "max_raw": 0.7, "max_scaled": 0.015,
+         "keys_raw": 2.4, "keys_scaled": 410.0, "grad_raw": 0.01, "grad_scaled": 0.05},
+    ]  # fmt: skip
+    text = scaling_summary(rows, {64: "GPT-2", 128: "Llama"}, 1024)
+    assert "d = 64 (GPT-2)" in text and "128" not in text and "0.70" in text and "410" in text
+    with pytest.raises(ValueError, match="none of the widths"):
+        scaling_summary(rows, {128: "Llama"}, 1024)
+    assert "falls at every step, from 0.60 to 0.200" in scaled_range_note(rows)
+    assert "does not fall" in scaled_range_note(rows[::-1][:1] + [rows[1] | {"entropy_raw": 0.9}])
+    assert "larger unscaled at d = 8 and smaller at the other widths" in gradient_note(rows)
+    assert "at every width measured" in gradient_note(rows[:1])
+
+
+def test_query_experiment_walks_through_one_query_of_the_shared_model() -> None:
+    res = lab.run("attention/query", "quick")
+    t = res["t"]
+    assert t == QUERY_POSITION and res["tokens"][t] == SENTENCE[t] == "d"
+    w = np.asarray(res["weights"])
+    assert w.shape == (t + 1,) and w.sum() == pytest.approx(1.0)
+    assert res["weights_diff"] < 1e-5 and res["output_diff"] < 1e-4
+    assert f"L{res['layer']}H{res['head']}" in res["note"] and f"at position {t}" in res["note"]
+    assert res["positional"] == GPTConfig.preset("shared").positional
+    heads = lab.run("attention/heads", "quick")
+    maps = np.asarray(heads["maps"])
+    np.testing.assert_allclose(w, maps[res["layer"], res["head"], t, : t + 1], atol=1e-6)
+    fig = get_figure("attention/query", "walkthrough").fn(res)
+    assert len(fig.axes) == 4  # scores, weights, the weighted sum and its colour bar
+    assert query_note(res, res["tokens"], res["n_heads"]) == res["note"]
+
+
+def test_scaling_experiment_covers_real_head_widths() -> None:
+    res = lab.run("attention/scaling", "quick")
+    assert res["n_keys"] >= 1024
+    widths = {int(d) for d in res["widths"]}
+    assert {32, 64, 128} <= widths and widths <= {r["d"] for r in res["rows"]}
+    assert [row[0] for row in res["real"]["rows"]] == sorted(widths)
+    for d in widths:
+        r = res["by_d"][str(d)]
+        assert r["max_raw"] > 10 * r["max_scaled"] and r["keys_scaled"] > 50 * r["keys_raw"]
+
+
+def test_memory_experiment_matches_the_formula_and_sdpa() -> None:
+    res = lab.run("attention/memory", "quick")
+    assert res["all_equal"] and res["max_diff_vs_sdpa"] < 1e-4
+    assert res["slope"]["weights"] == pytest.approx(2.0, abs=0.01)
+    assert res["slope"]["qkv"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_every_number_the_page_quotes_exists_in_the_quick_results() -> None:
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "03-attention" / "index.md").read_text("utf-8")
+    quoted = re.findall(r'lab\.(value|text|table|figure)\("([^"]+)", "([^"]+)"', page)
+    assert len(quoted) > 40 and {e for _, e, _ in quoted} == {
+        f"attention/{x}" for x in ("heads", "query", "causality", "scaling", "memory")
+    }
+    for kind, exp, path in quoted:
+        if kind == "figure":
+            assert get_figure(exp, path) is not None
+        else:
+            assert lab.run(exp, "quick").path(path) is not None, (exp, path)

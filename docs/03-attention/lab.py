@@ -1,16 +1,19 @@
 # %% [markdown]
 # # Lab: self-attention and multi-head attention
 #
-# Four experiments, defined in `llmkb/lab/topics/attention.py` and cached by the site build:
+# Five experiments, defined in the package `llmkb/lab/topics/attention/` (`experiments_model.py` and
+# `experiments_cost.py`) and cached by the site build:
 #
 # 1. **heads** — every layer and head of the shared model (the byte-level GPT the build trains once) on one
 #    sentence: attention maps, per-head scores measured from them and a label per head;
-# 2. **causality** — the Jacobian norms ‖∂ logits_t / ∂ embedding_s‖ of the same model, by autograd;
-# 3. **scaling** — softmax of random `q·k` with and without the `1/√d`, as the head width `d` grows;
-# 4. **memory** — measured bytes of the `(B, H, T, T)` weight matrix vs its inputs, and the FLOPs.
+# 2. **query** — one query of that sentence through its sharpest head: scores, softmax weights and the
+#    output as the weighted sum of the values, recomputed from the head's own `q`, `k`, `v`;
+# 3. **causality** — the Jacobian norms ‖∂ logits_t / ∂ embedding_s‖ of the same model, by autograd;
+# 4. **scaling** — softmax of random `q·k` over a realistic number of keys with and without the `1/√d`, at real head widths;
+# 5. **memory** — measured bytes of the `(B, H, T, T)` weight matrix vs its inputs, and the FLOPs.
 #
 # The profile comes from `$LLMKB_PROFILE` (`quick` in tests, `full` on the published site). To change an
-# experiment, edit its `profiles=` config (or `SENTENCE`) in the module and run
+# experiment, edit its `profiles=` config (or `SENTENCE`, `QUERY_POSITION` in `names.py`) and run
 # `llmkb lab run attention --profile full`: the cache re-runs only what changed.
 
 # %%
@@ -40,6 +43,21 @@ for name, sentence in heads["notes"].items():
 get_figure("attention/heads", "examples").fn(heads)
 
 # %% [markdown]
+# ## One query, step by step
+# The lab reads the head's `q`, `k`, `v` through hooks that change nothing, recomputes
+# `s = q·k/√d → a = softmax(s) → o = Σ a_j v_j`, and checks both against the model's own numbers.
+
+# %%
+qry = lab.run("attention/query")
+print(qry["note"])
+print(qry["scale_note"])
+w = np.asarray(qry["weights"])
+assert abs(w.sum() - 1) < 1e-9 and np.allclose(w @ np.asarray(qry["values"]), qry["output"])
+
+# %%
+get_figure("attention/query", "walkthrough").fn(qry)
+
+# %% [markdown]
 # ## Causality through autograd
 # Every entry above the diagonal is a norm of gradients that must be *exactly* zero; the perturbation
 # check changes every byte after the middle and compares the logits before it.
@@ -61,6 +79,10 @@ get_figure("attention/causality", "jacobian").fn(cau)
 
 # %%
 sc = lab.run("attention/scaling")
+print(sc["summary"])
+sc["real"]
+
+# %%
 sc["table"]
 
 # %%

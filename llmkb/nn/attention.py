@@ -128,11 +128,27 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
 
 
 def repeat_kv(x: Tensor, n_rep: int) -> Tensor:
-    """Expand ``(B, H_kv, S, D)`` to ``(B, H_kv * n_rep, S, D)``; kv head ``g`` serves query heads
+    """Expand ``(..., H_kv, S, D)`` to ``(..., H_kv * n_rep, S, D)``; kv head ``g`` serves query heads
     ``g*n_rep .. (g+1)*n_rep - 1`` (grouped-query attention, Ainslie et al. 2023, arXiv 2305.13245)."""
     if n_rep == 1:
         return x
-    return x.repeat_interleave(n_rep, dim=1)
+    return x.repeat_interleave(n_rep, dim=-3)
+
+
+def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Raise a one-line ``ValueError`` unless ``q (..., H, T, D)``, ``k (..., H_kv, S, D)`` and
+    ``v (..., H_kv, S, D_v)`` agree (same rank >= 2, same leading dims, ``H_kv`` dividing ``H``)."""
+    ok = q.dim() >= 2 and q.dim() == k.dim() == v.dim()
+    ok = ok and q.shape[-1] == k.shape[-1] and k.shape[-2] == v.shape[-2] and q.shape[:-3] == k.shape[:-3]
+    ok = ok and k.shape[:-2] == v.shape[:-2]
+    if ok and q.dim() >= 3:
+        ok = k.shape[-3] > 0 and q.shape[-3] % k.shape[-3] == 0
+    if not ok:
+        raise ValueError(
+            "scaled_dot_product needs q (..., H, T, D), k (..., H_kv, S, D), v (..., H_kv, S, D_v) with the "
+            f"same leading dims and H_kv dividing H; got q {tuple(q.shape)}, k {tuple(k.shape)}, "
+            f"v {tuple(v.shape)}"
+        )
 
 
 def scaled_dot_product(
@@ -146,31 +162,37 @@ def scaled_dot_product(
     """Explicit attention ``softmax(Q K^T / sqrt(D) + bias, masked) V`` (Vaswani et al. 2017, 1706.03762).
 
     Materializes the ``(T, S)`` weight matrix (O(T*S) memory), which is what makes it useful for inspection.
-    Grouped-query inputs (fewer key/value heads than query heads) are expanded with
+    Any leading dims are allowed, as in ``torch.nn.functional.scaled_dot_product_attention``: ``(T, D)``,
+    ``(B, T, D)``, ``(B, H, T, D)``, ``(B, G, H, T, D)``. With three or more dims, axis ``-3`` is the heads
+    axis: keys and values with fewer heads than the queries (grouped-query attention) are expanded with
     [`repeat_kv`][llmkb.nn.attention.repeat_kv].
 
     Args:
-        q: queries ``(B, H, T, D)``.
-        k: keys ``(B, H_kv, S, D)``, ``H_kv`` dividing ``H``.
-        v: values ``(B, H_kv, S, D_v)``.
-        mask: bool, broadcastable to ``(B, H, T, S)``, True = may attend.
-        bias: float, broadcastable to ``(B, H, T, S)``, added to the scores.
+        q: queries ``(..., H, T, D)``.
+        k: keys ``(..., H_kv, S, D)``, the same leading dims, ``H_kv`` dividing ``H``.
+        v: values ``(..., H_kv, S, D_v)``.
+        mask: bool, broadcastable to ``(..., H, T, S)``, True = may attend.
+        bias: float, broadcastable to ``(..., H, T, S)``, added to the scores.
         dropout_p: dropout on the weights (applied to the product only; returned weights are pre-dropout).
 
     Returns:
-        ``(out (B, H, T, D_v), weights (B, H, T, S))``. A query row with no allowed key gives NaN, as softmax
-        over an all ``-inf`` row does.
+        ``(out (..., H, T, D_v), weights (..., H, T, S))``. A query row with no allowed key gives NaN (weights
+        and output), as softmax over an all ``-inf`` row does; PyTorch's fused SDPA returns zeros there.
+
+    Raises:
+        ValueError: shapes that do not fit the pattern above (a one-line message naming all three).
     """
-    n_rep = q.shape[1] // k.shape[1]
-    k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (B, H, S, D)
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, T, S)
+    _check_qkv(q, k, v)
+    n_rep = q.shape[-3] // k.shape[-3] if q.dim() >= 3 else 1
+    k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (..., H, S, D)
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., H, T, S)
     if bias is not None:
         scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # (B, H, T, S)
+    weights = torch.softmax(scores, dim=-1)  # (..., H, T, S)
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
-    return dropped @ v, weights  # (B, H, T, D_v), (B, H, T, S)
+    return dropped @ v, weights  # (..., H, T, D_v), (..., H, T, S)
 
 
 def naive_attention(
