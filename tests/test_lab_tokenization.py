@@ -379,6 +379,7 @@ def test_embeddings_experiment_on_a_tiny_model(tmp_path: Path) -> None:
     assert res["n_structured"] == len(structured)
     assert res["neighbours"]["columns"] == ["byte", "#1", "#2", "#3"]
     assert "⏎" in res["labels"] and "␣" in res["labels"]
+    assert res["positional"] == GPTConfig.preset("tiny").positional
     cases = res["case_pairs"]["learned"]
     assert res["case_verdict"] == P.case_verdict(cases["same"] - cases["other"])
     _draw_all(N.EMBEDDINGS, res, tmp_path)

@@ -29,6 +29,7 @@ STRUCTURE_MARGIN = 0.1
 def embeddings(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Compare one-hot vectors with the shared model's token embeddings on frequent bytes."""
     model, _ = load_shared_model(ctx.need(SHARED_MODEL))
+    assert model.config.tie_embeddings, "the page says the output layer is the embedding matrix"
     weight = model.tok_emb.weight.detach().double()  # (256, d)
     counts = Counter(load_corpus("pydoc").encode("utf-8"))
     chosen = E.selected_bytes(counts, cfg["min_count"])
@@ -88,6 +89,7 @@ def embeddings(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "pca_explained": explained.float(),
         "pca_explained_total": float(explained.sum()),
         "d_model": int(weight.shape[1]),
+        "positional": model.config.positional,
         "min_count": cfg["min_count"],
         "structure_margin": STRUCTURE_MARGIN,
         "structured_groups": kit.join_names(structured, limit=len(BYTE_GROUPS)),

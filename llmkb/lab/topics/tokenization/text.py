@@ -34,7 +34,7 @@ def doubling_verdict(gains: Sequence[Sequence[float]]) -> str:
     if all(d < 0 for s in steps for d in s):
         return "shrinks at every doubling"
     if all(d > 0 for s in steps for d in s):
-        return "grows at every doubling over this range: the merges are still finding frequent pairs"
+        return "grows at every doubling over this range"
     if all(g[-1] < g[0] for g in gains):
         return "shrinks overall, though not at every doubling"
     return "neither shrinks nor grows steadily over this range"
