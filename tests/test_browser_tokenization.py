@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import open_widget
 
-from llmkb.lab.topics.tokenization import EOT, SAMPLE
+from llmkb.lab.topics.tokenization.names import EOT, SAMPLE
 from llmkb.tokenize import BPETokenizer, export_vocab_json
 
 pytestmark = pytest.mark.xdist_group("site")

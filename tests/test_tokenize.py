@@ -41,8 +41,9 @@ from llmkb.tokenize._fastsplit import fast_pattern, parse_ranges
 from llmkb.tokenize._merge import _merge_ids_heap, build_pair_table, merge_ids
 from llmkb.tokenize.bytelevel import BYTE_TO_CHAR, bytes_to_symbols, symbols_to_bytes
 from llmkb.tokenize.formats import HF_FILE, META_FILE, RANKS_FILE, hf_merge_list
+from llmkb.tokenize.naive import encode_piece, train_naive
 from llmkb.tokenize.patterns import resolve_pattern
-from llmkb.tokenize.trainer import count_words, train_merges, train_vocab
+from llmkb.tokenize.trainer import train_merges, train_vocab
 
 EOT = "<|endoftext|>"
 # The pydoc corpus, as llmkb.data.load_corpus("pydoc") builds it (without importing torch).
@@ -219,39 +220,8 @@ def test_bad_special_tokens_and_vocab_size() -> None:
 # ----------------------------------------------------------------------------- training
 
 
-def _naive_encode(data: bytes, ids: dict[bytes, int]) -> list[int]:
-    """tiktoken's rule, written as plainly as possible."""
-    if data in ids:
-        return [ids[data]]
-    parts = [bytes([b]) for b in data]
-    while True:
-        ranks = [
-            (ids[parts[i] + parts[i + 1]], i) for i in range(len(parts) - 1) if parts[i] + parts[i + 1] in ids
-        ]
-        if not ranks:
-            return [ids[p] for p in parts]
-        _, i = min(ranks)
-        parts[i : i + 2] = [parts[i] + parts[i + 1]]
-
-
-def _naive_train(words: Counter[str], num_merges: int) -> list[tuple[int, int]]:
-    """Reference trainer: re-encode every word and recount every pair before each merge."""
-    tb = [bytes([i]) for i in range(256)]
-    ids = {b: i for i, b in enumerate(tb)}
-    merges: list[tuple[int, int]] = []
-    for _ in range(num_merges):
-        counts: Counter[tuple[int, int]] = Counter()
-        for word, count in words.items():
-            seg = _naive_encode(word.encode(), ids)
-            for pair in zip(seg, seg[1:], strict=False):
-                counts[pair] += count
-        if not counts:
-            break
-        best = min(counts, key=lambda p: (-counts[p], tb[p[0]], tb[p[1]]))
-        ids[tb[best[0]] + tb[best[1]]] = len(tb)
-        tb.append(tb[best[0]] + tb[best[1]])
-        merges.append(best)
-    return merges
+_LINES = r"[^\n]+"
+"""A split pattern that makes each line one piece: random words are trained on as they are."""
 
 
 def _random_words(seed: int) -> Counter[str]:
@@ -263,17 +233,43 @@ def _random_words(seed: int) -> Counter[str]:
     )
 
 
+def _as_lines(words: Counter[str]) -> str:
+    return "".join(f"{word}\n" * count for word, count in words.items())
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_incremental_trainer_equals_naive_recount_on_random_words(seed: int) -> None:
     words = _random_words(seed)
-    assert train_merges(words, 80) == _naive_train(words, 80)
+    assert train_merges(words, 80) == train_naive(_as_lines(words), 80, _LINES)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_incremental_trainer_equals_naive_recount_on_prose(pattern: str) -> None:
     expr, _ = resolve_pattern(pattern)
-    words = count_words([PYDOC[:2500]], regex.compile(expr))
-    assert train_merges(words, 60) == _naive_train(words, 60)
+    text = PYDOC[:2500]
+    assert BPETokenizer.train(text, 256 + 60, pattern).merges == train_naive(text, 60, expr)
+
+
+_corpora = st.lists(
+    st.sampled_from(["a", "b", "ab", " ", "  ", "\n", "'s", "1", "123", "é", ".", "x"]), max_size=60
+).map("".join)
+
+
+@settings(max_examples=120, deadline=None)
+@given(text=_corpora, pattern=st.sampled_from(PATTERNS), merges=st.integers(1, 40))
+def test_naive_and_fast_trainers_learn_the_same_merges_on_random_corpora(
+    text: str, pattern: str, merges: int
+) -> None:
+    """Small alphabets make many ties and many tokens with several splits: both rules are exercised."""
+    expr, _ = resolve_pattern(pattern)
+    assert BPETokenizer.train(text, 256 + merges, pattern).merges == train_naive(text, merges, expr)
+
+
+def test_naive_encode_piece_is_the_encoder() -> None:
+    tok = BPETokenizer.train(PYDOC[:20_000], 256 + 120, "gpt4")
+    ranks = tok.mergeable_ranks
+    for piece in regex.findall(GPT4_PATTERN, PYDOC[30_000:32_000] + " naïve 東京"):
+        assert encode_piece(piece.encode(), ranks) == tok.encode(piece)
 
 
 def test_random_words_exercise_tokens_with_several_splits() -> None:

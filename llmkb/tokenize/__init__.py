@@ -1,7 +1,10 @@
 """Byte-level BPE tokenization: training, exact encoding, interchange with tiktoken / Hugging Face, display.
 
 * :class:`BPETokenizer`: ``BPETokenizer.train(corpus, vocab_size, pattern="gpt4")`` (a classmethod that
-  returns a new tokenizer), ``encode`` / ``decode``, ``save`` / ``load``.
+  returns a new tokenizer), ``encode`` / ``decode``, ``encode_iterable`` (a file in chunks, see
+  :mod:`llmkb.tokenize.stream`), ``save`` / ``load``.
+* :mod:`llmkb.tokenize.naive`: the same training and encoding written as plainly as possible, the reference
+  the fast trainer (:mod:`llmkb.tokenize.trainer`) is tested against.
 * :mod:`llmkb.tokenize.patterns`: the GPT-2 and GPT-4 split patterns and their JavaScript equivalents.
 * :mod:`llmkb.tokenize.formats`: ``tokenizer.json`` for Hugging Face ``tokenizers``, ``.tiktoken`` rank
   files, :func:`to_tiktoken`, :func:`export_vocab_json` for a browser encoder.

@@ -9,20 +9,24 @@ built from :attr:`BPETokenizer.mergeable_ranks` and of a Hugging Face tokenizer 
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import chain
 from pathlib import Path
 from typing import Literal
 
-import regex
-
 from llmkb.errors import UsageError
 from llmkb.tokenize import formats
 from llmkb.tokenize._merge import PairTable, build_pair_table, merge_ids
 from llmkb.tokenize.patterns import compile_pattern, resolve_pattern
+from llmkb.tokenize.stream import (
+    PieceStream,
+    check_disallowed,
+    cut_specials,
+    disallowed_error,
+    special_cutter,
+)
 from llmkb.tokenize.trainer import TrainedVocab, count_words, train_vocab
 
 __all__ = ["BPETokenizer"]
@@ -232,20 +236,13 @@ class BPETokenizer:
         Raises:
             ValueError: ``text`` contains a disallowed special token.
         """
-        allowed = set(self._special) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self._special)
-        if unknown:
-            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-        disallowed = set(self._special) - allowed if disallowed_special == "all" else set(disallowed_special)
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
         for token in disallowed:
             if token in text:
-                raise ValueError(
-                    f"text contains the special token {token!r}; pass allowed_special to encode it as one "
-                    "token, or disallowed_special=() to encode it as text"
-                )
+                raise disallowed_error(token)
         if not allowed:
             return self.encode_ordinary(text)
-        cutter = _special_cutter(frozenset(allowed))
+        cutter = special_cutter(frozenset(allowed))
         ids: list[int] = []
         for i, chunk in enumerate(cutter.split(text)):
             if i % 2:
@@ -253,6 +250,72 @@ class BPETokenizer:
             elif chunk:
                 ids.extend(self.encode_ordinary(chunk))
         return ids
+
+    def encode_iterable(
+        self,
+        chunks: Iterable[str],
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> Iterator[int]:
+        """Encode text that arrives in chunks (the lines of a file), yielding ``encode("".join(chunks))``.
+
+        Memory stays bounded by the longest pre-tokenizer piece plus the longest special token, whatever the
+        total length: a piece or a special token that spans a chunk boundary is carried over to the next
+        chunk (see :mod:`llmkb.tokenize.stream`).
+
+        Example:
+            ```python
+            import io
+
+            from llmkb.tokenize import BPETokenizer
+
+            tok = BPETokenizer.train("the lowest newer newest lower low widest " * 50, 256 + 10)
+            text = "the newest   lowest\nlower\n" * 3
+            ids = list(tok.encode_iterable(io.StringIO(text)))  # a file, line by line
+            assert ids == tok.encode(text)
+            ```
+
+        Args:
+            chunks: The text in parts of any size, e.g. an open text file.
+            allowed_special: As for :meth:`encode`.
+            disallowed_special: As for :meth:`encode`.
+
+        Returns:
+            An iterator over the ids.
+
+        Raises:
+            ValueError: ``allowed_special`` names an unknown special token (at once), or the text contains a
+                disallowed special token (when the iterator reaches it; earlier ids have been yielded).
+        """
+        allowed, disallowed = self._special_sets(allowed_special, disallowed_special)
+        return self._encode_stream(check_disallowed(chunks, disallowed), allowed)
+
+    def _encode_stream(self, chunks: Iterable[str], allowed: set[str]) -> Iterator[int]:
+        pieces, ids = PieceStream(self._split), self._cache
+        for text, special in cut_specials(chunks, allowed):
+            if special:
+                for piece in pieces.flush():
+                    yield from ids[piece]
+                yield self._special[text]
+            else:
+                for piece in pieces.feed(text):
+                    yield from ids[piece]
+        for piece in pieces.flush():
+            yield from ids[piece]
+
+    def _special_sets(
+        self,
+        allowed_special: Literal["all"] | AbstractSet[str],
+        disallowed_special: Literal["all"] | Collection[str],
+    ) -> tuple[set[str], set[str]]:
+        """The allowed and the disallowed special tokens, as :meth:`encode` reads its arguments."""
+        allowed = set(self._special) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self._special)
+        if unknown:
+            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        disallowed = set(self._special) - allowed if disallowed_special == "all" else set(disallowed_special)
+        return allowed, disallowed
 
     def _encode_chunk(self, text: str) -> list[int]:
         split = self._split
@@ -342,13 +405,6 @@ class BPETokenizer:
     def __repr__(self) -> str:
         name = self._pattern_name or "custom"
         return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={name!r}, special_tokens={list(self._special)})"
-
-
-@functools.lru_cache(maxsize=64)
-def _special_cutter(specials: frozenset[str]) -> regex.Pattern[str]:
-    """A pattern whose ``split`` keeps the special tokens (longest first) as separate items."""
-    ordered = sorted(specials, key=lambda s: (-len(s), s))
-    return regex.compile("(" + "|".join(regex.escape(s) for s in ordered) + ")")
 
 
 def _train_with_progress(words: dict[str, int], total: int, progress: ProgressArg) -> TrainedVocab:
