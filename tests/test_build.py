@@ -91,3 +91,28 @@ def test_every_experiment_belongs_to_a_page_or_is_needed():
     needed = {n for e in exps.values() for n in e.needs}
     orphans = [name for name, e in exps.items() if e.topic not in slugs and name not in needed]
     assert not orphans, f"experiments with no page that shows them: {orphans}"
+
+
+def test_no_local_path_or_python_warning_reaches_a_page(built_site):
+    """Nothing of the build machine's layout (the checkout, site-packages) and no Python warning text is
+    published: lab pages show cell outputs, which is where such text would leak."""
+    from conftest import ROOT
+
+    leaks = re.compile(
+        "|".join(
+            [
+                re.escape(str(ROOT)),
+                r"site-packages",
+                r"\b\w+Warning: ",
+                r"/home/\w+",
+                r"/root/",
+                r"/tmp/pytest",
+            ]
+        )
+    )
+    offenders = []
+    for page in [*built_site.dir.rglob("*.html"), built_site.dir / "search" / "search_index.json"]:
+        m = leaks.search(page.read_text(encoding="utf-8"))
+        if m:
+            offenders.append((str(page.relative_to(built_site.dir)), m.group(0)))
+    assert offenders == []

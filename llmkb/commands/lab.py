@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if not chosen:
         topics = sorted({e.topic for e in all_exps.values()})
         raise UsageError(f"no topic or experiment named {args.target!r}; topics: {', '.join(topics)}")
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bar = tqdm(chosen, desc=f"lab {args.target} [{profile}]", unit="exp")
     for exp in bar:

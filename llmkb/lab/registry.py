@@ -94,7 +94,7 @@ class RunContext:
         """Wrap an iterable in a progress bar when progress is shown."""
         if not self.show_progress:
             return iterable
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         return tqdm(iterable, total=total, desc=desc or self.name, leave=False)
 

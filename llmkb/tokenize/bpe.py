@@ -409,7 +409,7 @@ class BPETokenizer:
 
 def _train_with_progress(words: dict[str, int], total: int, progress: ProgressArg) -> TrainedVocab:
     if progress is True:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         with tqdm(total=total, desc="BPE merges", unit="merge") as bar:
             return train_vocab(words, total, lambda done: bar.update(1))

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from llmkb.data.batching import TokenDataset, get_batch, split_tokens
 from llmkb.data.synthetic import SyntheticTask, sequence_accuracy
