@@ -102,7 +102,7 @@ def test_no_local_path_or_python_warning_reaches_a_page(built_site):
         "|".join(
             [
                 re.escape(str(ROOT)),
-                r"site-packages",
+                r"/site-packages/",
                 r"\b\w+Warning: ",
                 r"/home/\w+",
                 r"/root/",
