@@ -116,3 +116,13 @@ def test_no_local_path_or_python_warning_reaches_a_page(built_site):
         if m:
             offenders.append((str(page.relative_to(built_site.dir)), m.group(0)))
     assert offenders == []
+
+
+def test_footer_links_name_the_topic(built_site):
+    """Previous/Next in the footer say which topic they lead to, never a bare "Notes" or "Lab"."""
+    titles = re.compile(r'class="md-footer__title">.*?<div class="md-ellipsis">\s*(.*?)\s*</div>', re.S)
+    seen = []
+    for page in built_site.dir.rglob("index.html"):
+        seen += titles.findall(page.read_text(encoding="utf-8"))
+    assert seen, "no footer links found"
+    assert not [t for t in seen if t in ("Notes", "Lab")]

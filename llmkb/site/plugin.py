@@ -128,7 +128,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             t = self.topics[tid]
             label = f"{t.number}. {t.title}"
             if t.has_lab:
-                topics.append({label: [{"Notes": t.src_uri}, {"Lab": f"{t.id}/lab.py"}]})
+                # the footer's Previous/Next show these titles: name the topic, not just "Notes"
+                notes, lab_title = f"{t.title}: notes", f"{t.title}: lab"
+                topics.append({label: [{notes: t.src_uri}, {lab_title: f"{t.id}/lab.py"}]})
             else:
                 topics.append({label: t.src_uri})
         if topics:
