@@ -242,6 +242,15 @@ def key_of(name: str, profile: str) -> str:
     return cache.make_key(parts)
 
 
+def is_cached(name: str, profile: str) -> bool:
+    """Whether ``name`` and every experiment it needs, transitively, have a cached result under ``profile``
+    (so that :func:`run` would run nothing)."""
+    exp = get_experiment(name)
+    if not all(is_cached(n, profile) for n in exp.needs):
+        return False
+    return (cache.result_dir(name, profile, key_of(name, profile)) / "result.json").is_file()
+
+
 def run(
     name: str, profile: str | None = None, *, force: bool = False, show_progress: bool = False
 ) -> cache.Result:
