@@ -26,11 +26,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
+# serve: experiments whose full result is not cached yet are shown from the quick profile (marked on the
+# page) while the full labs run in the background; the pages reload as the results land.
 serve: install
-	LLMKB_PROFILE=$(PROFILE) $(BIN)/mkdocs serve --strict -a $(HOST)
+	LLMKB_PROFILE=$(PROFILE) LLMKB_FALLBACK=quick $(BIN)/mkdocs serve --strict -a $(HOST)
 
+# site (what the Pages workflow publishes): the chosen profile only, never a fallback.
 site: install
-	LLMKB_PROFILE=$(PROFILE) $(BIN)/mkdocs build --strict
+	LLMKB_PROFILE=$(PROFILE) LLMKB_FALLBACK= $(BIN)/mkdocs build --strict
 
 lab: install
 	@test -n "$(TOPIC)" || { echo "usage: make lab TOPIC=<slug> [PROFILE=quick|full]" >&2; exit 2; }

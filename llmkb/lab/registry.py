@@ -102,7 +102,6 @@ class RunContext:
 _EXPERIMENTS: dict[str, Experiment] = {}
 _FIGURES: dict[tuple[str, str], Figure] = {}
 _DISCOVERED = False
-_RUNS_HERE: list[str] = []  # names of experiments actually run (not cache hits) in this process
 
 
 def experiment(
@@ -244,6 +243,15 @@ def key_of(name: str, profile: str) -> str:
     return cache.make_key(parts)
 
 
+def is_cached(name: str, profile: str) -> bool:
+    """Whether ``name`` and every experiment it needs, transitively, have a cached result under ``profile``
+    (so that :func:`run` would run nothing)."""
+    exp = get_experiment(name)
+    if not all(is_cached(n, profile) for n in exp.needs):
+        return False
+    return (cache.result_dir(name, profile, key_of(name, profile)) / "result.json").is_file()
+
+
 def run(
     name: str, profile: str | None = None, *, force: bool = False, show_progress: bool = False
 ) -> cache.Result:
@@ -272,18 +280,12 @@ def run(
     try:
         ctx = RunContext(name, profile, staging, show_progress, needed)
         data = exp.fn(exp.config(profile), ctx)
-        _RUNS_HERE.append(name)
         if not isinstance(data, Mapping):
             raise TypeError(f"experiment {name!r} returned {type(data).__name__}, expected a mapping")
         return cache.store(name, profile, key, data, staging, replace=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def runs_in_this_process() -> int:
-    """How many experiments this process has actually run (cache hits excluded), needs included."""
-    return len(_RUNS_HERE)
 
 
 def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:

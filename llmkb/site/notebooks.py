@@ -56,8 +56,9 @@ def prerender(notebooks: Iterable[Path], jupyter_config: Any, workers: int | Non
 
     Args:
         notebooks: paths of the notebooks (``docs/<topic>/lab.py``).
-        jupyter_config: the mkdocs-jupyter plugin's config (its ``execute``, ``cache``, ``cache_dir`` and
-            conversion options decide the cache key, exactly as the plugin computes it).
+        jupyter_config: the mkdocs-jupyter plugin's config (its ``cache``, ``cache_dir`` and conversion
+            options decide the cache key, exactly as the plugin computes it for an executed notebook); the
+            caller decides that these notebooks are to be executed.
         workers: processes at once; default: the number of CPUs.
 
     Returns:
@@ -66,7 +67,7 @@ def prerender(notebooks: Iterable[Path], jupyter_config: Any, workers: int | Non
     from mkdocs_jupyter import plugin as mj
 
     cfg = jupyter_config
-    if not (cfg["execute"] and cfg["cache"]) or cfg.get("execute_ignore"):
+    if not cfg["cache"] or cfg.get("execute_ignore"):
         return 0
     todo = []
     for nb in notebooks:

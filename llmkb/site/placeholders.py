@@ -17,6 +17,10 @@ and the build fills them from the cached experiment results. Functions:
 - ``lab.table(experiment, path, fmt="")``: a Markdown table from a list of row dicts (or ``{"columns", "rows"}``);
 - ``lab.figure(experiment, name, caption="")``: an image of a registered figure;
 - ``lab.data_url(experiment, path)``: the URL of ``path`` of the result exported as JSON (for widgets).
+
+A preview build (``make serve`` before the full labs are cached) marks what comes from the quick profile:
+values and text in a ``<span class="llmkb-quick">``, tables, code and HTML in a ``<div class="llmkb-quick">``,
+figures with the class and a caption note.
 """
 
 from __future__ import annotations
@@ -43,6 +47,20 @@ def outside_code(markdown: str, fn: Callable[[str], str]) -> str:
         pos = m.end()
     out.append(fn(markdown[pos:]))
     return "".join(out)
+
+
+QUICK_CLASS = "llmkb-quick"
+QUICK_TITLE = "quick-profile result: the full one is being computed"
+
+
+def mark_inline(text: str) -> str:
+    """Mark an inline (HTML) value as coming from the quick profile."""
+    return f'<span class="{QUICK_CLASS}" title="{QUICK_TITLE}">{text}</span>'
+
+
+def mark_block(markdown: str) -> str:
+    """Mark a Markdown block (a table, a code block) as coming from the quick profile."""
+    return f'<div class="{QUICK_CLASS}" title="{QUICK_TITLE}" markdown>\n\n{markdown}\n\n</div>'
 
 
 class PlaceholderError(ValueError):
@@ -88,6 +106,7 @@ def substitute(
     figure_path: Callable[[str, str], str],
     data_url: Callable[[str, str], str],
     figure_caption: Callable[[str, str], str],
+    quick: Callable[[str], bool] | None = None,
 ) -> str:
     """Replace every placeholder in ``markdown``.
 
@@ -97,6 +116,8 @@ def substitute(
         figure_path: ``(experiment, figure name) -> path relative to the page source``.
         data_url: ``(experiment, dotted path) -> URL relative to the page URL``.
         figure_caption: ``(experiment, figure name) -> registered caption``.
+        quick: ``experiment -> True`` when its result comes from the quick profile in a full-profile
+            preview; what it fills is then marked (see :func:`mark_inline`, :func:`mark_block`).
 
     Raises:
         PlaceholderError: naming the placeholder that failed.
@@ -109,17 +130,18 @@ def substitute(
         except (ValueError, SyntaxError):
             raise PlaceholderError(f"cannot parse arguments of {m.group(0)!r}") from None
         try:
+            q = quick is not None and bool(quick(args[0]))
             if fn == "value":
-                return html.escape(_fmt(lookup(args[0], args[1]), args[2] if len(args) > 2 else ""))
+                value = html.escape(_fmt(lookup(args[0], args[1]), args[2] if len(args) > 2 else ""))
+                return mark_inline(value) if q else value
             if fn == "html":
                 value = lookup(args[0], args[1])
                 if not isinstance(value, str):
-                    raise PlaceholderError(
-                        f"{m.group(0)}: lab.html needs a string, got {type(value).__name__}"
-                    )
-                return value
+                    raise PlaceholderError(f"{m.group(0)}: lab.html needs a string, got {type(value).__name__}")
+                return f'<div class="{QUICK_CLASS}" title="{QUICK_TITLE}">{value}</div>' if q else value
             if fn == "text":
-                return html.escape(str(lookup(args[0], args[1])))
+                value = html.escape(str(lookup(args[0], args[1])))
+                return mark_inline(value) if q else value
             if fn == "code":
                 lang = args[2] if len(args) > 2 else "text"
                 if lang in ("python", "py"):
@@ -127,16 +149,20 @@ def substitute(
                         "lab.code is for output, not runnable Python; use 'text' or 'pycon'"
                     )
                 body = str(lookup(args[0], args[1])).replace("```", "` ` `")
-                return f"```{lang}\n{body}\n```"
+                return mark_block(f"```{lang}\n{body}\n```") if q else f"```{lang}\n{body}\n```"
             if fn == "table":
-                return markdown_table(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
+                table = markdown_table(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
+                return mark_block(table) if q else table
             if fn == "figure":
                 caption = args[2] if len(args) > 2 else figure_caption(args[0], args[1])
                 src = figure_path(args[0], args[1])
                 alt = html.escape(caption or args[1], quote=True).replace("[", "(").replace("]", ")")
                 cap = html.escape(caption)
+                cls = f"llmkb-figure {QUICK_CLASS}" if q else "llmkb-figure"
+                if q:
+                    cap += f' <span class="{QUICK_CLASS}-note">(quick profile)</span>'
                 return (
-                    f'<figure class="llmkb-figure" markdown="span">\n  ![{alt}]({src}){{ loading=lazy }}\n'
+                    f'<figure class="{cls}" markdown="span">\n  ![{alt}]({src}){{ loading=lazy }}\n'
                     f"  <figcaption>{cap}</figcaption>\n</figure>"
                 )
             if fn == "data_url":

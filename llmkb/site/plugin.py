@@ -12,6 +12,11 @@ Hooks, in build order:
 - ``on_page_markdown``: fills ``{{ lab.* }}`` placeholders and the ``<!-- llmkb:* -->`` blocks (roadmap,
   graph, learning path) and adds prerequisites and typed links with backlinks to every topic page.
 - ``on_page_content``: converts math to MathML.
+
+With ``LLMKB_FALLBACK=quick`` (``make serve``) a full-profile build shows each experiment whose full result is
+not cached from the quick profile instead, marked on its page (:mod:`llmkb.site.preview`), and under
+``mkdocs serve`` computes the missing full results in the background (:mod:`llmkb.site.runner`), rebuilding
+as they land (``on_serve``, ``on_post_build``, ``on_shutdown``). Without it (``make site``) nothing falls back.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
 from llmkb.site import graph as kgraph
-from llmkb.site import notebooks, roadmap
+from llmkb.site import notebooks, preview, roadmap
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
 from llmkb.site.placeholders import PLACEHOLDER, PlaceholderError, outside_code, substitute
+from llmkb.site.runner import LabRunner, landed_file
 
 log = get_plugin_logger(__name__)
 
@@ -50,6 +56,7 @@ _DATA_URL = re.compile(
 
 class _PluginConfig(Config):
     profile = c.Type(str, default="")
+    fallback = c.Type(str, default="")
     cache_dir = c.Type(str, default="")
     auto_nav = c.Type(bool, default=True)
     lab_modules = c.Type(list, default=[])
@@ -72,24 +79,43 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
     """Knowledge graph, roadmap, build-time labs and math for the llmkb site."""
 
     def __init__(self) -> None:
+        # kept across the rebuilds of one `mkdocs serve` (the plugin has on_shutdown): per-build state is
+        # set in _reset, the background lab run lives as long as the process
+        self.runner = LabRunner()
+        self.serving = False
+        self._reset()
+
+    def _reset(self) -> None:
         self.topics: dict[str, Topic] = {}
         self.results: dict[str, Any] = {}
         self.figure_files: dict[tuple[str, str], File] = {}
         self.data_files: dict[tuple[str, str], File] = {}
         self.topic_files: dict[str, File] = {}
         self.profile = "quick"
+        self.fallback = ""
+        self.quick: set[str] = set()  # experiments shown from the fallback profile in this build
+        self.missing: list[str] = []  # shown experiments without a cached result of the build's profile
+        self.cache = Path(".cache/llmkb")
+        self.jupyter_execute = True
 
     # ------------------------------------------------------------------ config
     def on_config(self, config):
+        self._reset()
         self.profile = self.config.profile or os.environ.get("LLMKB_PROFILE", "quick")
         if self.profile not in ("quick", "full"):
             raise PluginError(f"llmkb: unknown lab profile {self.profile!r}; use quick or full")
         os.environ["LLMKB_PROFILE"] = self.profile
+        self.fallback = self.config.fallback or os.environ.get("LLMKB_FALLBACK", "")
+        if self.fallback not in preview.FALLBACKS:
+            raise PluginError(f"llmkb: unknown lab fallback {self.fallback!r}; use quick or nothing")
+        if self.fallback == self.profile:
+            self.fallback = ""
         root = Path(config.config_file_path).resolve().parent
         cache = Path(self.config.cache_dir or os.environ.get("LLMKB_CACHE", root / ".cache" / "llmkb"))
         if not cache.is_absolute():
             cache = root / cache
         os.environ["LLMKB_CACHE"] = str(cache)
+        self.cache = cache
         docs = Path(config.docs_dir)
         try:
             self.topics = read_topics(docs)
@@ -111,6 +137,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             jup.config["cache_dir"] = str(
                 root / ".cache" / "mkdocs-jupyter" / f"{_llmkb_source_hash()}-{self.profile}"
             )
+            self.jupyter_execute = bool(jup.config["execute"])
         if self.config.auto_nav and not config.nav:
             config.nav = self._nav(docs)
         return config
@@ -159,9 +186,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             if t.has_lab:
                 self._add_notebook(files, config, t)
         jup = config.plugins.get("mkdocs-jupyter")
-        if jup is not None:
+        if jup is not None and self.jupyter_execute:
             labs = [Path(config.docs_dir) / t.id / "lab.py" for t in self.topics.values() if t.has_lab]
-            notebooks.prerender(labs, jup.config)
+            # a preview shows notebooks that read quick fallbacks unexecuted: never run those here
+            notebooks.prerender([nb for nb in labs if not self._quick_reads(self.topics[nb.parent.name], nb)], jup.config)
         g = kgraph.build_graph(self.topics)
         pos = kgraph.layout(g)
         self.graph, self.pos = g, pos
@@ -195,33 +223,44 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
     def _run_labs(self, files: Files, config) -> None:
         from llmkb import lab
+        from llmkb.lab.batch import ExperimentFailed, run_batch
         from llmkb.lab.cache import to_jsonable
-        from llmkb.lab.registry import render_figure
+        from llmkb.lab.registry import is_cached, render_figure
 
-        slugs = {t.slug for t in self.topics.values()}
+        number = {t.slug: t.number for t in self.topics.values()}
         try:
             for mod in self.config.lab_modules:
                 importlib.import_module(mod)
-            exps = [e for e in lab.experiments().values() if e.topic in slugs]
+            exps = sorted(
+                (e for e in lab.experiments().values() if e.topic in number), key=lambda e: (number[e.topic], e.name)
+            )
+            cached = {n for n in lab.experiments() if is_cached(n, self.profile)} if self.fallback else set()
         except Exception as exc:
             raise PluginError(f"llmkb: importing the lab experiments failed: {exc!r}") from exc
-        from llmkb.lab.registry import runs_in_this_process
-
-        before = runs_in_this_process()
-        for exp in sorted(exps, key=lambda e: e.name):
+        shown = preview.resolve([e.name for e in exps], self.profile, self.fallback, cached)
+        self.missing = [n for n, p in shown.items() if p != self.profile]
+        if self.fallback:  # every experiment without a full result, shown or not (a page may quote any)
+            self.quick = set(lab.experiments()) - cached
+        ran = 0
+        for profile in dict.fromkeys(shown.values()):
+            group = [n for n, p in shown.items() if p == profile]
             try:
-                res = lab.run(exp.name, self.profile)
-            except Exception as exc:
-                raise PluginError(f"llmkb: experiment {exp.name} failed: {exc!r}") from exc
-            self.results[exp.name] = res
+                done = run_batch(group, profile, report=log.info)
+            except ExperimentFailed as exc:
+                raise PluginError(f"llmkb: {exc}") from exc
+            self.results.update(done.results)
+            ran += len(done.ran)
+        for exp in exps:
+            res = self.results[exp.name]
+            tag = "-quick" if exp.name in self.quick else ""
             for fig in lab.figures_of(exp.name):
                 path = render_figure(fig, res)
-                uri = f"figures/{exp.name}/{fig.name}.png"
+                uri = f"figures/{exp.name}/{fig.name}{tag}.png"
                 f = File.generated(config, uri, abs_src_path=str(path))
                 files.append(f)
                 self.figure_files[(exp.name, fig.name)] = f
-        ran = runs_in_this_process() - before
-        log.info(f"lab [{self.profile}]: {len(exps)} experiments shown, {ran} run now (needs included)")
+        note = f", {len(self.missing)} from the quick profile until their full results land" if self.missing else ""
+        log.info(f"lab [{self.profile}]: {len(exps)} experiments shown, {ran} run now (needs included){note}")
         # widget data requested by any page
         docs = Path(config.docs_dir)
         found: list[re.Match] = []
@@ -234,7 +273,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             if key in self.data_files:
                 continue
             value = to_jsonable(self._lookup(*key))
-            uri = f"data/{m['exp']}/{_safe_name(m['path'])}.json"
+            tag = "-quick" if m["exp"] in self.quick else ""
+            uri = f"data/{m['exp']}/{_safe_name(m['path'])}{tag}.json"
             f = File.generated(config, uri, content=json.dumps(value, separators=(",", ":")))
             files.append(f)
             self.data_files[key] = f
@@ -245,7 +285,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
             if exp not in lab.experiments():
                 raise PlaceholderError(f"no experiment named {exp!r}")
-            self.results[exp] = lab.run(exp, self.profile)
+            self.results[exp] = lab.run(exp, "quick" if exp in self.quick else self.profile)
         try:
             return self.results[exp].path(path)
         except (KeyError, IndexError, TypeError):
@@ -271,6 +311,14 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         def data_url(exp: str, path: str) -> str:
             return get_relative_url(self.data_files[(exp, path)].url, page.url)
 
+        from_quick: set[str] = set()
+
+        def quick(exp: str) -> bool:
+            if exp in self.quick:
+                from_quick.add(exp)
+                return True
+            return False
+
         if PLACEHOLDER.search(markdown):
             try:
                 markdown = substitute(
@@ -279,6 +327,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                     figure_path=figure_path,
                     data_url=data_url,
                     figure_caption=figure_caption,
+                    quick=quick,
                 )
             except PlaceholderError as exc:
                 raise PluginError(f"llmkb: {src}: {exc}") from None
@@ -296,6 +345,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         topic = next((t for t in self.topics.values() if t.src_uri == src), None)
         if topic is not None:
             markdown = self._decorate_topic(markdown, topic)
+        if from_quick:
+            markdown = preview.after_h1(markdown, preview.banner_markdown())
         return markdown
 
     def _rel(self, src: str, tid: str) -> str:
@@ -351,10 +402,63 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             markdown = block + "\n" + markdown
         return markdown.rstrip() + "\n" + "\n".join(tail)
 
+    def _notebook_quick(self, page) -> set[str]:
+        """The quick fallbacks a lab notebook page reads (its topic's experiments and its ``lab.run`` calls)."""
+        src = page.file.src_uri
+        t = self.topics.get(posixpath.dirname(src))
+        if t is None or src != f"{t.id}/lab.py" or page.file.abs_src_path is None:
+            return set()
+        return self._quick_reads(t, Path(page.file.abs_src_path))
+
+    def _quick_reads(self, t: Topic, notebook: Path) -> set[str]:
+        """The quick fallbacks topic ``t``'s notebook reads (its experiments and its ``lab.run`` calls)."""
+        if not self.quick:
+            return set()
+        from llmkb import lab
+
+        names = preview.notebook_experiments(notebook)
+        names |= {e.name for e in lab.experiments().values() if e.topic == t.slug}
+        return names & self.quick
+
+    def on_pre_page(self, page, config, files: Files):
+        # mkdocs-jupyter (after llmkb in mkdocs.yml) reads `execute` per page: a notebook that reads a missing
+        # full result is shown unexecuted in a preview, instead of running full experiments in its kernel
+        jup = config.plugins.get("mkdocs-jupyter")
+        if jup is not None and page.file.src_uri.endswith("/lab.py"):
+            jup.config["execute"] = self.jupyter_execute and not self._notebook_quick(page)
+        return page
+
     def on_page_content(self, html_text: str, page, config, files: Files) -> str:
+        if page.file.src_uri.endswith("/lab.py") and self._notebook_quick(page):
+            html_text = preview.notebook_banner_html() + html_text
         if "arithmatex" not in html_text:
             return html_text
         try:
             return render_math(html_text)
         except MathError as exc:
             raise PluginError(f"llmkb: {page.file.src_uri}: {html.escape(str(exc))}") from None
+
+    # ------------------------------------------------------------------- serve
+    def _start_runner(self) -> None:
+        if self.serving and self.missing and self.runner.start(
+            self.missing, self.profile, self.cache, self.config.lab_modules
+        ):
+            log.info(
+                f"lab [{self.profile}]: computing {len(self.missing)} missing results in the background; "
+                "pages reload as they land"
+            )
+
+    def on_serve(self, server, config, builder):
+        if self.fallback:
+            watched = landed_file(self.cache, self.profile).parent
+            watched.mkdir(parents=True, exist_ok=True)
+            server.watch(str(watched), recursive=False)
+            self.serving = True
+            self._start_runner()
+        return server
+
+    def on_post_build(self, config) -> None:
+        self._start_runner()  # a rebuild under serve whose missing results no run is computing
+
+    def on_shutdown(self) -> None:
+        self.runner.stop()
