@@ -192,6 +192,9 @@ def test_speedup_experiment_small(tmp_path):
     data = E.speedup(_SMALL_SPEEDUP, _ctx(tmp_path, N.SPEEDUP))
     assert [row["samples"] for row in table_rows(data["table"])] == [2, 1]
     assert data["headline"]["new_tokens"] == 4 and data["checked_tokens"] == 7 + 5
+    assert all(
+        isinstance(c, str) for r in data["predictions"]["rows"] for c in r[3:6]
+    )  # c0..c2 as plain text
     assert data["speedup"]["static"].shape == (2,) and (data["speedup"]["static"] > 0).all()
     assert (data["no_overhead_ratio"] >= data["predicted_ratio"] - 1e-9).all()
     assert data["latency_ms"]["no-cache"].shape == (4,) and data["model"]["max_seq_len"] >= 3 + 4
@@ -299,7 +302,7 @@ def test_public_configs_match_hugging_face_parameter_counts():
     with torch.device("meta"):
         hf = GPT2LMHeadModel(GPT2Config())  # the defaults are GPT-2 small
     assert count_parameters(gpt2) == hf_count(hf) and gpt2.max_seq_len == GPT2Config().n_positions
-    for name in ("Llama-2-7B", "Llama-3-8B (GQA)"):
+    for name in ("Llama-2-7B", "Llama-3-8B"):
         c = GPTConfig.from_dict(N.PUBLIC_CONFIGS[name])
         hf_cfg = LlamaConfig(
             vocab_size=c.vocab_size,
@@ -379,9 +382,24 @@ def test_predictions_sentence_names_every_scenario():
 
 
 def test_latency_trend_verdicts():
-    assert X.latency_trend({"no-cache": 0.05, "static": 0.001}).endswith(": 50× steeper")
-    assert X.latency_trend({"no-cache": 0.05, "static": -0.001}).endswith("do not get slower at all")
-    assert X.latency_trend({"no-cache": 0.01, "static": 0.02}).endswith("as fast as the uncached ones")
+    assert X.latency_trend({"no-cache": 0.05, "static": 0.001}).endswith(": a slope 50× steeper")
+    flat = X.latency_trend({"no-cache": 0.05, "static": -0.001})
+    assert flat.endswith(
+        "the cached one does not grow (slope -0.0010 ms): only the uncached calls get slower"
+    )
+    for noisy in ({"no-cache": 0.01, "static": 0.02}, {"no-cache": -0.2, "static": 0.4}):
+        assert X.latency_trend(noisy).endswith("do not slow down faster than the cached ones")
+    assert "uncached latency does not grow (slope -0.2000 ms per position)" in X.latency_trend(noisy)
+
+
+def test_plain_number_never_uses_exponents():
+    assert [X.plain_number(v) for v in (34150.3, 999.4, 36.24, 1e-3, 0.0)] == [
+        "34,150",
+        "999",
+        "36.2",
+        "0.001",
+        "0",
+    ]
 
 
 def test_workload_verdict_and_overtaking_sentence():

@@ -23,9 +23,10 @@ from llmkb.lab.topics.kv_cache.analysis import (
     prediction_rows,
 )
 from llmkb.lab.topics.kv_cache.names import TOPIC
-from llmkb.lab.topics.kv_cache.text import fit_reading, latency_trend, predictions_sentence
+from llmkb.lab.topics.kv_cache.text import fit_reading, latency_trend, plain_number, predictions_sentence
 
 _PREDICT = {"longer": 4, "prompt": 16, "wider": 4}
+_COSTS = ("c0", "c1", "c2")
 
 
 @TOPIC.experiment(
@@ -124,7 +125,12 @@ def speedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "c2_ns": 1e9 * coef[2],
             "overhead_share": float(coef[0] / max(coef @ np.array([1.0, 1.0, prompt_len + at / 2]), 1e-12)),
         },
-        "predictions": table([{c: v for c, v in p.items() if c != "key"} for p in predictions]),
+        "predictions": table(
+            [
+                {c: plain_number(v) if c[:2] in _COSTS else v for c, v in p.items() if c != "key"}
+                for p in predictions
+            ]
+        ),
         "predicted": {p["key"]: p["predicted speed-up"] for p in predictions},
         "predictions_text": predictions_sentence(predictions),
         "headline": {

@@ -62,7 +62,7 @@ PUBLIC_CONFIGS: dict[str, dict[str, Any]] = {
         "activation": "gelu",
     },
     "Llama-2-7B": {**_LLAMA, "vocab_size": 32000, "d_ff": 11008, "max_seq_len": 4096},
-    "Llama-3-8B (GQA)": {
+    "Llama-3-8B": {
         **_LLAMA,
         "vocab_size": 128256,
         "n_kv_heads": 8,

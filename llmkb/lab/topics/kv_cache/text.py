@@ -7,7 +7,14 @@ from typing import Any
 
 from llmkb.lab.kit import join_names
 
-__all__ = ["fit_reading", "latency_trend", "overtaking_sentence", "predictions_sentence", "workload_verdict"]
+__all__ = [
+    "fit_reading",
+    "latency_trend",
+    "overtaking_sentence",
+    "plain_number",
+    "predictions_sentence",
+    "workload_verdict",
+]
 
 
 def fit_reading(measured: float, predicted: float, new_tokens: int, no_overhead: float) -> str:
@@ -59,23 +66,43 @@ def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def latency_trend(slope_ms: Mapping[str, float]) -> str:
-    """Compare how fast each mode's per-token latency grows with the position (ms per position).
+    """Compare how fast each mode's per-token latency grows with the position (least-squares slopes, ms/position).
 
     Example:
         ```python
         from llmkb.lab.topics.kv_cache.text import latency_trend
 
         s = latency_trend({"no-cache": 0.05, "static": 0.001})
-        assert s == "the uncached latency grows by 0.0500 ms per position, the cached one by 0.0010 ms: 50× steeper"
+        assert s == (
+            "the uncached latency grows by 0.0500 ms per position and the cached one grows by 0.0010 ms: "
+            "a slope 50× steeper"
+        )
         ```
     """
     slow, fast = slope_ms["no-cache"], min(v for k, v in slope_ms.items() if k != "no-cache")
-    head = f"the uncached latency grows by {slow:.4f} ms per position, the cached one by {fast:.4f} ms"
-    if fast <= 0:
-        return head + ": the cached calls do not get slower at all"
-    if slow <= fast:
-        return head + ": the cached calls slow down as fast as the uncached ones"
-    return head + f": {slow / fast:.0f}× steeper"
+
+    def grows(v: float, unit: str) -> str:
+        return f"grows by {v:.4f} ms{unit}" if v > 0 else f"does not grow (slope {v:.4f} ms{unit})"
+
+    head = f"the uncached latency {grows(slow, ' per position')} and the cached one {grows(fast, '')}"
+    if slow > 0 >= fast:
+        return head + ": only the uncached calls get slower"
+    if slow > fast > 0:
+        return head + f": a slope {slow / fast:.0f}× steeper"
+    return head + ": over so few positions the uncached calls do not slow down faster than the cached ones"
+
+
+def plain_number(v: float) -> str:
+    """A table cell without exponents: ``34,150`` from 34150.3, ``36.2`` from 36.24, ``0`` from 0.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import plain_number
+
+        assert [plain_number(v) for v in (34150.3, 36.24, 0.0612, 0.0)] == ["34,150", "36.2", "0.0612", "0"]
+        ```
+    """
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
 def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float) -> str:
