@@ -1,4 +1,4 @@
-"""The KV-cache lab (llmkb/lab/topics/kv_cache.py) on tiny configs, and `llmkb bench kv-cache`."""
+"""The KV-cache lab (llmkb/lab/topics/kv_cache/) on tiny configs, and `llmkb bench kv-cache`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ import torch
 
 from llmkb.bench import kv_cache as bench
 from llmkb.cli import main
-from llmkb.infer.kvtrace import decode_cost
+from llmkb.infer.kvtrace import decode_cost, decode_trace
 from llmkb.lab.cache import Result
+from llmkb.lab.kit import table_rows
 from llmkb.lab.registry import RunContext, figures_of, get_experiment
-from llmkb.lab.topics import kv_cache as topic
-from llmkb.nn import GPTConfig, KVCache
+from llmkb.lab.shared_model import SHARED_MODEL
+from llmkb.lab.topics.kv_cache import analysis as A
+from llmkb.lab.topics.kv_cache import analysis_memory as M
+from llmkb.lab.topics.kv_cache import experiments as E
+from llmkb.lab.topics.kv_cache import experiments_memory as EM
+from llmkb.lab.topics.kv_cache import experiments_traces as ET
+from llmkb.lab.topics.kv_cache import names as N
+from llmkb.lab.topics.kv_cache import text as X
+from llmkb.nn import GPT, GPTConfig, KVCache, count_parameters
 
 
 def _ctx(tmp_path, name: str, needed: dict | None = None) -> RunContext:
@@ -34,12 +42,16 @@ def _figures_draw(name: str, data: dict, tmp_path) -> None:
 # ------------------------------------------------------------------ bench
 
 
-def test_time_generate_steps_covers_every_length():
+def test_time_generate_steps_covers_every_length_and_returns_the_tokens():
     model = bench.bench_model(16)
     idx = torch.tensor([[1, 2, 3]])
+    outs = []
     for mode in bench.MODES:
-        stamps = bench.time_generate_steps(model, idx, 5, mode)
+        stamps, tokens = bench.time_generate_steps(model, idx, 5, mode)
         assert stamps.shape == (5,) and (np.diff(stamps) >= 0).all() and stamps[0] > 0
+        assert tokens.shape == (1, 8) and torch.equal(tokens[:, :3], idx)
+        outs.append(tokens)
+    assert all(torch.equal(outs[0], t) for t in outs[1:])  # greedy: every mode generates the same ids
     with pytest.raises(ValueError, match="mode"):
         bench.time_generate(model, idx, 2, "paged")
 
@@ -83,61 +95,176 @@ def test_bench_cli_rejects_bad_input(argv, msg, capsys):
     assert err.startswith("llmkb: error:") and msg in err
 
 
-# ------------------------------------------------------------------ experiments
+# ------------------------------------------------------------------ analysis: the cost model
 
 
 def test_experiments_are_registered_with_both_profiles():
-    for name in (topic.SPEEDUP, topic.HITMISS, topic.MEMORY):
+    for name in (N.SPEEDUP, N.HITMISS, N.MEMORY):
         exp = get_experiment(name)
         assert exp.topic == "kv-cache" and set(exp.profiles) == {"quick", "full"}
-    assert get_experiment(topic.HITMISS).needs == ("shared-model/train",)
-    full = get_experiment(topic.SPEEDUP).config("full")
-    assert max(full["lengths"]) == 1024 and 512 in full["lengths"] and max(full["rounds"]) >= 1024
+        assert exp.module.startswith("llmkb.lab.topics.kv_cache.")
+    assert get_experiment(N.HITMISS).needs == (SHARED_MODEL,)
+    full = get_experiment(N.SPEEDUP).config("full")
+    assert (
+        max(full["lengths"]) == 1024 and full["headline"] in full["lengths"] and max(full["rounds"]) >= 1024
+    )
+
+
+def test_call_features_count_the_work_of_decode_cost():
+    cfg = GPTConfig.preset("shared")
+    for use_cache in (False, True):
+        f = A.call_features(5, 7, use_cache)
+        cost = decode_cost(cfg, 5, 7, use_cache=use_cache)
+        assert f.shape == (7, 3) and f[:, 0].sum() == 7
+        assert f[:, 1].sum() == cost["token_forwards"] and f[:, 2].sum() == cost["attention_pairs"]
 
 
 def test_fit_call_cost_recovers_known_coefficients():
     coef = np.array([2e-3, 5e-5, 1e-7])
-    lat = {
-        "no-cache": topic._call_features(4, 30, False) @ coef,
-        "static": topic._call_features(4, 30, True) @ coef,
-    }
-    np.testing.assert_allclose(topic.fit_call_cost(4, lat), coef, rtol=1e-6)
+    lat = {"no-cache": A.call_features(4, 30, False) @ coef, "static": A.call_features(4, 30, True) @ coef}
+    np.testing.assert_allclose(A.fit_call_cost(4, lat), coef, rtol=1e-6)
+    assert A.predicted_seconds(coef, 4, 30, True) == pytest.approx(lat["static"].sum())
+    assert A.predicted_ratio(coef, 4, 30) == pytest.approx(lat["no-cache"].sum() / lat["static"].sum())
+
+
+def test_the_speed_up_grows_with_length_prompt_and_width_and_without_overhead():
+    coef = np.array([3.9e-3, 3.6e-5, 6.1e-8])  # the order of magnitude measured on two CPU cores
+    cfg = GPTConfig.preset("shared", max_seq_len=1040)
+    rows = A.prediction_rows(coef, cfg, 16, 512, {"longer": 4, "prompt": 16, "wider": 4})
+    by = {r["key"]: r for r in rows}
+    assert list(by) == ["measured", "longer", "prompt", "wider", "no_overhead"]
+    base = by["measured"]["predicted speed-up"]
+    assert base == pytest.approx(A.predicted_ratio(coef, 16, 512), abs=0.01)
+    assert all(by[k]["predicted speed-up"] > base for k in ("longer", "prompt", "wider", "no_overhead"))
+    assert (by["longer"]["new tokens"], by["prompt"]["prompt"]) == (2048, 256)
+    assert by["wider"]["c0 ms"] == by["measured"]["c0 ms"] and by["no_overhead"]["c0 ms"] == 0
+    assert "d = 512" in by["wider"]["scenario"]
+
+
+def test_scale_coef_scales_each_cost_with_its_work():
+    base = GPTConfig.preset("shared")
+    coef = np.array([1.0, 1.0, 1.0])
+    np.testing.assert_allclose(A.scale_coef(coef, base, base), coef)
+    deep = dataclasses.replace(base, n_layers=8)
+    scaled = A.scale_coef(coef, base, deep)
+    assert scaled[0] == 2.0 and scaled[2] == 2.0  # per-call and per-pair work double with the layers
+
+    def per_token(c: GPTConfig) -> int:  # FLOPs through the blocks and the LM head
+        return 2 * count_parameters(c, exclude_embeddings=True) + 2 * c.vocab_size * c.d_model
+
+    assert scaled[1] == pytest.approx(per_token(deep) / per_token(base)) and 1.5 < scaled[1] < 2
+
+
+def test_latency_slope_ignores_the_prefill():
+    lat = np.concatenate([[50.0], 2.0 + 0.25 * np.arange(9)])
+    assert A.latency_slope(lat) == pytest.approx(0.25)
+    assert A.latency_slope(np.array([3.0, 1.0])) == 0.0
+
+
+def test_checks_fail_loudly():
+    a = torch.tensor([[1, 2, 3, 4]])
+    assert A.check_same_tokens("x", a, a.clone()) == 4
+    with pytest.raises(AssertionError, match="x: cached and uncached generations differ from token 2"):
+        A.check_same_tokens("x", a, torch.tensor([[1, 2, 9, 4]]))
+    with pytest.raises(AssertionError, match="different lengths"):
+        A.check_same_tokens("x", a, a[:, :3])
+    t = decode_trace(3, 4)
+    assert A.check_same_trace("t", t, decode_trace(3, 4)) == t.grid.size
+    for other in (decode_trace(3, 4, window=2), decode_trace(3, 5)):
+        with pytest.raises(AssertionError, match="t: trace recorded"):
+            A.check_same_trace("t", t, other)
+
+
+# ------------------------------------------------------------------ experiments
+
+
+_SMALL_SPEEDUP = {
+    "prompt_len": 3,
+    "lengths": [2, 4],
+    "rounds": [4, 2],
+    "modes": ["no-cache", "static"],
+    "headline": 4,
+    "predict": {"longer": 2, "prompt": 2, "wider": 2},
+}
 
 
 def test_speedup_experiment_small(tmp_path):
-    cfg = {"prompt_len": 3, "lengths": [2, 4], "rounds": [4, 2], "modes": ["no-cache", "static"]}
-    data = topic.speedup(cfg, _ctx(tmp_path, topic.SPEEDUP))
-    assert [row["samples"] for row in topic.table_rows(data["table"])] == [2, 1]
-    assert data["headline"]["new_tokens"] == 4 and "short of 512" in data["headline"]["goal"]
+    data = E.speedup(_SMALL_SPEEDUP, _ctx(tmp_path, N.SPEEDUP))
+    assert [row["samples"] for row in table_rows(data["table"])] == [2, 1]
+    assert data["headline"]["new_tokens"] == 4 and data["checked_tokens"] == 7 + 5
+    assert all(
+        isinstance(c, str) for r in data["predictions"]["rows"] for c in r[3:6]
+    )  # c0..c2 as plain text
     assert data["speedup"]["static"].shape == (2,) and (data["speedup"]["static"] > 0).all()
-    assert data["latency_ms"]["no-cache"].shape == (4,)
-    assert data["model"]["max_seq_len"] >= 3 + 4
-    with pytest.raises(ValueError, match="covered"):
-        topic.speedup({**cfg, "rounds": [3]}, _ctx(tmp_path, topic.SPEEDUP))
-    _figures_draw(topic.SPEEDUP, data, tmp_path)
+    assert (data["no_overhead_ratio"] >= data["predicted_ratio"] - 1e-9).all()
+    assert data["latency_ms"]["no-cache"].shape == (4,) and data["model"]["max_seq_len"] >= 3 + 4
+    assert "goal" not in str(data) and "fit predicts" in data["headline"]["fit_reading"]
+    assert [r[0] for r in data["predictions"]["rows"]][0] == "as measured"
+    for bad in ({"rounds": [3]}, {"headline": 3}, {"modes": ["static", "no-cache"]}):
+        with pytest.raises(ValueError):
+            E.speedup({**_SMALL_SPEEDUP, **bad}, _ctx(tmp_path, N.SPEEDUP))
+    _figures_draw(N.SPEEDUP, data, tmp_path)
+
+
+def test_speedup_experiment_fails_when_the_cache_changes_the_tokens(tmp_path, monkeypatch):
+    real = E.time_generate_steps
+
+    def corrupting(model, idx, n, mode):
+        stamps, tokens = real(model, idx, n, mode)
+        if mode == "static":
+            tokens = tokens.clone()
+            tokens[0, -1] = (tokens[0, -1] + 1) % model.config.vocab_size
+        return stamps, tokens
+
+    monkeypatch.setattr(E, "time_generate_steps", corrupting)
+    with pytest.raises(AssertionError, match="round 0, static cache: cached and uncached generations differ"):
+        E.speedup(_SMALL_SPEEDUP, _ctx(tmp_path, N.SPEEDUP))
 
 
 @pytest.fixture
-def fake_site_result(tmp_path):
+def fake_shared_result(tmp_path):
     """A `shared-model/train` result holding an untrained model of the shared shape (no training in tests)."""
-    from llmkb.nn import GPT
-
     torch.manual_seed(0)
-    GPT(GPTConfig.preset("shared")).save(tmp_path / "site" / "model")
-    return Result("shared-model/train", "quick", "fake", tmp_path / "site", {}, ran=False)
+    GPT(GPTConfig.preset("shared")).save(tmp_path / "shared" / "model")
+    return Result(SHARED_MODEL, "quick", "fake", tmp_path / "shared", {}, ran=False)
 
 
-def test_hitmiss_experiment_on_a_site_shaped_model(tmp_path, fake_site_result):
-    cfg = {**get_experiment(topic.HITMISS).config("quick"), "new_tokens": 6, "block_sizes": [1, 8]}
-    data = topic.hitmiss(cfg, _ctx(tmp_path, topic.HITMISS, {"shared-model/train": fake_site_result}))
-    assert data["recorded_equals_simulated"] and data["same_tokens_as_generate"]
+def _hitmiss_cfg() -> dict:
+    return {**get_experiment(N.HITMISS).config("quick"), "new_tokens": 6, "block_sizes": [1, 8]}
+
+
+def test_hitmiss_experiment_on_a_shared_shaped_model(tmp_path, fake_shared_result):
+    data = ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
+    prompt = len(_hitmiss_cfg()["prompt"])
+    assert data["checked"] == {"tokens": 2 * (prompt + 6), "trace_cells": 2 * 6 * (prompt + 5)}
     assert data["prefix_check"]["reused"] > 0 and data["prefix_check"]["max_abs_diff"] < 1e-4
     rates = data["hit_rate"]
     assert rates["no-cache"] == 0.0 and rates["window"] < rates["cache"] and 0 < rates["prefix"] < 1
-    assert [m["name"] for m in data["widget"]["modes"]] == list(topic.TRACE_ORDER)
-    by_size = {r["block size"]: r["hit rate"] for r in topic.table_rows(data["workload"])}
-    assert by_size[1] >= by_size[8] > 0
-    _figures_draw(topic.HITMISS, data, tmp_path)
+    modes = data["widget"]["modes"]
+    assert [m["name"] for m in modes] == list(N.TRACE_ORDER)
+    assert modes[1]["chars"][0][:4] == ["d", "e", "f", "␣"]  # the kit's glyphs: space is ␣
+    by_size = {r["block size"]: r["hit rate"] for r in table_rows(data["workload"])}
+    assert by_size[1] >= by_size[8] > 0 and data["workload_verdict"].startswith("the hit rate falls")
+    _figures_draw(N.HITMISS, data, tmp_path)
+
+
+def test_hitmiss_experiment_fails_when_the_cache_changes_the_tokens(
+    tmp_path, fake_shared_result, monkeypatch
+):
+    real = ET.traced_greedy_decode
+
+    def corrupting(model, idx, n):
+        tokens, trace = real(model, idx, n)
+        tokens = tokens.clone()
+        tokens[0, -1] = (tokens[0, -1] + 1) % 256
+        return tokens, trace
+
+    monkeypatch.setattr(ET, "traced_greedy_decode", corrupting)
+    with pytest.raises(AssertionError, match="cache: cached and uncached generations differ"):
+        ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
+
+
+# ------------------------------------------------------------------ memory
 
 
 def test_kv_bytes_formula_matches_the_cache_storage():
@@ -147,36 +274,146 @@ def test_kv_bytes_formula_matches_the_cache_storage():
             cache = KVCache(cfg, 2, 37, dtype=dtype)
             storage = sum(t.untyped_storage().nbytes() for t in (*cache.k, *cache.v))
             closed = 2 * cfg.n_layers * heads * cfg.head_dim * 37 * 2 * size
-            assert cache.nbytes == storage == topic.kv_bytes(cfg, 37, dtype, batch_size=2) == closed
+            assert cache.nbytes == storage == M.kv_bytes(cfg, 37, dtype, batch_size=2) == closed
 
 
-def test_memory_experiment_small(tmp_path):
-    cfg = {"lengths": [8, 1024], "rss_lengths": [4096], "kv_heads": [4, 1]}
-    data = topic.memory(cfg, _ctx(tmp_path, topic.MEMORY))
-    assert data["all_equal"] and data["per_token_bytes"] == 2 * 4 * 4 * 32 * 4
-    fp32, bf16 = data["rss"]["fp32"], data["rss"]["bf16"]
+def test_weights_overtaking_batch_and_decode_intensity():
+    cfg = GPTConfig.preset("shared")
+    assert M.weight_bytes(cfg, torch.bfloat16) == 2 * GPT(cfg).num_parameters()
+    for t in (16, 256, 1000):
+        b = M.overtaking_batch(cfg, t, torch.bfloat16)
+        weights, one = M.weight_bytes(cfg, torch.bfloat16), M.kv_bytes(cfg, t, torch.bfloat16)
+        assert (b - 1) * one <= weights < b * one
+    one = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, 1)
+    many = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, 64)
+    limit = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, None)
+    assert one < many < limit
+    flops = decode_cost(cfg, 256, 2)["flops"] - decode_cost(cfg, 256, 1)["flops"]  # one decode step at T=257
+    assert limit == pytest.approx(flops / M.kv_bytes(cfg, 257, torch.bfloat16), rel=0.01)
+
+
+def test_public_configs_match_hugging_face_parameter_counts():
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    def hf_count(model: torch.nn.Module) -> int:
+        return sum(p.numel() for p in model.parameters())  # tied weights are counted once
+
+    gpt2 = GPTConfig.from_dict(N.PUBLIC_CONFIGS["GPT-2 small"])
+    with torch.device("meta"):
+        hf = GPT2LMHeadModel(GPT2Config())  # the defaults are GPT-2 small
+    assert count_parameters(gpt2) == hf_count(hf) and gpt2.max_seq_len == GPT2Config().n_positions
+    for name in ("Llama-2-7B", "Llama-3-8B"):
+        c = GPTConfig.from_dict(N.PUBLIC_CONFIGS[name])
+        hf_cfg = LlamaConfig(
+            vocab_size=c.vocab_size,
+            hidden_size=c.d_model,
+            intermediate_size=c.ffn_dim,
+            num_hidden_layers=c.n_layers,
+            num_attention_heads=c.n_heads,
+            num_key_value_heads=c.kv_heads,
+            max_position_embeddings=c.max_seq_len,
+            tie_word_embeddings=False,
+        )
+        with torch.device("meta"):
+            hf = LlamaForCausalLM(hf_cfg)
+        assert count_parameters(c) == hf_count(hf), name
+    assert count_parameters(GPTConfig.from_dict(N.PUBLIC_CONFIGS["Llama-2-7B"])) == 6_738_415_616
+
+
+def test_scale_rows_stay_within_each_context():
+    configs = {n: GPTConfig.from_dict(c) for n, c in N.PUBLIC_CONFIGS.items()}
+    rows = M.scale_rows(configs)
+    assert [r["context"] for r in rows] == [1024, 4096, 8192]
+    llama = rows[1]
+    assert llama["KiB / token"] == 512 and llama["cache at full context"] == "2 GiB"  # 2*32*32*128*2 B
+    assert llama["weights"] == "12.6 GiB" and llama["cache > weights from batch"] == 7
+    assert M.human_bytes(512) == "512 B" and M.human_bytes(3 * 2**19) == "1.5 MiB"
+
+
+def test_measure_rss_pays_about_the_cache_bytes():
+    cfg = GPTConfig.preset("shared")
+    (fp32, bf16) = M.measure_rss(cfg, [("float32", 4096), ("bfloat16", 4096)])
+    assert fp32["nbytes"] == 2 * bf16["nbytes"] == M.kv_bytes(cfg, 4096, torch.float32)
+    for r in (fp32, bf16):  # a fresh process pays (about) exactly the cache's bytes in resident memory
+        assert 0.9 * r["nbytes"] <= r["rss_delta"] <= 1.5 * r["nbytes"]
+        assert r["peak_delta"] >= r["rss_delta"]
+
+
+def test_memory_experiment_small(tmp_path, monkeypatch):
+    def fake_rss(config, runs):  # the probe itself is tested above; here only what the experiment makes of it
+        sizes = {"float32": 4, "bfloat16": 2}
+        return [{"rss_delta": 1.0 * t, "peak_delta": 2.0 * t, "nbytes": 1.0 * t * sizes[d]} for d, t in runs]
+
+    monkeypatch.setattr(EM, "measure_rss", fake_rss)
+    cfg = {"lengths": [8, 1024], "rss_lengths": [2048, 4096], "kv_heads": [4, 1]}
+    data = EM.memory(cfg, _ctx(tmp_path, N.MEMORY))
+    assert data["checked_caches"] == 2 * 2 * 2 and data["per_token_bytes"] == 2 * 4 * 4 * 32 * 4
+    assert data["rss"]["fp32"]["nbytes"].tolist() == [8192, 16384] and data["rss_ratio_largest"] == 0.25
+    assert data["rss"]["bf16"]["peak_delta"].tolist() == [4096, 8192]
+    rows = table_rows(data["scale"])
+    assert rows[0]["model"] == N.SHARED_NAME and rows[0]["context"] == 256
+    assert data["overtaking_batch"]["Llama-2-7B"] == 7 and "7 sequences for Llama-2-7B" in data["overtaking"]
+    _figures_draw(N.MEMORY, data, tmp_path)
+
+
+# ------------------------------------------------------------------ text
+
+
+def test_fit_reading():
+    assert X.fit_reading(4.0, 4.0, 512, 60.0).startswith(
+        "The fit predicts 4.0× at 512 new tokens (measured: 4.0×, the same)."
+    )
+    assert "25% above the fit" in X.fit_reading(5.0, 4.0, 16, 8.0) and X.fit_reading(
+        5.0, 4.0, 16, 8.0
+    ).endswith("predicts 8×.")
+
+
+def test_predictions_sentence_names_every_scenario():
+    coef = np.array([3.9e-3, 3.6e-5, 6.1e-8])
+    rows = A.prediction_rows(
+        coef, GPTConfig.preset("shared"), 16, 512, {"longer": 4, "prompt": 16, "wider": 4}
+    )
+    s = X.predictions_sentence(rows)
+    assert s.startswith(
+        f"In the measured setting the fit predicts {rows[0]['predicted speed-up']:.1f}×; it predicts "
+    )
+    assert "with 4× more new tokens (2,048)" in s and "with a 16× longer prompt (256 tokens)" in s
+    assert "with a 4× wider model (d = 512)" in s and s.endswith("with no per-call cost (c0 = 0).")
+
+
+def test_latency_trend_verdicts():
+    assert X.latency_trend({"no-cache": 0.05, "static": 0.001}).endswith(": a slope 50× steeper")
+    flat = X.latency_trend({"no-cache": 0.05, "static": -0.001})
+    assert flat.endswith(
+        "the cached one does not grow (slope -0.0010 ms): only the uncached calls get slower"
+    )
+    for noisy in ({"no-cache": 0.01, "static": 0.02}, {"no-cache": -0.2, "static": 0.4}):
+        assert X.latency_trend(noisy).endswith("do not slow down faster than the cached ones")
+    assert "uncached latency does not grow (slope -0.2000 ms per position)" in X.latency_trend(noisy)
+
+
+def test_plain_number_never_uses_exponents():
+    assert [X.plain_number(v) for v in (34150.3, 999.4, 36.24, 1e-3, 0.0)] == [
+        "34,150",
+        "999",
+        "36.2",
+        "0.001",
+        "0",
+    ]
+
+
+def test_workload_verdict_and_overtaking_sentence():
+    assert X.workload_verdict([1, 4], [0.5, 0.6], 0.7) == (
+        "the hit rate does not fall steadily as blocks grow; it never exceeds the shared prompt's share"
+    )
+    assert X.workload_verdict([4, 1, 16], [0.75, 0.8, 0.6], 0.7).endswith(
+        "blocks of up to 4 tokens it exceeds the shared prompt's share"
+    )
+    rows = [
+        {"model": "A", "context": 1024, "cache > weights from batch": 7},
+        {"model": "B", "context": 8192, "cache > weights from batch": 15},
+    ]
     assert (
-        fp32["nbytes"][0]
-        == 2 * bf16["nbytes"][0]
-        == topic.kv_bytes(GPTConfig.preset("shared"), 4096, torch.float32)
+        X.overtaking_sentence(rows)
+        == "7 sequences for A (1,024 tokens each) and 15 sequences for B (8,192 tokens each)"
     )
-    for r in (fp32, bf16):  # the fresh process pays (about) exactly the cache's bytes in resident memory
-        assert 0.9 * r["nbytes"][0] <= r["rss_delta"][0] <= 1.5 * r["nbytes"][0]
-        assert r["peak_delta"][0] >= r["rss_delta"][0]
-    llama = next(r for r in topic.table_rows(data["scale"]) if r["model"] == "Llama-2-7B")
-    assert llama["KiB / token (bf16)"] == 512  # 2 * 32 layers * 32 heads * 128 * 2 bytes
-    _figures_draw(topic.MEMORY, data, tmp_path)
-
-
-def test_overhead_for_ratio_gives_exactly_the_target_ratio():
-    coef = np.array([3.9e-3, 3.6e-5, 6.1e-8])  # c0 (ignored), c1 per token, c2 per attention pair
-    prompt_len, n = 16, 512
-    c0 = topic.overhead_for_ratio(coef, prompt_len, n, 8.0)
-    assert 0 < c0 < coef[0]  # the measured fixed cost is too large for 8x
-    with_c0 = np.array([c0, coef[1], coef[2]])
-    ratio = topic._predicted_seconds(with_c0, prompt_len, n, False) / topic._predicted_seconds(
-        with_c0, prompt_len, n, True
-    )
-    assert ratio == pytest.approx(8.0, rel=1e-9)
-    # a target above the zero-overhead ratio cannot be reached at any c0 >= 0
-    assert topic.overhead_for_ratio(coef, prompt_len, n, 1e6) < 0

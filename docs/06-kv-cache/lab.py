@@ -1,27 +1,29 @@
 # %% [markdown]
 # # Lab: the KV cache — speed, hits and misses, memory
 #
-# Three cached experiments from `llmkb.lab.topics.kv_cache`:
+# Three cached experiments from the package `llmkb.lab.topics.kv_cache`:
 #
 # * `kv-cache/speedup` times greedy `GPT.generate` with and without the cache on a model of the shared shape
 #   (random weights, RoPE, `max_seq_len` large enough for the longest run), interleaving the modes round by
-#   round, and compares the ratio with the theoretical token-forward and FLOP ratios;
+#   round, compares the ratio with the theoretical token-forward and FLOP ratios, and fits a per-call cost
+#   model `c0 + c1 tokens + c2 pairs` whose predictions say when the speed-up grows;
 # * `kv-cache/hitmiss` records which keys/values every forward call of the trained shared model reused (hit),
 #   computed (miss) or had evicted, for plain caching, no caching, a sliding window and prefix reuse, and checks
 #   the recordings against the simulation in `llmkb.infer.kvtrace`;
-# * `kv-cache/memory` measures cache bytes against $2 \cdot L \cdot H_{kv} \cdot D \cdot T \cdot b$ and the
-#   resident memory a filled cache costs a fresh process.
+# * `kv-cache/memory` measures cache bytes against $2 \cdot L \cdot H_{kv} \cdot D \cdot T \cdot b$, the
+#   resident memory a filled cache costs a fresh process, and, for published models at their own context, the
+#   batch from which the cache outweighs the weights.
 #
 # Results are cached, so re-running costs nothing unless code or config changed. The page shows the `full`
 # profile: `llmkb lab run kv-cache --profile full` (about a minute and a half on two CPU cores; the uncached
 # 1024-token run dominates). For a quick ratio on your machine: `llmkb bench kv-cache`. To change lengths,
-# repeats or prompts, edit the `profiles` in `llmkb/lab/topics/kv_cache.py`.
+# repeats or prompts, edit the `profiles` in `llmkb/lab/topics/kv_cache/experiments*.py`.
 
 # %%
 from llmkb import lab
 from llmkb.infer.kvtrace import decode_cost, decode_trace
+from llmkb.lab.kit import table_rows
 from llmkb.lab.registry import get_figure
-from llmkb.lab.topics.kv_cache import table_rows
 from llmkb.nn import GPTConfig
 
 speed = lab.run("kv-cache/speedup")
@@ -32,13 +34,16 @@ for row in table_rows(speed["table"]):
 # %% [markdown]
 # ## Measured vs theoretical speed-up
 # The dashed lines are what counting work predicts; the measured points fall short because a one-token call
-# still pays a fixed cost. The dash-dotted line is a three-parameter cost model fitted to every forward call.
+# still pays a fixed cost. The dash-dotted lines are a three-parameter cost model fitted to every forward call,
+# with and without its fixed cost per call.
 
 # %%
 get_figure("kv-cache/speedup", "speedup").fn(speed)
 
 # %%
 print("fitted cost per call:", speed["fit"])
+for row in table_rows(speed["predictions"]):
+    print(row)
 get_figure("kv-cache/speedup", "latency").fn(speed)
 
 # %% [markdown]

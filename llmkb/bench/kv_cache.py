@@ -69,16 +69,19 @@ def time_generate(model: GPT, idx: torch.Tensor, new_tokens: int, mode: str) -> 
     return time.perf_counter() - t0
 
 
-def time_generate_steps(model: GPT, idx: torch.Tensor, new_tokens: int, mode: str) -> np.ndarray:
+def time_generate_steps(
+    model: GPT, idx: torch.Tensor, new_tokens: int, mode: str
+) -> tuple[np.ndarray, torch.Tensor]:
     """Elapsed seconds after each of the ``new_tokens`` tokens of one greedy ``model.generate`` call.
 
     A forward pre-hook stamps the start of every forward call; token ``N`` is complete (its logits computed,
     sampled and appended) when forward ``N + 1`` starts, and the last one when ``generate`` returns. Since
     greedy generation of ``N`` tokens does exactly the first ``N`` forward calls of a longer run,
-    ``out[N - 1]`` is the time ``generate(idx, N)`` would take, for every ``N`` at once.
+    ``stamps[N - 1]`` is the time ``generate(idx, N)`` would take, for every ``N`` at once.
 
     Returns:
-        ``(new_tokens,)`` float64 array, non-decreasing.
+        ``stamps``, a ``(new_tokens,)`` float64 array, non-decreasing; and the generated ids,
+        ``(B, P + new_tokens)``, so that callers can check that every mode generated the same tokens.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -88,7 +91,7 @@ def time_generate_steps(model: GPT, idx: torch.Tensor, new_tokens: int, mode: st
     try:
         t0 = time.perf_counter()
         greedy = SamplingConfig(temperature=0.0)
-        model.generate(
+        tokens = model.generate(
             idx, new_tokens, greedy, use_cache=use_cache, cache_impl=mode if use_cache else "static"
         )
         t_end = time.perf_counter()
@@ -96,7 +99,7 @@ def time_generate_steps(model: GPT, idx: torch.Tensor, new_tokens: int, mode: st
         handle.remove()
     if len(stamps) != new_tokens:
         raise RuntimeError(f"expected {new_tokens} forward calls, saw {len(stamps)}")
-    return np.array(stamps[1:] + [t_end]) - t0
+    return np.array(stamps[1:] + [t_end]) - t0, tokens
 
 
 def measure_speedup(

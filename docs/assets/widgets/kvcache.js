@@ -3,7 +3,8 @@
    position, cells coded 0 empty, 1 hit (read from the cache), 2 miss (computed), 3 evicted (gone).
    Pick a scenario, then step through the forward calls: rows up to the current call are drawn in full,
    later ones faded; the current row's counts and the running hit rate are shown in #kvcache-stats, whose
-   data-* attributes carry the same numbers for tests. */
+   data-* attributes carry the same numbers for tests. The position labels (`chars`) come from the lab with the
+   kit's glyphs (llmkb.lab.kit.labels: printable ASCII itself, ␣ space, ⏎ newline, ⇥ tab, xNN any other byte). */
 (function () {
   "use strict";
 

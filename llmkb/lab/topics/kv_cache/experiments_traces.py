@@ -1,0 +1,146 @@
+"""``kv-cache/hitmiss``: hit/miss/evicted traces recorded on the shared model, prefix reuse and its hit rate."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from llmkb.infer.kvtrace import (
+    EVICTED,
+    STATE_NAMES,
+    PrefixCache,
+    decode_trace,
+    prefix_reuse_check,
+    prefix_reuse_trace,
+    traced_greedy_decode,
+)
+from llmkb.infer.sampling import SamplingConfig
+from llmkb.lab import RunContext
+from llmkb.lab.kit import byte_labels, table
+from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
+from llmkb.lab.topics.kv_cache.analysis import check_same_tokens, check_same_trace
+from llmkb.lab.topics.kv_cache.names import QUESTIONS, STATE_COLORS, SYSTEM_PROMPT, TOPIC, TRACE_ORDER
+from llmkb.lab.topics.kv_cache.text import workload_verdict
+from llmkb.nn import GPT
+
+_PREFIX_PROMPTS = ["The cache stores keys and values. Why?", "The cache stores keys and values. How?"]
+
+
+def _windowed(model: GPT, window: int) -> GPT:
+    """The same weights under a config with a sliding window (parameters do not depend on it)."""
+    other = GPT(dataclasses.replace(model.config, sliding_window=window))
+    other.load_state_dict(model.state_dict())
+    return other.eval()
+
+
+def _greedy_checked(model: GPT, idx: torch.Tensor, n: int, name: str) -> tuple[Any, Any, int]:
+    """Traced (cached) greedy decoding, checked token for token against uncached ``generate``."""
+    tokens, trace = traced_greedy_decode(model, idx, n)
+    plain = model.generate(idx, n, SamplingConfig(temperature=0.0), use_cache=False)
+    return tokens, trace, check_same_tokens(name, plain, tokens)
+
+
+@TOPIC.experiment(
+    "hitmiss",
+    needs=[SHARED_MODEL],
+    profiles={
+        "quick": {
+            "prompt": "def add(a, b):",
+            "new_tokens": 16,
+            "window": 8,
+            "block_size": 4,
+            "prefix_prompts": _PREFIX_PROMPTS,
+            "block_sizes": [1, 4, 16, 64],
+        },
+        "full": {
+            "prompt": "def add(a, b):",
+            "new_tokens": 24,
+            "window": 8,
+            "block_size": 4,
+            "prefix_prompts": _PREFIX_PROMPTS,
+            "block_sizes": [1, 2, 4, 8, 16, 32, 64],
+        },
+    },
+    title="Cache hits, misses and evictions per step; prefix reuse on the shared model",
+)
+def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Record traces on the shared model, check them and its tokens, and test prefix reuse.
+
+    Fails (``AssertionError``) when cached and uncached greedy generation differ, when a recorded trace differs
+    from the simulation, or when reusing a cached prefix changes the logits.
+    """
+    model, tok = load_shared_model(ctx.need(SHARED_MODEL))
+    prompt = tok.encode(cfg["prompt"])
+    idx = torch.tensor([prompt], dtype=torch.long)
+    n, w = cfg["new_tokens"], cfg["window"]
+    tokens, rec_cache, checked_c = _greedy_checked(model, idx, n, "cache")
+    w_tokens, rec_window, checked_w = _greedy_checked(_windowed(model, w), idx, n, f"window {w}")
+    cells = check_same_trace("cache", rec_cache, decode_trace(len(prompt), n))
+    cells += check_same_trace("window", rec_window, decode_trace(len(prompt), n, window=w))
+    no_cache = decode_trace(len(prompt), n, use_cache=False)
+    first, second = (tok.encode(p) for p in cfg["prefix_prompts"])
+    prefix = prefix_reuse_trace([first, second], cfg["block_size"])
+    check = prefix_reuse_check(model, first, second, cfg["block_size"])
+    if check["max_abs_diff"] > 1e-4 or not check["same_argmax"]:
+        raise AssertionError(f"prefix reuse changed the logits: {check}")
+    requests = [tok.encode(SYSTEM_PROMPT + q) for q in QUESTIONS]
+    shared = len(tok.encode(SYSTEM_PROMPT)) * (len(QUESTIONS) - 1)  # every request after the first
+    workload = []
+    for b in cfg["block_sizes"]:
+        pc = PrefixCache(b)
+        for r in requests:
+            pc(r)
+        workload.append({"block size": b, "hit rate": round(pc.hit_rate, 3), "blocks stored": len(pc)})
+    ideal = shared / sum(len(r) for r in requests)
+    traces = dict(zip(TRACE_ORDER, (no_cache, rec_cache, rec_window, prefix), strict=True))
+    seq = tokens[0, : len(prompt) + n - 1].tolist()  # the positions that were fed
+    w_seq = w_tokens[0, : len(prompt) + n - 1].tolist()
+    texts = {
+        "no-cache": [byte_labels(seq)] * n,
+        "cache": [byte_labels(seq)] * n,
+        "window": [byte_labels(w_seq)] * n,
+        "prefix": [byte_labels(first), byte_labels(second)],
+    }
+    titles = {
+        "no-cache": "no cache: every step recomputes every position",
+        "cache": "KV cache: prefill, then one new entry per step",
+        "window": f"sliding window W={w}: old entries are evicted",
+        "prefix": f"prefix cache (blocks of {cfg['block_size']}): prompt 2 reuses prompt 1's prefix",
+    }
+    widget = {
+        "states": list(STATE_NAMES),
+        "colors": [STATE_COLORS[s] for s in range(len(STATE_NAMES))],
+        "modes": [
+            {"name": k, "title": titles[k], "chars": texts[k], **t.to_dict()} for k, t in traces.items()
+        ],
+    }
+    summary = [
+        {
+            "mode": k,
+            "forward calls": t.summary()["steps"],
+            "hits": t.hits,
+            "misses (token-forwards)": t.misses,
+            "evicted": t.count(EVICTED),
+            "hit rate": round(t.hit_rate, 3),
+        }
+        for k, t in traces.items()
+    ]
+    return {
+        "grids": {k: t.grid for k, t in traces.items()},
+        "labels": {k: list(t.labels) for k, t in traces.items()},
+        "titles": titles,
+        "table": table(summary),
+        "hit_rate": {k: t.hit_rate for k, t in traces.items()},
+        "checked": {"tokens": checked_c + checked_w, "trace_cells": cells},
+        "prefix_check": check,
+        "workload": table(workload),
+        "workload_ideal": ideal,
+        "workload_requests": len(requests),
+        "workload_verdict": workload_verdict(
+            [r["block size"] for r in workload], [r["hit rate"] for r in workload], ideal
+        ),
+        "generated": tok.decode(tokens[0, len(prompt) :].tolist()),
+        "widget": widget,
+    }

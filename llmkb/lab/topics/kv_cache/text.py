@@ -1,0 +1,146 @@
+"""Page prose of the KV-cache lab, computed from its numbers (the page quotes it with ``{{ lab.text(...) }}``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmkb.lab.kit import join_names
+
+__all__ = [
+    "fit_reading",
+    "latency_trend",
+    "overtaking_sentence",
+    "plain_number",
+    "predictions_sentence",
+    "workload_verdict",
+]
+
+
+def fit_reading(measured: float, predicted: float, new_tokens: int, no_overhead: float) -> str:
+    """How the fitted cost model compares with the measurement, and what it says without the per-call cost.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import fit_reading
+
+        s = fit_reading(4.0, 5.0, 512, 60.0)
+        assert s.startswith("The fit predicts 5.0× at 512 new tokens (measured: 4.0×, 20% below the fit)")
+        ```
+    """
+    gap = measured / predicted - 1.0
+    agree = "the same" if abs(gap) < 0.005 else f"{abs(gap):.0%} {'above' if gap > 0 else 'below'} the fit"
+    return (
+        f"The fit predicts {predicted:.1f}× at {new_tokens} new tokens (measured: {measured:.1f}×, {agree}). "
+        f"Take away the fixed cost of a call and the same fit predicts {no_overhead:.0f}×."
+    )
+
+
+def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence over the rows of [`prediction_rows`][llmkb.lab.topics.kv_cache.analysis.prediction_rows].
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import predictions_sentence
+
+        rows = [
+            {"key": "measured", "scenario": "as measured", "prompt": 16, "new tokens": 512, "predicted speed-up": 4.0},
+            {"key": "prompt", "scenario": "16× longer prompt", "prompt": 256, "new tokens": 512, "predicted speed-up": 9.0},
+        ]
+        assert predictions_sentence(rows) == (
+            "In the measured setting the fit predicts 4.0×; it predicts 9.0× with a 16× longer prompt (256 tokens)."
+        )
+        ```
+    """
+    base = next(r for r in rows if r["key"] == "measured")["predicted speed-up"]
+    parts = []
+    for r in rows:
+        if r["key"] == "measured":
+            continue
+        article = "a " if r["key"] in ("prompt", "wider") else ""
+        detail = {"longer": f" ({r['new tokens']:,})", "prompt": f" ({r['prompt']:,} tokens)"}.get(
+            r["key"], ""
+        )
+        parts.append(f"{r['predicted speed-up']:.1f}× with {article}{r['scenario']}{detail}")
+    return f"In the measured setting the fit predicts {base:.1f}×; it predicts {join_names(parts)}."
+
+
+def latency_trend(slope_ms: Mapping[str, float]) -> str:
+    """Compare how fast each mode's per-token latency grows with the position (least-squares slopes, ms/position).
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import latency_trend
+
+        s = latency_trend({"no-cache": 0.05, "static": 0.001})
+        assert s == (
+            "the uncached latency grows by 0.0500 ms per position and the cached one grows by 0.0010 ms: "
+            "a slope 50× steeper"
+        )
+        ```
+    """
+    slow, fast = slope_ms["no-cache"], min(v for k, v in slope_ms.items() if k != "no-cache")
+
+    def grows(v: float, unit: str) -> str:
+        return f"grows by {v:.4f} ms{unit}" if v > 0 else f"does not grow (slope {v:.4f} ms{unit})"
+
+    head = f"the uncached latency {grows(slow, ' per position')} and the cached one {grows(fast, '')}"
+    if slow > 0 >= fast:
+        return head + ": only the uncached calls get slower"
+    if slow > fast > 0:
+        return head + f": a slope {slow / fast:.0f}× steeper"
+    return head + ": over so few positions the uncached calls do not slow down faster than the cached ones"
+
+
+def plain_number(v: float) -> str:
+    """A table cell without exponents: ``34,150`` from 34150.3, ``36.2`` from 36.24, ``0`` from 0.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import plain_number
+
+        assert [plain_number(v) for v in (34150.3, 36.24, 0.0612, 0.0)] == ["34,150", "36.2", "0.0612", "0"]
+        ```
+    """
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float) -> str:
+    """How the prefix-cache hit rate moves with the block size, against the shared prompt's share of tokens.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import workload_verdict
+
+        s = workload_verdict([1, 4, 16], [0.8, 0.75, 0.6], 0.7)
+        assert s == "the hit rate falls as blocks grow; with blocks of up to 4 tokens it exceeds the shared prompt's share"
+        ```
+    """
+    pairs = sorted(zip(sizes, rates, strict=True))
+    falls = all(b[1] <= a[1] for a, b in zip(pairs, pairs[1:], strict=False))
+    head = (
+        "the hit rate falls as blocks grow" if falls else "the hit rate does not fall steadily as blocks grow"
+    )
+    above = [s for s, r in pairs if r > ideal]
+    if not above:
+        return head + "; it never exceeds the shared prompt's share"
+    return head + f"; with blocks of up to {max(above)} tokens it exceeds the shared prompt's share"
+
+
+def overtaking_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Name, per model, the batch from which its cache at full context outweighs its weights.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import overtaking_sentence
+
+        rows = [{"model": "A", "context": 1024, "cache > weights from batch": 7}]
+        assert overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each)"
+        ```
+    """
+    return join_names(
+        [
+            f"{r['cache > weights from batch']} sequences for {r['model']} ({r['context']:,} tokens each)"
+            for r in rows
+        ]
+    )
