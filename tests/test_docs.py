@@ -118,6 +118,10 @@ def test_topic_page_is_a_full_knowledge_page(tid):
     assert "```python" in body, f"{tid}: needs runnable code"
     assert "arxiv.org" in body.lower(), f"{tid}: cite primary papers (arXiv links)"
     assert re.search(r"^## Further reading", body, re.M), f"{tid}: needs a Further reading section"
+    for heading in ("Q&A", "Papers"):  # the same headings on every page
+        assert re.search(rf"^## {re.escape(heading)}$", body, re.M), f"{tid}: needs a '## {heading}' section"
+    linked = {m for m in re.findall(r"\]\(\.\./(\d\d-[a-z0-9-]+)/", body) if m != tid and m in TOPICS}
+    assert len(linked) >= 3, f"{tid}: link at least 3 other topics in the body text, found {sorted(linked)}"
     assert re.search(r"\{\{\s*lab\.(figure|value|table)\(", body), (
         f"{tid}: show measured results from its lab"
     )
