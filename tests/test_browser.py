@@ -27,8 +27,8 @@ def test_every_page_loads_cleanly(built_site, server_url, watched):
         watched.check()
 
 
-def test_search_finds_a_known_page(server_url, watched):
-    page = watched.page
+def _search(page, server_url: str, query: str):
+    """Open the home page, type ``query`` into Material's search and return the result locator."""
     page.goto(server_url, wait_until="networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
     # the search worker loads the index in the background ("Initializing search"); on a busy machine that
@@ -39,10 +39,34 @@ def test_search_finds_a_known_page(server_url, watched):
         timeout=60000,
     )
     # typed key by key: Material runs the query on key events (fill() only fires "input")
-    page.locator("input.md-search__input").press_sequentially("learning path", delay=20)
+    page.locator("input.md-search__input").press_sequentially(query, delay=20)
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=30000)
-    assert "Learning path" in page.locator(".md-search-result").inner_text()
+    return results
+
+
+def test_search_finds_a_known_page(server_url, watched):
+    _search(watched.page, server_url, "learning path")
+    assert "Learning path" in watched.page.locator(".md-search-result").inner_text()
+    watched.check()
+
+
+@pytest.mark.parametrize(
+    ("query", "topic"),
+    [
+        ("rope", "02-positional-embeddings"),
+        ("kv cache", "06-kv-cache"),
+        ("temperature", "05-sampling"),
+        ("byte pair encoding", "01-tokenization"),
+        ("residual", "04-transformer-block"),
+        ("softmax", "03-attention"),
+    ],
+)
+def test_search_ranks_the_topic_page_first_for_its_terms(server_url, watched, query, topic):
+    """A topic's own page, not its lab notebook or the API reference, is the first result for its terms."""
+    results = _search(watched.page, server_url, query)
+    href = results.first.locator("a").first.get_attribute("href") or ""
+    assert f"{topic}/" in href and "/lab/" not in href and "reference/" not in href, (query, href)
     watched.check()
 
 

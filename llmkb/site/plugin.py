@@ -71,6 +71,10 @@ def _llmkb_source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+SEARCH_BOOST: dict[str, float] = {"topic": 4.0, "lab": 0.5, "reference": 0.25}
+"""Search weight of a topic page, a lab notebook page and an API reference page."""
+
+
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
@@ -189,7 +193,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         if jup is not None and self.jupyter_execute:
             labs = [Path(config.docs_dir) / t.id / "lab.py" for t in self.topics.values() if t.has_lab]
             # a preview shows notebooks that read quick fallbacks unexecuted: never run those here
-            notebooks.prerender([nb for nb in labs if not self._quick_reads(self.topics[nb.parent.name], nb)], jup.config)
+            notebooks.prerender(
+                [nb for nb in labs if not self._quick_reads(self.topics[nb.parent.name], nb)], jup.config
+            )
         g = kgraph.build_graph(self.topics)
         pos = kgraph.layout(g)
         self.graph, self.pos = g, pos
@@ -232,7 +238,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             for mod in self.config.lab_modules:
                 importlib.import_module(mod)
             exps = sorted(
-                (e for e in lab.experiments().values() if e.topic in number), key=lambda e: (number[e.topic], e.name)
+                (e for e in lab.experiments().values() if e.topic in number),
+                key=lambda e: (number[e.topic], e.name),
             )
             cached = {n for n in lab.experiments() if is_cached(n, self.profile)} if self.fallback else set()
         except Exception as exc:
@@ -259,7 +266,11 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 f = File.generated(config, uri, abs_src_path=str(path))
                 files.append(f)
                 self.figure_files[(exp.name, fig.name)] = f
-        note = f", {len(self.missing)} from the quick profile until their full results land" if self.missing else ""
+        note = (
+            f", {len(self.missing)} from the quick profile until their full results land"
+            if self.missing
+            else ""
+        )
         log.info(f"lab [{self.profile}]: {len(exps)} experiments shown, {ran} run now (needs included){note}")
         # widget data requested by any page
         docs = Path(config.docs_dir)
@@ -292,7 +303,23 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             raise PlaceholderError(f"experiment {exp!r} has no result at {path!r}") from None
 
     # ------------------------------------------------------------------- pages
+    def _set_search_weight(self, page) -> None:
+        """Topic pages rank first for their own terms; their lab notebooks and the API reference (most of the
+        index's text) rank after them (Material reads ``search.boost`` from the page's meta)."""
+        src = page.file.src_uri
+        t = self.topics.get(posixpath.dirname(src))
+        if t is not None and src == t.src_uri:
+            boost = SEARCH_BOOST["topic"]
+        elif src.endswith("/lab.py"):
+            boost = SEARCH_BOOST["lab"]
+        elif src.startswith("reference/"):
+            boost = SEARCH_BOOST["reference"]
+        else:
+            return
+        page.meta.setdefault("search", {}).setdefault("boost", boost)
+
     def on_page_markdown(self, markdown: str, page, config, files: Files) -> str:
+        self._set_search_weight(page)
         src = page.file.src_uri
         if src.endswith(".py"):
             return markdown
@@ -440,8 +467,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
     # ------------------------------------------------------------------- serve
     def _start_runner(self) -> None:
-        if self.serving and self.missing and self.runner.start(
-            self.missing, self.profile, self.cache, self.config.lab_modules
+        if (
+            self.serving
+            and self.missing
+            and self.runner.start(self.missing, self.profile, self.cache, self.config.lab_modules)
         ):
             log.info(
                 f"lab [{self.profile}]: computing {len(self.missing)} missing results in the background; "
