@@ -203,7 +203,8 @@ def reversal_scores(model: GPT, task: ReverseTask, x: Tensor, y: Tensor, n_attn:
     Args:
         model: a model trained on ``task``.
         task: the reversal task.
-        x, y: a batch ``(B, T)`` of inputs and targets.
+        x: inputs ``(B, T)``.
+        y: targets ``(B, T)`` (``-100`` outside the answer).
         n_attn: sequences whose attention weights are recorded.
 
     Returns:
