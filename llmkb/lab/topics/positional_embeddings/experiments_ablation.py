@@ -37,7 +37,7 @@ _TRAIN = {"lr": 3e-3, "min_lr": 3e-4, "eval_batches": 1}
             "variants": ["none", "learned", "rope", "alibi"],
             "map_variants": ["rope", "none"],
             "model": {"d_model": 64, "n_layers": 2, "n_heads": 4},
-            "train": {**_TRAIN, "steps": 150, "batch_size": 32, "warmup_steps": 10, "eval_every": 50},
+            "train": {**_TRAIN, "steps": 130, "batch_size": 32, "warmup_steps": 10, "eval_every": 65},
             "seeds": [0, 1, 2],
             "n_eval": 256,
             "n_attn": 32,

@@ -22,7 +22,7 @@ from .text import lowest_phrase, mean_sd, paired_gap, ranking_phrase
     "extrapolation",
     profiles={
         "quick": {"mults": [1, 2, 4], "n_windows": 8, "seed": 1},
-        "full": {"mults": [1, 2, 4], "n_windows": 64, "seed": 1},
+        "full": {"mults": [1, 2, 4], "n_windows": 48, "seed": 1},
     },
     needs=[COMPARE],
     title="Evaluate the compare checkpoints at 1x, 2x and 4x their training length; rescaled RoPE too",
