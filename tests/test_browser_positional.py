@@ -37,8 +37,8 @@ def test_page_shows_all_four_parts(built_site, server_url, watched):
     images = page.locator("article img")
     srcs = [images.nth(i).get_attribute("src") or "" for i in range(images.count())]
     for part in ("compare/val-loss", "extrapolation/per-position", "ablation/entropy", "ablation/maps"):
-        assert any(f"figures/positional/{part}" in s for s in srcs), (part, srcs)
-    figures = page.locator("article img[src*='figures/positional']")
+        assert any(f"figures/positional-embeddings/{part}" in s for s in srcs), (part, srcs)
+    figures = page.locator("article img[src*='figures/positional-embeddings/']")
     assert figures.count() == 4
     for i in range(figures.count()):  # lazy images load once scrolled into view
         figures.nth(i).scroll_into_view_if_needed()

@@ -629,7 +629,7 @@ def test_a_registered_variant_is_one_class_and_one_entry(monkeypatch: pytest.Mon
     # and the config round-trips through the registries' names
     assert GPTConfig.from_dict(cfg.to_dict()) == cfg
     monkeypatch.undo()
-    unregistered = "positional must be one of none|sinusoidal|learned|rope|alibi, got 'reversed'"
+    unregistered = f"positional must be one of {'|'.join(POSITIONAL_SCHEMES)}, got 'reversed'"
     with pytest.raises(ValueError, match=re.escape(unregistered)):
         GPTConfig.from_dict(cfg.to_dict())
 

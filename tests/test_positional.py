@@ -9,12 +9,17 @@ import torch
 
 from llmkb.nn import GPT, GPTConfig
 from llmkb.nn.positional import (
+    POSITIONAL,
+    InterpolatedRotaryEmbedding,
     LearnedPositionalEmbedding,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,
     alibi_bias,
     alibi_slopes,
     apply_rotary,
+    ntk_scaled_base,
+    rope_inv_freq,
+    rope_wavelengths,
     rotate_half,
     sinusoidal_table,
 )
@@ -114,6 +119,118 @@ def test_rope_is_a_rotation_of_half_split_pairs() -> None:
 def test_rope_rejects_odd_head_dim() -> None:
     with pytest.raises(ValueError, match="even"):
         RotaryEmbedding(7, max_len=4)
+
+
+# ------------------------------------------------------------------------------------------ RoPE scaling
+def _llama_config(head_dim: int, base: float, max_len: int, **rope: object) -> object:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        hidden_size=2 * head_dim,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        vocab_size=16,
+        max_position_embeddings=max_len,
+        rope_parameters={"rope_theta": base, **rope},
+    )
+
+
+def test_rope_pi_is_registered_and_equals_rope_at_scale_one() -> None:
+    assert POSITIONAL["rope-pi"] is InterpolatedRotaryEmbedding
+    plain, pi = RotaryEmbedding(16, max_len=32), InterpolatedRotaryEmbedding(16, max_len=32, scale=1.0)
+    for positions in (torch.arange(32), torch.arange(20, 90)):  # the table, and past it
+        for a, b in zip(plain(positions), pi(positions), strict=True):
+            assert torch.equal(a, b)
+    torch.manual_seed(0)
+    rope = GPT(GPTConfig.preset("tiny", positional="rope", max_seq_len=16)).eval()
+    same = GPT(GPTConfig.preset("tiny", positional="rope-pi", max_seq_len=16)).eval()
+    same.load_state_dict(rope.state_dict())  # RoPE has no parameters: a checkpoint moves between them
+    idx = torch.randint(0, 256, (2, 40))
+    with torch.no_grad():
+        assert torch.equal(rope(idx).logits, same(idx).logits)
+
+
+@pytest.mark.parametrize("scale", [2.0, 4.0, 2.5])
+def test_rope_pi_rotates_position_p_as_p_over_s(scale: float) -> None:
+    D = 16
+    pi = InterpolatedRotaryEmbedding(D, max_len=64, scale=scale)
+    positions = torch.arange(0, 200, 5)  # precomputed and on-the-fly rows
+    angles = positions.double()[:, None] / scale * rope_inv_freq(D).double()[None, :]  # (T, D/2)
+    cos, sin = pi(positions)  # (T, D)
+    torch.testing.assert_close(cos, torch.cat([angles, angles], -1).cos().float(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(sin, torch.cat([angles, angles], -1).sin().float(), atol=1e-4, rtol=0)
+    if scale == int(scale):  # position s*p of the interpolated model is position p of plain RoPE
+        plain = RotaryEmbedding(D, max_len=64)
+        p = torch.arange(0, 40)
+        for a, b in zip(pi(p * int(scale)), plain(p), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("scale", [2.0, 8.0])
+def test_rope_pi_matches_hugging_face_linear_scaling(scale: float) -> None:
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    D, T = 32, 300
+    hf = LlamaRotaryEmbedding(_llama_config(D, 10000.0, T, rope_type="linear", factor=scale))
+    x = torch.zeros(1, 2, T, D)
+    hf_cos, hf_sin = hf(x, torch.arange(T)[None, :])  # (1, T, D)
+    cos, sin = InterpolatedRotaryEmbedding(D, max_len=128, scale=scale)(torch.arange(T))
+    torch.testing.assert_close(cos, hf_cos[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(sin, hf_sin[0], atol=1e-6, rtol=0)
+
+
+def test_rope_pi_with_a_kv_cache_equals_the_full_forward() -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig.preset("tiny", positional="rope-pi", rope_scale=4.0, max_seq_len=16)).eval()
+    idx = torch.randint(0, 256, (1, 24))
+    cache = model.make_cache(1, 24)
+    with torch.no_grad():
+        full = model(idx).logits
+        steps = [model(idx[:, :8], kv_cache=cache).logits] + [
+            model(idx[:, t : t + 1], kv_cache=cache).logits for t in range(8, 24)
+        ]
+    torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)
+
+
+def test_rope_scale_is_validated() -> None:
+    for bad in (0.5, 0, True, "2"):
+        with pytest.raises(ValueError, match="rope_scale"):
+            GPTConfig.preset("tiny", positional="rope-pi", rope_scale=bad)
+        with pytest.raises(ValueError, match="rope_scale"):
+            InterpolatedRotaryEmbedding(8, 4, scale=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("head_dim", "scale"), [(16, 4.0), (32, 2.0), (64, 8.0)])
+def test_ntk_base_keeps_the_fastest_pair_and_slows_the_slowest_by_s(head_dim: int, scale: float) -> None:
+    base = ntk_scaled_base(10000.0, scale, head_dim)
+    old, new = rope_inv_freq(head_dim).double(), rope_inv_freq(head_dim, base).double()
+    assert float(new[0]) == float(old[0]) == 1.0
+    assert float(new[-1]) == pytest.approx(float(old[-1]) / scale, rel=1e-5)
+    assert bool((new <= old * (1 + 1e-6)).all())  # every pair turns no faster than before
+    assert ntk_scaled_base(10000.0, 1.0, head_dim) == 10000.0
+    with pytest.raises(ValueError, match="scale"):
+        ntk_scaled_base(10000.0, 0.5, head_dim)
+
+
+def test_ntk_base_matches_hugging_face_dynamic_ntk() -> None:
+    from transformers.modeling_rope_utils import _compute_dynamic_ntk_parameters
+
+    D, trained, scale = 32, 256, 4
+    config = _llama_config(D, 10000.0, trained, rope_type="dynamic", factor=1.0)
+    hf_inv, _ = _compute_dynamic_ntk_parameters(config, seq_len=scale * trained)
+    ours = rope_inv_freq(D, ntk_scaled_base(10000.0, scale, D))
+    torch.testing.assert_close(ours, hf_inv.float(), rtol=1e-6, atol=0)
+
+
+def test_longest_rope_wavelength_is_well_below_two_pi_base() -> None:
+    for D, ratio in ((32, 10000.0 ** (-2 / 32)), (16, 10000.0 ** (-2 / 16))):
+        lam = rope_wavelengths(D)
+        assert lam.shape == (D // 2,) and float(lam[0]) == pytest.approx(2 * math.pi)
+        assert float(lam[-1]) == pytest.approx(2 * math.pi / float(rope_inv_freq(D)[-1]), rel=1e-6)
+        assert float(lam[-1]) / (2 * math.pi * 10000.0) == pytest.approx(ratio)
+    assert 0.56 < float(rope_wavelengths(32)[-1]) / (2 * math.pi * 1e4) < 0.57
 
 
 # ------------------------------------------------------------------------------------------ ALiBi

@@ -1,26 +1,27 @@
 # %% [markdown]
 # # Lab: positional embeddings
 #
-# Four experiments, all defined in `llmkb/lab/topics/positional.py` and cached by the site build:
+# Four experiments, defined in the package `llmkb/lab/topics/positional_embeddings/` and cached by the site
+# build; the trained ones repeat every run with several seeds:
 #
 # 1. **compare** — the same small byte-level GPT trained on CPython's pydoc topics with each of
 #    `none`, `sinusoidal`, `learned`, `rope`, `alibi` (only `GPTConfig.positional` changes);
 # 2. **extrapolation** — those checkpoints evaluated at 1×, 2× and 4× their training length, loss per
-#    position;
+#    position, and the RoPE checkpoints again with position interpolation (`rope-pi`) and an NTK-aware base;
 # 3. **animation** — the vectors the page's 3-D widget draws (RoPE rotations, sinusoidal and learned
 #    tables);
 # 4. **ablation** — reversal, an order-sensitive synthetic task, with and without positional information,
 #    and the attention entropy per head.
 #
 # The cells below read the cached results (the profile comes from `$LLMKB_PROFILE`: `quick` in tests,
-# `full` on the published site). To change an experiment, edit its `profiles=` config in the module and
-# re-run `llmkb lab run positional-embeddings --profile full`; the cache notices the change and re-runs only what
-# depends on it.
+# `full` on the published site). To change an experiment, edit its `profiles=` config in the package and
+# re-run `llmkb lab run positional-embeddings --profile full`; the cache notices the change and re-runs only
+# what depends on it.
 
 # %%
 from llmkb import lab
 from llmkb.lab.registry import get_figure
-from llmkb.lab.topics.positional import VARIANTS
+from llmkb.lab.topics.positional_embeddings.names import ABLATION, ANIMATION, COMPARE, EXTRAPOLATION, VARIANTS
 
 
 def show(table: dict) -> None:
@@ -33,25 +34,29 @@ def show(table: dict) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
-compare = lab.run("positional/compare")
-print("profile:", compare.profile, "| variants:", ", ".join(VARIANTS))
+compare = lab.run(COMPARE)
+print("profile:", compare.profile, "| variants:", ", ".join(VARIANTS), "| seeds:", compare["seeds"])
 show(compare["table"])
+print("ranking (a < b only when every seed of a is below every seed of b):", compare["ranking"])
 
 # %%
-get_figure("positional/compare", "val-loss").fn(compare)
+get_figure(COMPARE, "val-loss").fn(compare)
 
 # %% [markdown]
 # ## Extrapolation: 1×, 2×, 4× the training length
 # Every model was built with room for 4× the training length and trained on 1×; the learned table's
 # extra rows were never updated (`learned_table.untrained_rows_max_change` is their largest change).
+# `rope + PI` and `rope + NTK` are the RoPE checkpoints run with rescaled angles at scale window / T.
 
 # %%
-extra = lab.run("positional/extrapolation")
+extra = lab.run(EXTRAPOLATION)
 print("learned table:", compare["learned_table"])
 show(extra["table"])
+print("beyond T:", extra["ranking_long"])
+print("RoPE pairs: wavelengths", [round(float(x), 1) for x in extra["rope"]["wavelengths"]])
 
 # %%
-get_figure("positional/extrapolation", "per-position").fn(extra)
+get_figure(EXTRAPOLATION, "per-position").fn(extra)
 
 # %% [markdown]
 # ## The data behind the 3-D widget
@@ -61,7 +66,7 @@ get_figure("positional/extrapolation", "per-position").fn(extra)
 # %%
 import numpy as np
 
-anim = lab.run("positional/animation")
+anim = lab.run(ANIMATION)
 rope = anim["widget"]["rope"]
 rotated = np.asarray(rope["rotated"])
 half = rope["head_dim"] // 2
@@ -78,7 +83,7 @@ for i in range(4):
 # ## Ablation: reversal with and without position
 
 # %%
-abl = lab.run("positional/ablation")
+abl = lab.run(ABLATION)
 print("task:", abl["task"])
 show(abl["table"])
 
@@ -86,7 +91,7 @@ show(abl["table"])
 show(abl["removed_table"])
 
 # %%
-get_figure("positional/ablation", "entropy").fn(abl)
+get_figure(ABLATION, "entropy").fn(abl)
 
 # %%
-get_figure("positional/ablation", "maps").fn(abl)
+get_figure(ABLATION, "maps").fn(abl)

@@ -47,8 +47,10 @@ class GPTConfig:
         max_seq_len: positions the model is trained for (size of the learned positional table; size of
             the precomputed RoPE/sinusoidal tables).
         positional: a key of [`POSITIONAL`][llmkb.nn.positional.POSITIONAL]: ``none`` | ``sinusoidal`` |
-            ``learned`` | ``rope`` | ``alibi``.
+            ``learned`` | ``rope`` | ``rope-pi`` | ``alibi``.
         rope_base: base ``b`` of the RoPE frequencies ``b^(-2i/head_dim)``.
+        rope_scale: position-interpolation factor ``s`` of ``rope-pi`` (position ``p`` is rotated as
+            ``p / s``; Chen et al. 2023, arXiv 2306.15595); ignored by the other schemes.
         norm: a key of [`NORMS`][llmkb.nn.norm.NORMS]: ``layernorm`` | ``rmsnorm``.
         norm_position: ``pre`` (normalize the sublayer input, plus a final norm) or ``post``
             (normalize after the residual addition, as in Vaswani et al. 2017; no final norm).
@@ -73,6 +75,7 @@ class GPTConfig:
     max_seq_len: int = 256
     positional: str = "learned"
     rope_base: float = 10000.0
+    rope_scale: float = 1.0
     norm: str = "layernorm"
     norm_position: str = "pre"
     norm_eps: float = 1e-5
@@ -105,6 +108,10 @@ class GPTConfig:
         POSITIONAL[self.positional].check(self)
         if not (isinstance(self.rope_base, int | float) and self.rope_base > 1.0):
             raise ValueError(f"rope_base must be a number > 1, got {self.rope_base!r}")
+        if isinstance(self.rope_scale, bool) or not (
+            isinstance(self.rope_scale, int | float) and self.rope_scale >= 1.0
+        ):
+            raise ValueError(f"rope_scale must be a number >= 1, got {self.rope_scale!r}")
         if not (isinstance(self.norm_eps, int | float) and self.norm_eps > 0.0):
             raise ValueError(f"norm_eps must be a positive number, got {self.norm_eps!r}")
         if not (isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0):

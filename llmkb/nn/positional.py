@@ -26,8 +26,11 @@ ones it needs (the others are the identity):
 * ``score_bias(query_positions (T,), key_positions (S,)) -> (H, T, S) | None`` — added to the scores.
 
 Plus ``token_scale`` (token embeddings are multiplied by it), ``context_limit`` (positions past it have no
-encoding) and ``check(config)`` (configuration errors, raised by ``GPTConfig``). A new scheme (RoPE scaling,
-a relative bias) is one subclass plus one entry in ``POSITIONAL``.
+encoding) and ``check(config)`` (configuration errors, raised by ``GPTConfig``). A new scheme is one subclass
+plus one entry in ``POSITIONAL``: RoPE with position interpolation,
+[`InterpolatedRotaryEmbedding`][llmkb.nn.positional.InterpolatedRotaryEmbedding] (``rope-pi``), is one.
+NTK-aware scaling needs no class: it is plain RoPE with the base
+[`ntk_scaled_base`][llmkb.nn.positional.ntk_scaled_base].
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ __all__ = [
     "rotate_half",
     "apply_rotary",
     "RotaryEmbedding",
+    "InterpolatedRotaryEmbedding",
+    "ntk_scaled_base",
+    "rope_wavelengths",
     "alibi_slopes",
     "alibi_bias",
 ]
@@ -308,8 +314,11 @@ class RotaryEmbedding(PositionalScheme):
         self.register_buffer("cos_table", cos, persistent=False)  # (max_len, D)
         self.register_buffer("sin_table", sin, persistent=False)  # (max_len, D)
 
+    def _inv_freq(self, device: torch.device) -> Tensor:
+        return rope_inv_freq(self.head_dim, self.base, device)  # (D/2,)
+
     def _compute(self, positions: Tensor) -> tuple[Tensor, Tensor]:
-        inv_freq = rope_inv_freq(self.head_dim, self.base, positions.device)  # (D/2,)
+        inv_freq = self._inv_freq(positions.device)  # (D/2,)
         angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, D/2)
         emb = torch.cat((angles, angles), dim=-1)  # (T, D): half-split convention
         return emb.cos(), emb.sin()
@@ -347,6 +356,72 @@ class RotaryEmbedding(PositionalScheme):
         cos, sin = self.span(offset, q.shape[-2])  # (T, D) each
         cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+
+
+def rope_wavelengths(head_dim: int, base: float = 10000.0) -> Tensor:
+    """Wavelength of every RoPE pair in positions, ``lambda_i = 2 pi / theta_i = 2 pi b^(2i/D)``, float64 ``(D/2,)``.
+
+    The shortest is ``2 pi`` (pair 0); the longest is ``2 pi b^((D-2)/D)`` (pair ``D/2 - 1``), which is
+    *not* ``2 pi b``: for ``D = 32`` it is ``0.56`` of it, for ``D = 16`` only ``0.32`` (Su et al. 2021,
+    arXiv 2104.09864). A pair whose wavelength exceeds the training length never turns a full circle in
+    training, so longer inputs show it angles it has never seen.
+    """
+    i = torch.arange(0, head_dim, 2, dtype=torch.float64)  # (D/2,) = 2i
+    return 2.0 * math.pi * float(base) ** (i / head_dim)
+
+
+def ntk_scaled_base(base: float, scale: float, head_dim: int) -> float:
+    """NTK-aware RoPE base for a context ``scale`` times longer: ``b' = b * s^(D / (D - 2))``.
+
+    With ``b'`` the slowest pair's frequency ``b'^(-(D-2)/D) = b^(-(D-2)/D) / s`` is divided by ``s``, as
+    position interpolation would do, while the fastest pair (``theta_0 = 1``) is untouched, so local
+    order stays as sharp as in training (bloc97 2023, "NTK-aware scaled RoPE"; analysed as "NTK-by-parts"
+    in Peng et al. 2023, YaRN, arXiv 2309.00071). Use it as ``GPTConfig(positional="rope", rope_base=b')``.
+
+    Args:
+        base: the trained base ``b``.
+        scale: the context extension factor ``s >= 1``.
+        head_dim: even per-head width ``D > 2``.
+
+    Returns:
+        The new base (``base`` itself at ``scale = 1``).
+    """
+    if head_dim <= 2 or head_dim % 2:
+        raise ValueError(f"NTK scaling needs an even head_dim > 2, got {head_dim}")
+    if not scale >= 1.0:
+        raise ValueError(f"the scale must be >= 1, got {scale!r}")
+    return float(base) * float(scale) ** (head_dim / (head_dim - 2))
+
+
+class InterpolatedRotaryEmbedding(RotaryEmbedding):
+    """RoPE with linear position interpolation (Chen et al. 2023, arXiv 2306.15595), ``rope-pi``.
+
+    Position ``p`` is rotated as if it were ``p / s``: every angle becomes ``(p / s) theta_i``, so a model
+    trained on ``L`` positions and run on ``s L`` sees only angles inside its trained range (at fractional
+    positions) instead of larger, unseen ones. Implemented as Hugging Face's ``linear`` RoPE scaling does:
+    the frequencies are divided by ``s``. ``s = 1`` is plain RoPE. Chen et al. fine-tune briefly after
+    interpolating; used on a checkpoint as is, local order is blurred by a factor ``s``.
+
+    Args:
+        head_dim: even per-head width ``D``.
+        max_len: positions to precompute.
+        base: frequency base ``b``.
+        scale: the interpolation factor ``s >= 1`` (``GPTConfig.rope_scale``).
+    """
+
+    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0, scale: float = 1.0) -> None:
+        if isinstance(scale, bool) or not (isinstance(scale, int | float) and scale >= 1.0):
+            raise ValueError(f"rope_scale must be a number >= 1, got {scale!r}")
+        self.scale = float(scale)  # read by _inv_freq while the parent builds its tables
+        super().__init__(head_dim, max_len, base)
+
+    def _inv_freq(self, device: torch.device) -> Tensor:
+        return rope_inv_freq(self.head_dim, self.base, device) / self.scale  # (D/2,)
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> InterpolatedRotaryEmbedding:
+        """Tables for ``head_dim`` and ``max_seq_len`` positions, base ``rope_base``, factor ``rope_scale``."""
+        return cls(config.head_dim, config.max_seq_len, config.rope_base, config.rope_scale)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,6 +505,7 @@ POSITIONAL: dict[str, type[PositionalScheme]] = {
     "sinusoidal": SinusoidalPositionalEncoding,
     "learned": LearnedPositionalEmbedding,
     "rope": RotaryEmbedding,
+    "rope-pi": InterpolatedRotaryEmbedding,
     "alibi": ALiBi,
 }
 """Positional schemes by ``GPTConfig.positional`` name (protocol in the module docstring)."""

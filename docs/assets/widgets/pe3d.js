@@ -1,10 +1,10 @@
-/* 3-D animation of position encodings (02-positional-embeddings). Data: the `positional/animation`
+/* 3-D animation of position encodings (02-positional-embeddings). Data: the `positional-embeddings/animation`
    experiment's `widget` part, computed by llmkb at build time:
      rope.rotated[m]     a query vector after llmkb.nn.positional.apply_rotary at position m
                          (half-split pairs: channel i is paired with channel i + D/2);
      rope.theta[i]       the frequency of pair i (rope_inv_freq), radians per position;
      sinusoidal.table    sinusoidal_table(arange(N), d); sinusoidal.pca its first 3 principal components;
-     learned.table/.pca  the trained learned table of the positional/compare run.
+     learned.table/.pca  the trained learned table of the positional-embeddings/compare run (first seed).
    Nothing is recomputed here except in-between frames: between positions m and m+1 each RoPE pair is
    turned by frac * theta_i from the exported vector at m, and PCA points are interpolated linearly.
    Drawing: canvas 2D and a small perspective projection (yaw around the vertical axis, then pitch),
