@@ -42,6 +42,15 @@ def _search(page, server_url: str, query: str):
     page.locator("input.md-search__input").press_sequentially(query, delay=20)
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=30000)
+    # results are redrawn for every prefix typed ("r", "ro", …): wait until the list stops changing
+    last, stable = None, 0
+    for _ in range(100):
+        now = page.locator(".md-search-result").inner_text()
+        stable = stable + 1 if now == last else 0
+        if stable >= 5:
+            break
+        last = now
+        page.wait_for_timeout(100)
     return results
 
 
@@ -57,7 +66,7 @@ def test_search_finds_a_known_page(server_url, watched):
         ("rope", "02-positional-embeddings"),
         ("kv cache", "06-kv-cache"),
         ("temperature", "05-sampling"),
-        ("byte pair encoding", "01-tokenization"),
+        ("bpe", "01-tokenization"),
         ("residual", "04-transformer-block"),
         ("softmax", "03-attention"),
     ],

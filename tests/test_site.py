@@ -242,3 +242,19 @@ def test_graph_svg_leaves_room_for_long_labels():
     x0, y0, w, h = map(float, re.search(r'class="llmkb-graph" viewBox="([^"]+)"', svg).group(1).split())
     half = len(long) * graph._LABEL_CHAR_PX / 2
     assert x0 <= 10.0 - half and x0 + w >= 890.0 and y0 <= 20.0 - 16 and y0 + h >= 500.0 + 32
+
+
+def test_search_index_keeps_reference_names_and_summaries_only(tmp_path):
+    from llmkb.site.plugin import REFERENCE_TEXT_CHARS, trim_search_index
+
+    long = "x" * (REFERENCE_TEXT_CHARS + 50)
+    docs = [
+        {"location": "reference/nn/#llmkb.nn.GPT", "title": "GPT", "text": long},
+        {"location": "02-positional-embeddings/#rope", "title": "RoPE", "text": long},
+    ]
+    path = tmp_path / "search_index.json"
+    path.write_text(json.dumps({"config": {}, "docs": docs}))
+    trim_search_index(path)
+    out = json.loads(path.read_text())["docs"]
+    assert out[0]["title"] == "GPT" and len(out[0]["text"]) == REFERENCE_TEXT_CHARS
+    assert out[1]["text"] == long

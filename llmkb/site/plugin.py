@@ -75,6 +75,23 @@ SEARCH_BOOST: dict[str, float] = {"topic": 4.0, "lab": 0.5, "reference": 0.25}
 """Search weight of a topic page, a lab notebook page and an API reference page."""
 
 
+REFERENCE_TEXT_CHARS = 200
+"""Characters of an API reference entry kept in the search index: its name and docstring summary."""
+
+
+def trim_search_index(path: Path) -> None:
+    """Cut every API reference entry of the search index (written by the search plugin, which runs first) to
+    its summary, so that the reference — most of the site's text, with its source listings — does not drown
+    the topic pages; its names stay searchable."""
+    if not path.is_file():
+        return
+    index = json.loads(path.read_text(encoding="utf-8"))
+    for doc in index.get("docs", []):
+        if doc.get("location", "").startswith("reference/"):
+            doc["text"] = doc.get("text", "")[:REFERENCE_TEXT_CHARS]
+    path.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+
+
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
@@ -312,6 +329,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             boost = SEARCH_BOOST["topic"]
         elif src.endswith("/lab.py"):
             boost = SEARCH_BOOST["lab"]
+        elif src.startswith("reference/lab"):
+            page.meta["search"] = {"exclude": True}  # the labs' own code: their topic pages are what to find
+            return
         elif src.startswith("reference/"):
             boost = SEARCH_BOOST["reference"]
         else:
@@ -487,6 +507,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         return server
 
     def on_post_build(self, config) -> None:
+        trim_search_index(Path(config.site_dir) / "search" / "search_index.json")
         self._start_runner()  # a rebuild under serve whose missing results no run is computing
 
     def on_shutdown(self) -> None:
