@@ -53,7 +53,7 @@ lint: install
 # Two xdist workers on two cores: one thread each (torch would otherwise start two per worker and the
 # oversubscribed cores slow everything down several-fold).
 test: install chromium lint
-	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests
 	LLMKB_PROFILE=quick $(BIN)/python -m pytest -q --codeblocks docs README.md
 
 clean:
