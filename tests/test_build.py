@@ -126,3 +126,16 @@ def test_footer_links_name_the_topic(built_site):
         seen += titles.findall(page.read_text(encoding="utf-8"))
     assert seen, "no footer links found"
     assert not [t for t in seen if t in ("Notes", "Lab")]
+
+
+def test_lab_pages_show_each_figure_once(built_site):
+    """A notebook shows each figure once (not as a display output and again as the cell's value)."""
+    from collections import Counter
+
+    images = re.compile(r'src="data:image/png;base64,([^"]{64,})"')
+    labs = list(built_site.dir.glob("[0-9][0-9]-*/lab/index.html"))
+    assert labs
+    for page in labs:
+        counts = Counter(images.findall(page.read_text(encoding="utf-8")))
+        assert counts, f"{page.parent.parent.name}: no figure on the lab page"
+        assert max(counts.values()) == 1, f"{page.parent.parent.name}: a figure appears twice"

@@ -21,7 +21,7 @@
 from IPython.display import HTML
 
 from llmkb.lab.kit import table_rows
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.tokenization.analysis import compression, show_tokens, truncated
 from llmkb.lab.topics.tokenization.names import TOPIC
 from llmkb.tokenize import BPETokenizer, render_html
@@ -94,7 +94,7 @@ for row in table_rows(sweep["table"]):
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})
 for row in table_rows(sweep["gains"]):
     print(f"merges {row['merges']:>12}: prose +{row['prose']:.1%}, code +{row['code']:.1%} bytes per token")
-get_figure(TOPIC.name("vocab-sweep"), "bytes-per-token").fn(sweep)
+show_figure(sweep, "bytes-per-token")
 
 # %% [markdown]
 # ## One-hot vs learned embeddings
@@ -106,7 +106,7 @@ print("largest off-diagonal cosine between one-hot vectors:", emb["one_hot_max_o
 for row in table_rows(emb["table"]):
     print(f"{row['group']:>12}: within {row['learned within']:+.2f}, between {row['learned between']:+.2f}")
 print("case pairs:", emb["case_pairs"]["learned"])
-get_figure(TOPIC.name("embeddings"), "cosine").fn(emb)
+show_figure(emb, "cosine")
 
 # %%
-get_figure(TOPIC.name("embeddings"), "pca").fn(emb)
+show_figure(emb, "pca")

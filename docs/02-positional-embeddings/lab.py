@@ -20,7 +20,7 @@
 
 # %%
 from llmkb import lab
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.positional_embeddings.names import ABLATION, ANIMATION, COMPARE, EXTRAPOLATION, VARIANTS
 
 
@@ -40,7 +40,7 @@ show(compare["table"])
 print("ranking (a < b only when every seed of a is below every seed of b):", compare["ranking"])
 
 # %%
-get_figure(COMPARE, "val-loss").fn(compare)
+show_figure(compare, "val-loss")
 
 # %% [markdown]
 # ## Extrapolation: 1×, 2×, 4× the training length
@@ -56,7 +56,7 @@ print("beyond T:", extra["ranking_long"])
 print("RoPE pairs: wavelengths", [round(float(x), 1) for x in extra["rope"]["wavelengths"]])
 
 # %%
-get_figure(EXTRAPOLATION, "per-position").fn(extra)
+show_figure(extra, "per-position")
 
 # %% [markdown]
 # ## The data behind the 3-D widget
@@ -91,7 +91,7 @@ show(abl["table"])
 show(abl["removed_table"])
 
 # %%
-get_figure(ABLATION, "entropy").fn(abl)
+show_figure(abl, "entropy")
 
 # %%
-get_figure(ABLATION, "maps").fn(abl)
+show_figure(abl, "maps")

@@ -20,14 +20,14 @@
 import numpy as np
 
 from llmkb import lab
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 
 heads = lab.run("attention/heads")
 print("profile:", heads.profile, "| sentence:", repr(heads["sentence"]))
 heads["table"]
 
 # %%
-get_figure("attention/heads", "maps").fn(heads)
+show_figure(heads, "maps")
 
 # %% [markdown]
 # The labels come from the scores above (`classify_head`), tried in order: the largest of `prev`, `first`,
@@ -40,7 +40,7 @@ for name, sentence in heads["notes"].items():
     print(f"{name:>9}: {sentence}")
 
 # %%
-get_figure("attention/heads", "examples").fn(heads)
+show_figure(heads, "examples")
 
 # %% [markdown]
 # ## One query, step by step
@@ -55,7 +55,7 @@ w = np.asarray(qry["weights"])
 assert abs(w.sum() - 1) < 1e-9 and np.allclose(w @ np.asarray(qry["values"]), qry["output"])
 
 # %%
-get_figure("attention/query", "walkthrough").fn(qry)
+show_figure(qry, "walkthrough")
 
 # %% [markdown]
 # ## Causality through autograd
@@ -72,7 +72,7 @@ print("past logits change:", cau["max_past_logit_change"], "| future:", cau["max
 assert cau["max_above_diagonal"] == 0.0 and np.all(np.triu(norms, 1) == 0)
 
 # %%
-get_figure("attention/causality", "jacobian").fn(cau)
+show_figure(cau, "jacobian")
 
 # %% [markdown]
 # ## Why 1/√d
@@ -86,7 +86,7 @@ sc["real"]
 sc["table"]
 
 # %%
-get_figure("attention/scaling", "entropy").fn(sc)
+show_figure(sc, "entropy")
 
 # %% [markdown]
 # ## Quadratic memory and FLOPs
@@ -97,4 +97,4 @@ print("log-log slopes of measured bytes vs T:", mem["slope"])
 mem["table"]
 
 # %%
-get_figure("attention/memory", "memory").fn(mem)
+show_figure(mem, "memory")

@@ -21,7 +21,7 @@
 import torch
 
 from llmkb import lab
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.transformer_block.analysis import operate
 from llmkb.lab.topics.transformer_block.names import OPERATIONS
 from llmkb.nn import GPT, GPTConfig, TransformerBlock, count_parameters
@@ -75,10 +75,10 @@ for row in depth["rows"]:
     print(row)
 
 # %%
-get_figure("transformer-block/depth", "curves").fn(depth)
+show_figure(depth, "curves")
 
 # %%
-get_figure("transformer-block/depth", "cost").fn(depth)
+show_figure(depth, "cost")
 
 # %% [markdown]
 # ## Pre-norm vs post-norm (and no residual) at the deepest depth
@@ -88,7 +88,7 @@ norm = lab.run("transformer-block/norm")
 for row in norm["rows"]:
     print(row)
 print("best:", norm["best"], "| worst:", norm["worst"])
-get_figure("transformer-block/norm", "curves").fn(norm)
+show_figure(norm, "curves")
 
 # %% [markdown]
 # ## Q, K, V surgery
@@ -106,7 +106,7 @@ summary = surgery["summary"]
 print(summary[0].upper() + summary[1:])
 
 # %%
-get_figure("transformer-block/surgery", "effects").fn(surgery)
+show_figure(surgery, "effects")
 
 # %% [markdown]
 # ## Operating on a model yourself

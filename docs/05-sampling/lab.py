@@ -22,7 +22,7 @@ import torch
 from llmkb import lab
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
 from llmkb.lab.kit import byte_label
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.sampling.names import GREEDY, GRID
 
 grid = lab.run(GRID)
@@ -56,7 +56,7 @@ for cfg in [
     )
 
 # %%
-get_figure(GRID, "filters").fn(grid)
+show_figure(grid, "filters")
 
 # %% [markdown]
 # ## Entropy vs diversity
@@ -65,7 +65,7 @@ get_figure(GRID, "filters").fn(grid)
 # rate is the share of the samples' words found in the training corpus.
 
 # %%
-get_figure(GRID, "entropy-diversity").fn(grid)
+show_figure(grid, "entropy-diversity")
 
 # %%
 print(f"corr(entropy, distinct-2) = {grid['corr_entropy_distinct2']}")
@@ -76,7 +76,7 @@ grid["highlight"]
 # Distinct-2 rewards gibberish as much as fluent variety; the real-word rate tells them apart.
 
 # %%
-get_figure(GRID, "diversity-quality").fn(grid)
+show_figure(grid, "diversity-quality")
 
 # %%
 print(grid["tradeoff"])
@@ -96,7 +96,7 @@ print(greedy["verdict"])
 greedy["greedy"]
 
 # %%
-get_figure(GREEDY, "loops").fn(greedy)
+show_figure(greedy, "loops")
 
 # %%
 print(greedy["examples"])
@@ -105,7 +105,7 @@ print(greedy["examples"])
 # ## Repetition vs temperature
 
 # %%
-get_figure(GREEDY, "repetition-vs-temperature").fn(greedy)
+show_figure(greedy, "repetition-vs-temperature")
 
 # %%
 for t, r, lp in zip(greedy["temperatures"], greedy["rep3"], greedy["looped"], strict=True):

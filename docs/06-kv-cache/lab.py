@@ -23,7 +23,7 @@
 from llmkb import lab
 from llmkb.infer.kvtrace import decode_cost, decode_trace
 from llmkb.lab.kit import table_rows
-from llmkb.lab.registry import get_figure
+from llmkb.lab.notebook import show_figure
 from llmkb.nn import GPTConfig
 
 speed = lab.run("kv-cache/speedup")
@@ -38,13 +38,13 @@ for row in table_rows(speed["table"]):
 # with and without its fixed cost per call.
 
 # %%
-get_figure("kv-cache/speedup", "speedup").fn(speed)
+show_figure(speed, "speedup")
 
 # %%
 print("fitted cost per call:", speed["fit"])
 for row in table_rows(speed["predictions"]):
     print(row)
-get_figure("kv-cache/speedup", "latency").fn(speed)
+show_figure(speed, "latency")
 
 # %% [markdown]
 # ## The theory by itself
@@ -68,7 +68,7 @@ hm = lab.run("kv-cache/hitmiss")
 for row in table_rows(hm["table"]):
     print(row)
 print("prefix reuse check:", hm["prefix_check"])
-get_figure("kv-cache/hitmiss", "grids").fn(hm)
+show_figure(hm, "grids")
 
 # %% [markdown]
 # The same grids come from the simulation alone; for example a window of 3 over a 4-token prompt:
@@ -77,7 +77,7 @@ get_figure("kv-cache/hitmiss", "grids").fn(hm)
 print(decode_trace(prompt_len=4, new_tokens=6, window=3).grid)
 
 # %%
-get_figure("kv-cache/hitmiss", "prefix-hit-rate").fn(hm)
+show_figure(hm, "prefix-hit-rate")
 
 # %% [markdown]
 # ## Memory
@@ -86,4 +86,4 @@ get_figure("kv-cache/hitmiss", "prefix-hit-rate").fn(hm)
 mem = lab.run("kv-cache/memory")
 for row in table_rows(mem["scale"]):
     print(row)
-get_figure("kv-cache/memory", "memory").fn(mem)
+show_figure(mem, "memory")
