@@ -129,7 +129,8 @@ def test_footer_links_name_the_topic(built_site):
 
 
 def test_lab_pages_show_each_figure_once(built_site):
-    """A notebook shows each figure once (not as a display output and again as the cell's value)."""
+    """A notebook shows each figure once (not as a display output and again as the cell's value), with its
+    caption as alt text."""
     from collections import Counter
 
     images = re.compile(r'src="data:image/png;base64,([^"]{64,})"')
@@ -139,3 +140,7 @@ def test_lab_pages_show_each_figure_once(built_site):
         counts = Counter(images.findall(page.read_text(encoding="utf-8")))
         assert counts, f"{page.parent.parent.name}: no figure on the lab page"
         assert max(counts.values()) == 1, f"{page.parent.parent.name}: a figure appears twice"
+        html = page.read_text(encoding="utf-8")
+        assert "No description has been provided" not in html, (
+            f"{page.parent.parent.name}: figure without alt"
+        )
