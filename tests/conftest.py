@@ -36,6 +36,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Make ``--dist loadgroup`` group again: pytest-xdist 3.8 tags a grouped test by setting
+    ``item._nodeid``, which pytest 9 no longer reads, so the "site" tests were spread over both workers and
+    each built the whole site. Tag the node id pytest 9 does read (a no-op where xdist's tag took)."""
+    if not config.getvalue("loadgroup"):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> Iterator[None]:
     """One intra-op torch thread in every test (as ``make test`` sets OMP_NUM_THREADS=1): the tests' models
