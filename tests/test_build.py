@@ -73,11 +73,11 @@ def test_a_warm_rebuild_would_run_no_experiment(built_site, monkeypatch):
     ``registry.run`` hits the cache for all of them. (The plugin's warm path — a second build that prints
     "0 run now", and an edited experiment that re-runs — is tested on a small project in test_site.py; a
     second build of the real site would only repeat it at minutes' cost.)"""
-    from llmkb.lab import cache, registry
+    from llmkb.lab.registry import is_cached
 
     monkeypatch.setenv("LLMKB_CACHE", str(built_site.cache))
     assert "run now" in built_site.output
-    missing = [n for n in experiments() if cache.load(n, "quick", registry.key_of(n, "quick")) is None]
+    missing = [n for n in experiments() if not is_cached(n, "quick")]
     assert missing == [], f"a rebuild would re-run {missing}"
 
 
