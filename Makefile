@@ -17,13 +17,16 @@ help:
 	@echo "make test    the whole test suite (quick profile), installing what it needs"
 	@echo "make install | site [PROFILE=quick|full] | lab TOPIC=<slug> [PROFILE=...] | lint | clean | distclean"
 
-# The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has).
+# The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has) and, for
+# the files the site serves itself (the math font), by package-lock.json (npm ci: exact versions, no scripts).
 install: $(STAMP)
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=python3.11" >&2; exit 2; }
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (Debian: apt-get install npm)" >&2; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
 # serve: experiments whose full result is not cached yet are shown from the quick profile (marked on the
@@ -60,4 +63,4 @@ clean:
 	rm -rf site .cache .pytest_cache .hypothesis .ruff_cache
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info node_modules

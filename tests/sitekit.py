@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from llmkb.site.plugin import MATH_FONT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +33,7 @@ plugins:
   - search
   - llmkb:
       lab_modules: %(lab_modules)s
+      math_font: %(math_font)s
   - autorefs
   - mkdocstrings:
       handlers: {python: {paths: [%(root)s]}}
@@ -48,7 +52,13 @@ def make_project(tmp: Path, pages: dict[str, str], lab_modules: list[str] | None
     """Write ``mkdocs.yml`` and the given pages (path -> text) under ``tmp``; return the project dir."""
     (tmp / "docs").mkdir(parents=True, exist_ok=True)
     (tmp / "mkdocs.yml").write_text(
-        MINIMAL_MKDOCS % {"lab_modules": list(lab_modules or []), "root": str(ROOT)}, encoding="utf-8"
+        MINIMAL_MKDOCS
+        % {
+            "lab_modules": list(lab_modules or []),
+            "root": str(ROOT),
+            "math_font": json.dumps(str(ROOT / MATH_FONT)),
+        },
+        encoding="utf-8",
     )
     pages = {"index.md": "# Home\n\n<!-- llmkb:roadmap -->\n", **pages}
     for rel, text in pages.items():

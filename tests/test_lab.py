@@ -165,6 +165,8 @@ def test_cli_lab_bad_input_exits_2(tmp_cache, capsys):
 
 
 def test_figures_render_with_the_shared_style(tmp_cache, lab_pkg):
+    from llmkb.lab.render import render_figure, svg_facts
+
     saved = dict(registry._FIGURES)
     try:
 
@@ -178,9 +180,13 @@ def test_figures_render_with_the_shared_style(tmp_cache, lab_pkg):
             return fig
 
         res = lab.run("t/double", "quick")
-        path = registry.render_figure(registry.get_figure("t/double", "line"), res)
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert registry.render_figure(registry.get_figure("t/double", "line"), res) == path
+        r = render_figure(registry.get_figure("t/double", "line"), res)
+        light, dark = r.light.read_text(), r.dark.read_text()
+        assert r.fmt == "svg" and light.startswith("<?xml") and "<svg" in light
+        assert "#ffffff" in light and "#1e2029" in dark and "#1e2029" not in light  # one file per palette
+        w, h, pt = svg_facts(light)
+        assert (w, h, pt) == (r.width_in, r.height_in, r.min_font_pt) and 0 < h < w < 7.2 and pt >= 8.25
+        assert render_figure(registry.get_figure("t/double", "line"), res) == r  # cached
     finally:
         registry._FIGURES.clear()
         registry._FIGURES.update(saved)

@@ -267,13 +267,13 @@ def test_ablation_entropy_is_within_bounds(results):
 
 
 def test_every_figure_renders(results):
-    from llmkb.lab.registry import render_figure
+    from llmkb.lab.render import render_figure
 
     names = []
     for name in EXPERIMENTS:
         for fig in lab.figures_of(name):
-            path = render_figure(fig, results[name])
-            assert path.is_file() and path.stat().st_size > 1000
+            r = render_figure(fig, results[name])
+            assert r.light.is_file() and r.light.stat().st_size > 1000 and r.dark.is_file()
             names.append(fig.name)
     assert sorted(names) == ["entropy", "maps", "per-position", "val-loss"]
 

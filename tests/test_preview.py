@@ -147,9 +147,8 @@ def test_placeholders_mark_quick_results_and_nothing_else():
     results = {"n": 3.14159, "rows": [{"a": 1}], "code": "x"}
     kw = {
         "lookup": lambda exp, path: results[path],
-        "figure_path": lambda e, n: "f.png",
+        "figure": lambda e, n, cap, q: f"<figure {e} quick={q}></figure>",
         "data_url": lambda e, p: "d.json",
-        "figure_caption": lambda e, n: "Cap",
     }
     page = (
         '{{ lab.value("slow", "n", ".2f") }}|{{ lab.value("fast", "n", ".2f") }}\n\n'
@@ -165,11 +164,7 @@ def test_placeholders_mark_quick_results_and_nothing_else():
         '<div class="llmkb-quick" title="quick-profile result: the full one is being computed" markdown>\n\n| a |'
         in out
     )
-    assert (
-        out.count('<figure class="llmkb-figure llmkb-quick"') == 1
-        and out.count('<figure class="llmkb-figure"') == 1
-    )
-    assert out.count("(quick profile)") == 1
+    assert "<figure slow quick=True>" in out and "<figure fast quick=False>" in out
     assert "llmkb-quick" not in substitute(page, **kw)
 
 
@@ -263,7 +258,11 @@ def test_preview_build_shows_quick_marked_then_full_and_site_build_never_falls_b
     assert proc.returncode == 0, proc.stderr
     html = page.read_text(encoding="utf-8")
     assert preview.BANNER_TITLE in html and 'Best: <span class="llmkb-quick"' in html and ">9</span>" in html
-    assert 'class="llmkb-figure llmkb-quick"' in html and "bar-quick.png" in html
+    assert (
+        'class="llmkb-figure llmkb-quick"' in html
+        and "bar-quick-light.svg" in html
+        and "bar-quick-dark.svg" in html
+    )
     assert count_runs() == 1  # the quick result only; no full run in the build
     html = notebook.read_text(encoding="utf-8")
     assert preview.NOTEBOOK_TITLE in html and "best is 9" not in html  # shown, not executed

@@ -135,8 +135,11 @@ def test_placeholders_render_measured_values(built):
     assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in html or "&lt;b&gt;&amp;&lt;/b&gt;" in html
     assert "<b>&</b>" not in html
     assert "<td>3</td>" in html and "<td>9</td>" in html
-    assert (built / "site" / "figures" / "alpha" / "squares" / "curve.png").is_file()
-    assert 'src="../figures/alpha/squares/curve.png"' in html
+    for theme in ("light", "dark"):  # one file per palette, each a link to itself at full size
+        assert (built / "site" / "figures" / "alpha" / "squares" / f"curve-{theme}.svg").is_file()
+        assert f'href="../figures/alpha/squares/curve-{theme}.svg"' in html
+        assert f'src="../figures/alpha/squares/curve-{theme}.svg"' in html
+    assert (built / "site" / "assets" / "fonts" / "noto-sans-math.woff2").is_file()
     data_url = html.split('<span id="durl">')[1].split("</span>")[0]
     data = json.loads((built / "site" / "01-alpha" / data_url).resolve().read_text())
     assert data == [0, 1, 4, 9]
@@ -205,9 +208,8 @@ def test_placeholder_values_are_escaped_and_only_lab_html_is_trusted():
     }
     kw = {
         "lookup": lambda exp, path: results[path],
-        "figure_path": lambda e, n: "f.png",
+        "figure": lambda e, n, cap, q: "<figure></figure>",
         "data_url": lambda e, p: "d.json",
-        "figure_caption": lambda e, n: "",
     }
     out = substitute(
         '{{ lab.value("e", "hostile") }}|{{ lab.text("e", "hostile") }}|{{ lab.html("e", "html") }}|'

@@ -44,7 +44,71 @@
       try { registry[name](el); } catch (err) { console.error("llmkb widget " + name + " failed", err); }
     });
   }
-  function initAll() { initGraph(document); initWidgets(document); }
+  /* A click on a figure opens it full size in an overlay (the link still works without script). */
+  function openLightbox(link) {
+    const img = link.querySelector("img");
+    const box = document.createElement("div");
+    box.className = "llmkb-lightbox";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-modal", "true");
+    box.setAttribute("aria-label", img ? img.alt : "figure");
+    const big = document.createElement("img");
+    big.src = link.getAttribute("href");
+    big.alt = img ? img.alt : "";
+    // full size: at least the figure's natural width, as wide as the window allows up to twice that
+    const natural = img ? Number(img.getAttribute("width")) || img.naturalWidth : 0;
+    if (natural) big.style.width = Math.max(natural, Math.min(window.innerWidth * 0.96, 2 * natural)) + "px";
+    const close = document.createElement("button");
+    close.className = "llmkb-lightbox-close";
+    close.setAttribute("aria-label", "Close");
+    close.textContent = "×";
+    box.append(big, close);
+    function done() { box.remove(); document.removeEventListener("keydown", onKey); link.focus(); }
+    function onKey(ev) { if (ev.key === "Escape") done(); }
+    box.addEventListener("click", done);
+    document.addEventListener("keydown", onKey);
+    document.body.appendChild(box);
+    close.focus();
+  }
+  function initFigures(root) {
+    root.querySelectorAll("a.llmkb-figure-link").forEach(function (a) {
+      if (a.dataset.llmkbReady) return;
+      a.dataset.llmkbReady = "1";
+      a.addEventListener("click", function (ev) {
+        if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+        ev.preventDefault();
+        ev.stopPropagation(); // Material's instant navigation must not take a figure file for a page
+        openLightbox(a);
+      }, true);
+    });
+  }
+  /* Whatever scrolls sideways (a wide table, a figure kept readable on a phone) gets a visible hint. */
+  const SCROLLERS = ".md-typeset__scrollwrap, .llmkb-figure-frame, .llmkb-graph-wrap";
+  function updateHint(el) {
+    const hint = el.previousElementSibling;
+    if (!hint || !hint.classList.contains("llmkb-scroll-hint")) return;
+    const more = el.scrollWidth - el.clientWidth > 1;
+    const atEnd = el.scrollLeft + el.clientWidth >= el.scrollWidth - 1;
+    hint.classList.toggle("llmkb-on", more && !atEnd);
+  }
+  const resized = typeof ResizeObserver !== "undefined"
+    ? new ResizeObserver(function (entries) { entries.forEach(function (e) { updateHint(e.target); }); })
+    : null;
+  function initScrollHints(root) {
+    root.querySelectorAll(SCROLLERS).forEach(function (el) {
+      if (el.dataset.llmkbHint) return;
+      el.dataset.llmkbHint = "1";
+      const hint = document.createElement("div");
+      hint.className = "llmkb-scroll-hint";
+      hint.textContent = el.classList.contains("md-typeset__scrollwrap") ? "scroll for more columns" : "scroll for the whole figure";
+      el.parentNode.insertBefore(hint, el);
+      el.addEventListener("scroll", function () { updateHint(el); }, { passive: true });
+      el.querySelectorAll("img").forEach(function (img) { img.addEventListener("load", function () { updateHint(el); }); });
+      if (resized) resized.observe(el);
+      updateHint(el);
+    });
+  }
+  function initAll() { initGraph(document); initWidgets(document); initFigures(document); initScrollHints(document); }
   window.llmkb = {
     register: function (name, init) { registry[name] = init; initWidgets(document); },
     /** Add a <style id=id> with css to the document head once (widgets ship their own styles). */
@@ -62,6 +126,8 @@
       if (text !== undefined) e.textContent = text;
       return e;
     },
+    /** Re-check every sideways-scrolling element's hint (after a palette switch or a layout change). */
+    updateScrollHints: function () { document.querySelectorAll(SCROLLERS).forEach(updateHint); },
     fetchJSON: function (url) {
       return fetch(url).then(function (r) {
         if (!r.ok) throw new Error("llmkb: " + url + " -> HTTP " + r.status);

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import style
 from llmkb.lab.registry import get_figure
 
-__all__ = ["show_figure"]
+__all__ = ["FIGURE_REFS_ENV", "show_figure"]
+
+FIGURE_REFS_ENV = "LLMKB_FIGURE_REFS"
+"""Set (by the site build) to show a reference to each figure instead of drawing it: the site replaces the
+reference by the figure it rendered for the page (both themes, full-size link, readable size)."""
 
 
 def show_figure(result: Result, name: str) -> None:
@@ -15,7 +21,8 @@ def show_figure(result: Result, name: str) -> None:
     A cell ending in ``get_figure(...).fn(result)`` shows its figure twice in a notebook (the inline backend
     displays every open figure, and the returned one is displayed again as the cell's value) and without the
     site's style; this displays it once, styled like the page's figure, with its caption as the image's alt
-    text, and closes it.
+    text, and closes it. The image names its figure (``data-llmkb-figure="<experiment>::<name>"``) so the
+    site can put its own rendering of the same figure in its place.
 
     Args:
         result: a result from ``lab.run(...)``.
@@ -25,18 +32,21 @@ def show_figure(result: Result, name: str) -> None:
     import html
     import io
 
-    import matplotlib.pyplot as plt
-
     spec = get_figure(result.name, name)
-    with style.context():
-        fig = spec.fn(result)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
+    src = ""
+    if not os.environ.get(FIGURE_REFS_ENV):
+        import matplotlib.pyplot as plt
+
+        with style.context():
+            fig = spec.fn(result)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", metadata={"Software": None})
+        plt.close(fig)
+        src = f' src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"'
     try:
         from IPython.display import HTML, display
     except ImportError:  # a plain Python run of the notebook script: nothing to display
         return
     alt = html.escape(spec.caption or f"{result.name}: {name}", quote=True)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    display(HTML(f'<img class="llmkb-lab-figure" alt="{alt}" src="data:image/png;base64,{data}">'))
+    ref = html.escape(f"{result.name}::{name}", quote=True)
+    display(HTML(f'<img class="llmkb-lab-figure" alt="{alt}" data-llmkb-figure="{ref}"{src}>'))

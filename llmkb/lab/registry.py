@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,7 +210,7 @@ def get_figure(experiment_name: str, name: str) -> Figure:
     return _FIGURES[(experiment_name, name)]
 
 
-def _code_of(fn: Callable[..., Any]) -> str:
+def code_of(fn: Callable[..., Any]) -> str:
     """The code hash of a function's module, or of its own bytecode when it has no importable module
     (defined in ``__main__``, a notebook or ``exec``)."""
     module = getattr(fn, "__module__", None)
@@ -236,7 +234,7 @@ def key_of(name: str, profile: str) -> str:
         "name": name,
         "profile": profile,
         "config": exp.config(profile),
-        "code": _code_of(exp.fn),
+        "code": code_of(exp.fn),
         "env": cache.environment_fingerprint(),
         "needs": {n: key_of(n, profile) for n in exp.needs},
     }
@@ -286,25 +284,3 @@ def run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def render_figure(fig: Figure, result: cache.Result, fmt: str = "png") -> Path:
-    """Render a registered figure for a result (cached next to the result) and return its path."""
-    tag = cache.make_key({"code": _code_of(fig.fn), "fmt": fmt})[:10]
-    out = result.dir / "figures" / f"{fig.name}-{tag}.{fmt}"
-    if out.is_file():
-        return out
-    from llmkb.lab.kit import style
-
-    with style.context():
-        import matplotlib.pyplot as plt
-
-        mpl_fig = fig.fn(result)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # a private temporary name: another process may be rendering the same figure right now
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{fig.name}-", suffix=f".{fmt}", dir=out.parent)
-        os.close(fd)
-        mpl_fig.savefig(tmp_name, format=fmt, metadata={"Software": None} if fmt == "png" else None)
-        plt.close(mpl_fig)
-    os.replace(tmp_name, out)
-    return out

@@ -103,9 +103,8 @@ def substitute(
     markdown: str,
     *,
     lookup: Callable[[str, str], Any],
-    figure_path: Callable[[str, str], str],
+    figure: Callable[[str, str, str | None, bool], str],
     data_url: Callable[[str, str], str],
-    figure_caption: Callable[[str, str], str],
     quick: Callable[[str], bool] | None = None,
 ) -> str:
     """Replace every placeholder in ``markdown``.
@@ -113,9 +112,9 @@ def substitute(
     Args:
         markdown: page source.
         lookup: ``(experiment, dotted path) -> value``.
-        figure_path: ``(experiment, figure name) -> path relative to the page source``.
+        figure: ``(experiment, figure name, caption or None for the registered one, from quick) -> HTML``
+            of the figure (:func:`llmkb.site.figures.figure_html`).
         data_url: ``(experiment, dotted path) -> URL relative to the page URL``.
-        figure_caption: ``(experiment, figure name) -> registered caption``.
         quick: ``experiment -> True`` when its result comes from the quick profile in a full-profile
             preview; what it fills is then marked (see :func:`mark_inline`, :func:`mark_block`).
 
@@ -154,17 +153,7 @@ def substitute(
                 table = markdown_table(lookup(args[0], args[1]), args[2] if len(args) > 2 else "")
                 return mark_block(table) if q else table
             if fn == "figure":
-                caption = args[2] if len(args) > 2 else figure_caption(args[0], args[1])
-                src = figure_path(args[0], args[1])
-                alt = html.escape(caption or args[1], quote=True).replace("[", "(").replace("]", ")")
-                cap = html.escape(caption)
-                cls = f"llmkb-figure {QUICK_CLASS}" if q else "llmkb-figure"
-                if q:
-                    cap += f' <span class="{QUICK_CLASS}-note">(quick profile)</span>'
-                return (
-                    f'<figure class="{cls}" markdown="span">\n  ![{alt}]({src}){{ loading=lazy }}\n'
-                    f"  <figcaption>{cap}</figcaption>\n</figure>"
-                )
+                return figure(args[0], args[1], args[2] if len(args) > 2 else None, q)
             if fn == "data_url":
                 return data_url(args[0], args[1])
         except PlaceholderError:
