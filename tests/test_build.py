@@ -129,18 +129,26 @@ def test_footer_links_name_the_topic(built_site):
 
 
 def test_lab_pages_show_each_figure_once(built_site):
-    """A notebook shows each figure once (not as a display output and again as the cell's value), with its
-    caption as alt text."""
+    """A lab page shows each figure it draws once, as the site's rendered figure (light and dark files, the
+    caption as alt text, a link to full size), with no inline image data (page weight) and no reference
+    left unreplaced."""
     from collections import Counter
 
-    images = re.compile(r'src="data:image/png;base64,([^"]{64,})"')
-    labs = list(built_site.dir.glob("[0-9][0-9]-*/lab/index.html"))
+    from llmkb.site.figures import LAB_FIGURE
+
+    figure = re.compile(r'<figure class="llmkb-figure[^"]*">(.*?)</figure>', re.S)
+    labs = sorted(built_site.dir.glob("[0-9][0-9]-*/lab/index.html"))
     assert labs
     for page in labs:
-        counts = Counter(images.findall(page.read_text(encoding="utf-8")))
-        assert counts, f"{page.parent.parent.name}: no figure on the lab page"
-        assert max(counts.values()) == 1, f"{page.parent.parent.name}: a figure appears twice"
         html = page.read_text(encoding="utf-8")
-        assert "No description has been provided" not in html, (
-            f"{page.parent.parent.name}: figure without alt"
-        )
+        topic = page.parent.parent.name
+        figs = figure.findall(html)
+        assert figs, f"{topic}: no figure on the lab page"
+        srcs = Counter(re.search(r'src="([^"]+-light\.(?:svg|png))"', f)[1] for f in figs)
+        assert max(srcs.values()) == 1, f"{topic}: a figure appears twice"
+        for f in figs:
+            assert f.count("<img ") == 2 and "-dark." in f and 'alt=""' not in f and "alt=" in f
+            for href in re.findall(r'href="([^"]+)"', f):
+                assert (page.parent / href).resolve().is_file(), f"{topic}: {href} missing"
+        assert "data:image/" not in html, f"{topic}: inline image data on the lab page"
+        assert not LAB_FIGURE.search(html) and "No description has been provided" not in html

@@ -205,3 +205,39 @@ def test_a_concurrent_identical_run_keeps_the_first_result_and_its_figures(tmp_c
     forced = cache.store("t/race", "quick", key, {"v": 3}, cache.staging_dir("t/race", "quick"), replace=True)
     assert forced["v"] == 3 and not (forced.dir / "figures").exists()
     assert [p.name for p in first.dir.parent.iterdir()] == [key]
+
+
+def test_a_figure_too_wide_for_its_text_is_refused_with_the_width_that_fits(tmp_cache, lab_pkg):
+    """The size rule: smallest text ≥ 11 px in the 688-px column. A 12-in figure at 9 pt (7.2 px) is refused
+    with a message naming the width that would fit; the same figure 6 in wide renders."""
+    from llmkb.lab.kit import style
+    from llmkb.lab.render import render_figure
+
+    assert style.text_px(9.0, 12.0) == pytest.approx(9 * 96 / 72 * 688 / (96 * 12))
+    assert style.text_px(9.0, 6.0) == pytest.approx(12.0)  # natural size: no shrinking
+    assert style.readable_width_px(9.0, 6.0) == round(6 * 96 * 11 / 12)
+    saved = dict(registry._FIGURES)
+    try:
+        for name, width in (("wide", 12.0), ("fits", 6.0)):
+
+            @lab.figure("t/double", name, caption=name)
+            def draw(res, width=width):
+                import matplotlib.pyplot as plt
+
+                fig, ax = plt.subplots(figsize=(width, 3))
+                ax.plot(res["v"])
+                ax.set_xlabel("step", fontsize=9)
+                ax.tick_params(labelsize=9)
+                return fig
+
+        res = lab.run("t/double", "quick")
+        with pytest.raises(
+            ValueError, match=r"t/double/wide: .* renders at [\d.]+ px .* at most 7\.\d in wide"
+        ):
+            render_figure(registry.get_figure("t/double", "wide"), res)
+        assert not list((res.dir / "figures").glob("wide-*"))  # nothing half-written
+        r = render_figure(registry.get_figure("t/double", "fits"), res)
+        assert r.min_font_pt == 9.0 and 4.5 < r.width_in < 6.0  # the tight box trims the margins
+    finally:
+        registry._FIGURES.clear()
+        registry._FIGURES.update(saved)

@@ -242,8 +242,13 @@ def test_graph_svg_leaves_room_for_long_labels():
     pos = {"a": (10.0, 500.0), "b": (890.0, 20.0)}  # a long label centred near the left edge
     svg = graph.to_svg(g, pos, lambda n: f"{n}/")
     x0, y0, w, h = map(float, re.search(r'class="llmkb-graph" viewBox="([^"]+)"', svg).group(1).split())
-    half = len(long) * graph._LABEL_CHAR_PX / 2
-    assert x0 <= 10.0 - half and x0 + w >= 890.0 and y0 <= 20.0 - 16 and y0 + h >= 500.0 + 32
+    font = float(re.search(r'data-label-units="([\d.]+)"', svg).group(1))
+    half = len(long) * 0.55 * font / 2
+    assert x0 <= 10.0 - half and x0 + w >= 890.0 and y0 <= 20.0 - 16 and y0 + h >= 500.0 + 18 + font
+    # labels fill the page column at >= 12 px; a narrower screen keeps them >= 11 px and scrolls instead
+    assert font * graph.COLUMN_PX / w >= graph.LABEL_PX - 0.1
+    min_width = float(re.search(r'min-width: (\d+)px', svg).group(1))
+    assert font * min_width / w >= graph.MIN_LABEL_PX - 0.1
 
 
 def test_search_index_keeps_reference_names_and_summaries_only(tmp_path):

@@ -91,18 +91,35 @@ def to_json(g: nx.DiGraph, pos: dict[str, tuple], url_of: Callable[[str], str]) 
     }
 
 
-_LABEL_CHAR_PX = 7.5  # a generous average glyph width of the 13 px node labels (llmkb.css)
+_CHAR_EM = 0.58  # a generous average glyph width of the node labels, in em
+COLUMN_PX = 688  # the page column the graph is drawn for (llmkb.lab.kit.style.COLUMN_PX)
+LABEL_PX = 12.0  # node labels render at least this size in that column
+MIN_LABEL_PX = 11.0  # … and never under this on a narrower screen (the graph scrolls sideways instead)
 
 
-def _extent(g: nx.DiGraph, pos: dict[str, tuple], width: float, height: float) -> tuple[float, ...]:
-    """``(x0, y0, x1, y1)``: the canvas, grown so that no node label (centred under its node) is clipped."""
+def _extent(
+    g: nx.DiGraph, pos: dict[str, tuple], width: float, height: float, font: float = 13.0
+) -> tuple[float, ...]:
+    """``(x0, y0, x1, y1)``: the canvas, grown so that no node label (centred under its node, ``font`` units
+    high) is clipped."""
     x0, y0, x1, y1 = 0.0, 0.0, float(width), float(height)
     for n, d in g.nodes(data=True):
         x, y = pos[n]
-        half = len(str(d["title"])) * _LABEL_CHAR_PX / 2 + 8
+        half = len(str(d["title"])) * _CHAR_EM * font / 2 + 8
         x0, x1 = min(x0, x - half), max(x1, x + half)
-        y0, y1 = min(y0, y - 24), max(y1, y + 44)
+        y0, y1 = min(y0, y - 24), max(y1, y + 24 + 1.5 * font)
     return round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)
+
+
+def label_font(g: nx.DiGraph, pos: dict[str, tuple], width: float, height: float) -> tuple[float, float]:
+    """The label size (SVG units) that renders at :data:`LABEL_PX` when the graph fills the column, and the
+    canvas width it needs: the SVG shrinks to the column, so labels grow with the canvas they widen."""
+    font = 13.0
+    for _ in range(8):  # a fixed point: font = LABEL_PX * extent(font) / COLUMN_PX
+        x0, _, x1, _ = _extent(g, pos, width, height, font)
+        font = LABEL_PX * (x1 - x0) / COLUMN_PX
+    x0, _, x1, _ = _extent(g, pos, width, height, font)
+    return round(font, 1), x1 - x0
 
 
 def to_svg(
@@ -115,10 +132,13 @@ def to_svg(
     and keyboard-activatable.
     """
     e = html.escape
-    x0, y0, x1, y1 = _extent(g, pos, width, height)
+    font, _ = label_font(g, pos, width, height)
+    x0, y0, x1, y1 = _extent(g, pos, width, height, font)
+    min_width = round((x1 - x0) * MIN_LABEL_PX / font)  # narrower, labels would shrink under MIN_LABEL_PX
     parts = [
         f'<svg class="llmkb-graph" viewBox="{x0} {y0} {x1 - x0} {y1 - y0}" role="img" '
-        f'aria-label="Knowledge graph of the topics" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-label="Knowledge graph of the topics" xmlns="http://www.w3.org/2000/svg" '
+        f'style="min-width: {min_width}px" data-label-units="{font}">',
         '<defs><marker id="llmkb-arrow" viewBox="0 0 10 10" refX="24" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
     ]
@@ -139,7 +159,8 @@ def to_svg(
             f"<title>{e(d['title'])}: {e(d['summary'])}</title>"
             f'<circle cx="{x}" cy="{y}" r="16"/>'
             f'<text class="llmkb-node-number" x="{x}" y="{y + 4}" text-anchor="middle">{d["number"]}</text>'
-            f'<text class="llmkb-node-label" x="{x}" y="{y + 32}" text-anchor="middle">{e(d["title"])}</text>'
+            f'<text class="llmkb-node-label" x="{x}" y="{y + 18 + font}" text-anchor="middle" '
+            f'font-size="{font}">{e(d["title"])}</text>'
             "</g>"
         )
     parts.append("</svg>")

@@ -1,0 +1,130 @@
+"""The reading experience on a desktop (1280 px) and a phone (390 px), light and dark: no page scrolls
+sideways, every image has alt text, every lab figure shows the file for the reader's palette with its smallest
+text at least 11 px, and opens full size."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from llmkb.lab.kit import style
+from llmkb.lab.render import svg_facts
+
+pytestmark = pytest.mark.xdist_group("site")
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+# everything the test needs from a page, in one round trip
+_MEASURE = """() => {
+  const root = document.documentElement;
+  const figs = Array.from(document.querySelectorAll("figure.llmkb-figure")).map((f) => {
+    const shown = Array.from(f.querySelectorAll("a.llmkb-figure-link")).filter((a) => a.offsetParent !== null);
+    const img = shown.length ? shown[0].querySelector("img") : null;
+    return {
+      shown: shown.map((a) => a.className),
+      href: shown.length ? new URL(shown[0].href, location.href).pathname : null,
+      src: img ? img.getAttribute("src") : null,
+      width: img ? img.clientWidth : 0,
+      widthIn: img ? Number(img.dataset.widthIn) : 0,
+      minPt: img ? Number(img.dataset.minFontPt) : 0,
+      frame: f.querySelector(".llmkb-figure-frame").clientWidth,
+    };
+  });
+  const noAlt = Array.from(document.querySelectorAll("article img"))
+    .filter((i) => !(i.getAttribute("alt") || "").trim()).map((i) => i.getAttribute("src"));
+  return { overflow: root.scrollWidth - window.innerWidth, scheme: document.body.dataset.mdColorScheme,
+           figs, noAlt };
+}"""
+
+
+def _pages(built_site) -> list[str]:
+    out = []
+    for p in sorted(built_site.dir.rglob("index.html")):
+        rel = p.parent.relative_to(built_site.dir).as_posix()
+        out.append("" if rel == "." else rel + "/")
+    return out
+
+
+def _has_figures(built_site, rel: str) -> bool:
+    return 'class="llmkb-figure' in (built_site.dir / rel / "index.html").read_text(encoding="utf-8")
+
+
+def _text_px(fig: dict) -> float:
+    """CSS px of a figure's smallest text as shown: pt at 96/72 px per pt, scaled by shown/natural width."""
+    return fig["minPt"] * 96 / 72 * fig["width"] / (96 * fig["widthIn"])
+
+
+def _open_full_size(page, index: int) -> None:
+    """Click figure ``index``: the lightbox shows it at least at its natural width; Escape closes it."""
+    link = page.locator("figure.llmkb-figure a.llmkb-figure-link:visible").nth(index)
+    link.scroll_into_view_if_needed()
+    natural = int(link.locator("img").get_attribute("width"))
+    link.click()
+    big = page.locator(".llmkb-lightbox img")
+    big.wait_for(timeout=5000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.llmkb-lightbox img'); return i.complete && i.naturalWidth; }"
+    )
+    assert big.evaluate("(i) => i.clientWidth") >= natural
+    assert big.get_attribute("src") == link.get_attribute("href")
+    page.keyboard.press("Escape")
+    assert page.locator(".llmkb-lightbox").count() == 0
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_fits_and_its_figures_read(built_site, server_url, browser, viewport, scheme):
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    problems: list[str] = []
+    n_figs = 0
+    try:
+        # layout is the same in both palettes: the dark runs look at the pages that show figures
+        pages = [r for r in _pages(built_site) if scheme == "light" or _has_figures(built_site, r)]
+        for rel in pages:
+            resp = page.goto(server_url + rel, wait_until="load")
+            assert resp is not None and resp.status == 200, rel
+            m = page.evaluate(_MEASURE)
+            assert m["scheme"] == ("slate" if scheme == "dark" else "default"), rel
+            if m["overflow"] > 0:
+                problems.append(f"{rel}: page {m['overflow']} px wider than the screen")
+            problems += [f"{rel}: image without alt text: {src}" for src in m["noAlt"]]
+            for i, fig in enumerate(m["figs"]):
+                n_figs += 1
+                if fig["shown"] != [f"llmkb-figure-link llmkb-figure-{scheme}"]:
+                    problems.append(f"{rel}: figure {i} shows {fig['shown']} in {scheme}")
+                    continue
+                px = _text_px(fig)
+                if px < style.MIN_TEXT_PX - 0.05:
+                    problems.append(f"{rel}: figure {fig['src']}: smallest text {px:.1f} px")
+                on_disk = built_site.root / fig["href"].lstrip("/")  # Material makes hrefs absolute
+                if not on_disk.is_file():
+                    problems.append(f"{rel}: figure link {fig['href']} leads nowhere")
+                if viewport == "desktop" and fig["frame"] < style.COLUMN_PX:
+                    problems.append(
+                        f"{rel}: column {fig['frame']} px, the figure rule assumes {style.COLUMN_PX}"
+                    )
+            if m["figs"] and (viewport, scheme) in (("desktop", "light"), ("phone", "dark")):
+                _open_full_size(page, len(m["figs"]) - 1)  # every figure is a link to its file (above)
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+    assert n_figs >= 20 and not errors, errors
+
+
+def test_figure_facts_on_the_page_are_the_files_own(built_site):
+    """The size facts a figure's ``<img>`` carries (which the browser test checks) are those of the figure
+    file itself: its SVG's width and smallest text, read again here."""
+    img = re.compile(r'<img src="([^"]+\.svg)"[^>]*data-width-in="([\d.]+)" data-min-font-pt="([\d.]+)"')
+    seen = 0
+    for html_path in built_site.dir.glob("[0-9][0-9]-*/**/index.html"):
+        for src, width_in, min_pt in img.findall(html_path.read_text(encoding="utf-8")):
+            w, _, pt = svg_facts(Path(html_path.parent, src).resolve().read_text(encoding="utf-8"))
+            assert abs(w - float(width_in)) < 1e-3 and pt == float(min_pt), src
+            assert style.text_px(pt, w) >= style.MIN_TEXT_PX, src
+            seen += 1
+    assert seen >= 20
