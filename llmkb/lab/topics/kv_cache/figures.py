@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from llmkb.infer.kvtrace import EVICTED, HIT, MISS, STATE_NAMES
+from llmkb.infer.kvtrace import EMPTY, EVICTED, HIT, MISS, STATE_NAMES
 from llmkb.lab.cache import Result
-from llmkb.lab.kit import table_rows
+from llmkb.lab.kit import style, table_rows
 from llmkb.lab.kit.axes import nice_log_yticks, plain_log_ticks
-from llmkb.lab.topics.kv_cache.names import STATE_COLORS, TOPIC, TRACE_ORDER
+from llmkb.lab.topics.kv_cache.names import TOPIC, TRACE_ORDER
 
 
 @TOPIC.figure("speedup", "speedup", caption="Speed-up of cached generation: measured, theoretical and fitted")
@@ -19,19 +19,17 @@ def speedup(res: Result) -> Any:
     import matplotlib.pyplot as plt
 
     n = res["lengths"]
-    fig, ax = plt.subplots()
-    ax.plot(n, res["theory_forward_ratio"], "--", color="#5f6368", label="theory: token-forwards ratio")
-    ax.plot(n, res["theory_flop_ratio"], ":", color="#5f6368", label="theory: FLOP ratio")
-    ax.plot(
-        n, res["no_overhead_ratio"], "-.", color="#d01884", lw=1.0, label="fitted model without per-call cost"
-    )
-    ax.plot(n, res["predicted_ratio"], "-.", color="#12b5cb", label="fitted per-call cost model")
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
+    ax.plot(n, res["theory_forward_ratio"], "--", color=style.muted(), label="theory: token-forwards ratio")
+    ax.plot(n, res["theory_flop_ratio"], ":", color=style.muted(), label="theory: FLOP ratio")
+    ax.plot(n, res["no_overhead_ratio"], "-.", color="C3", lw=1.0, label="fitted model without per-call cost")
+    ax.plot(n, res["predicted_ratio"], "-.", color="C2", label="fitted per-call cost model")
     for mode, values in res["speedup"].items():
         ax.plot(n, values, "o-", label=f"measured ({mode} cache)")
     ax.set(xscale="log", yscale="log", xlabel="new tokens generated", ylabel="no-cache time / cached time")
     plain_log_ticks(ax, n)
     nice_log_yticks(ax, powers_of_two=True)  # 1, 2, 4, 8, ... labelled
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2)  # below the axes: the curves span its whole height
     return fig
 
 
@@ -65,13 +63,25 @@ def latency(res: Result) -> Any:
     return fig
 
 
+def _state_colors() -> dict[int, Any]:
+    """Trace-state colours in the theme being drawn: hit and miss in its palette's blue and orange (the
+    widget's ``STATE_COLORS`` in the light theme), evicted in its muted grey, empty a faint tint of paper."""
+    from matplotlib.colors import to_rgb
+
+    paper, ink = np.array(to_rgb(style.paper())), np.array(to_rgb(style.ink()))
+    return {EMPTY: tuple(0.94 * paper + 0.06 * ink), HIT: "C0", MISS: "C1", EVICTED: style.muted()}
+
+
 def _draw_grid(ax: Any, grid: np.ndarray, labels: list[str], title: str) -> None:
+    import textwrap
+
     from matplotlib.colors import ListedColormap
     from matplotlib.ticker import MaxNLocator
 
-    cmap = ListedColormap([STATE_COLORS[s] for s in range(len(STATE_NAMES))])
+    colors = _state_colors()
+    cmap = ListedColormap([colors[s] for s in range(len(STATE_NAMES))])
     ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(STATE_NAMES) - 0.5, aspect="auto", interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 38)), fontsize=9.5)
     ax.set_xlabel("token position")
     if len(labels) <= 4:
         ax.set_yticks(range(len(labels)), labels)
@@ -90,12 +100,12 @@ def grids(res: Result) -> Any:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.4))
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.6), layout="constrained")
     for ax, mode in zip(axes.flat, TRACE_ORDER, strict=True):
         _draw_grid(ax, res["grids"][mode], res["labels"][mode], res["titles"][mode])
-    handles = [Patch(color=STATE_COLORS[s], label=STATE_NAMES[s]) for s in (HIT, MISS, EVICTED)]
-    fig.legend(handles=handles, loc="lower center", ncol=3)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    colors = _state_colors()
+    handles = [Patch(color=colors[s], label=STATE_NAMES[s]) for s in (HIT, MISS, EVICTED)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3)
     return fig
 
 
@@ -111,7 +121,7 @@ def prefix_hit_rate(res: Result) -> Any:
     rates = [r["hit rate"] for r in rows]
     fig, ax = plt.subplots()
     ax.plot(sizes, rates, "o-", label="prefix cache")
-    ax.axhline(res["workload_ideal"], ls="--", color="#5f6368", label="shared system prompt / all tokens")
+    ax.axhline(res["workload_ideal"], ls="--", color=style.muted(), label="shared system prompt / all tokens")
     ax.set(xscale="log", xlabel="block size (tokens)", ylabel="hit rate", ylim=(0, 1))
     plain_log_ticks(ax, sizes)
     ax.legend()
@@ -128,7 +138,7 @@ def memory(res: Result) -> Any:
     shape = res["shape"]
     per_elem = 2 * shape["n_layers"] * shape["kv_heads"] * shape["head_dim"]
     t = np.unique(np.concatenate([res["lengths"], res["rss_lengths"]]))
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(figsize=(6.6, 4.6), layout="constrained")
     for i, (name, size) in enumerate((("fp32", 4), ("bf16", 2))):
         color = f"C{i}"
         label = f"2·L·H_kv·D·T·{size} B ({name}) = KVCache.nbytes"
@@ -145,5 +155,5 @@ def memory(res: Result) -> Any:
         )
     ax.set(xscale="log", yscale="log", xlabel="cached positions T", ylabel="MiB")
     plain_log_ticks(ax)
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2)  # one column per dtype
     return fig

@@ -7,6 +7,7 @@ import torch
 
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import Result, kit
+from llmkb.lab.kit import style
 from llmkb.lab.topics.sampling.names import TOPIC
 
 _FILTERS = {"none": "o", "top-k": "s", "top-p": "^", "both": "D"}
@@ -18,9 +19,33 @@ def _filter_kind(row: dict) -> str:
     return "both" if k and p else "top-k" if k else "top-p" if p else "none"
 
 
+def _dark() -> bool:
+    """Whether the theme being drawn has a dark background."""
+    from matplotlib.colors import to_rgb
+
+    return sum(to_rgb(style.paper())) < 1.5
+
+
+def _temperature_cmap():
+    """viridis without the end that fades into the theme's background (purple on dark, yellow on white)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    lo, hi = (0.25, 1.0) if _dark() else (0.0, 0.88)
+    return ListedColormap(plt.get_cmap("viridis")(np.linspace(lo, hi, 256)), name="temperature")
+
+
+def _blend(color: str, weight: float) -> tuple[float, ...]:
+    """``color`` mixed into the theme's background: ``weight`` 1 is the colour itself, 0 the background."""
+    from matplotlib.colors import to_rgb
+
+    c, p = np.array(to_rgb(color)), np.array(to_rgb(style.paper()))
+    return tuple(float(v) for v in weight * c + (1 - weight) * p)
+
+
 def _scatter(ax, rows: list[dict], x: str, y: str, vmax: float):
     """One point per setting: colour = temperature, marker = kind of truncation."""
-    sc = None
+    sc, cmap = None, _temperature_cmap()
     for kind, marker in _FILTERS.items():
         sel = [r for r in rows if _filter_kind(r) == kind]
         if sel:
@@ -28,21 +53,20 @@ def _scatter(ax, rows: list[dict], x: str, y: str, vmax: float):
                 [r[x] for r in sel],
                 [r[y] for r in sel],
                 c=[r["temperature"] for r in sel],
-                cmap="viridis",
+                cmap=cmap,
                 vmin=0,
                 vmax=vmax,
-                s=20,
+                s=28,
                 marker=marker,
             )
     return sc
 
 
-def _legend(ax, title: str) -> None:
-    """A legend of the truncation markers in neutral grey (each point's colour is its temperature)."""
+def _markers() -> list:
+    """Legend handles of the truncation markers in the theme's ink (each point's colour is its temperature)."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], ls="", marker=m, color="0.45", label=k) for k, m in _FILTERS.items()]
-    ax.legend(handles=handles, title=title, fontsize=7, title_fontsize=7)
+    return [Line2D([], [], ls="", marker=m, color=style.ink(), label=k) for k, m in _FILTERS.items()]
 
 
 @TOPIC.figure(
@@ -56,12 +80,12 @@ def entropy_diversity(res: Result):
 
     rows = res["rows"]
     vmax = max(2.0, max(r["temperature"] for r in rows))
-    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.4), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.6), sharex=True, layout="constrained")
     panels = (
         ("distinct_1", "distinct-1 (words)", "unique words / all words"),
         ("distinct_2", "distinct-2 (word bigrams)", "unique bigrams / all bigrams"),
-        ("self_similarity", "self-similarity (char 4-gram Jaccard)", "overlap between two samples"),
-        ("valid_words", "real-word rate", "quality: words found in the training corpus"),
+        ("self_similarity", "self-similarity\n(char 4-gram Jaccard)", "overlap between two samples"),
+        ("valid_words", "real-word rate", "quality: words found\nin the training corpus"),
     )
     for ax, (key, label, title) in zip(axes.flat, panels, strict=True):
         sc = _scatter(ax, rows, "entropy", key, vmax)
@@ -69,8 +93,8 @@ def entropy_diversity(res: Result):
         ax.set_title(title, fontsize=9)
     for ax in axes[1]:
         ax.set_xlabel("mean entropy per step (nats)")
-    _legend(axes[0, 0], "truncation")
-    fig.colorbar(sc, ax=axes, label="temperature")
+    fig.legend(handles=_markers(), title="truncation", loc="outside upper center", ncols=len(_FILTERS))
+    fig.colorbar(sc, ax=axes, location="bottom", shrink=0.6, aspect=40, label="temperature")
     return fig
 
 
@@ -86,18 +110,23 @@ def diversity_quality(res: Result):
         (r for r in rows if _filter_kind(r) == "none" or r["temperature"] == 0),
         key=lambda r: r["temperature"],
     )
-    ax.plot([r["distinct_2"] for r in sweep], [r["valid_words"] for r in sweep], color="0.6", lw=1, zorder=0)
+    ax.plot(
+        [r["distinct_2"] for r in sweep],
+        [r["valid_words"] for r in sweep],
+        color=style.muted(),
+        lw=1,
+        zorder=0,
+    )
     for r in (sweep[0], sweep[-1]):
         ax.annotate(
             f"T={r['temperature']:g}",
             (r["distinct_2"], r["valid_words"]),
-            fontsize=8,
             xytext=(4, 4),
             textcoords="offset points",
         )
     ax.set_xlabel("distinct-2 (word bigrams; diversity)")
     ax.set_ylabel("real-word rate (quality)")
-    _legend(ax, "truncation (line: none, by temperature)")
+    ax.legend(handles=_markers(), title="truncation (line: none,\nby temperature)")
     fig.colorbar(sc, ax=ax, label="temperature")
     return fig
 
@@ -116,16 +145,19 @@ def filters(res: Result):
         ("T=1.5, k=5", SamplingConfig(1.5, top_k=5)),
         ("T=1, p=0.8", SamplingConfig(1.0, top_p=0.8)),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(10.0, 3.2), sharey=True, layout="constrained")
-    for ax, (name, c) in zip(axes, settings, strict=True):
+    labels = kit.byte_labels(order)
+    turn = 90 if max(len(t) for t in labels) > 1 else 0  # x-escapes ("xe2") would collide side by side
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 5.6), sharey=True, layout="constrained")
+    for ax, (name, c) in zip(axes.flat, settings, strict=True):
         probs = filtered_probs(logits, c)  # (V,)
         ax.bar(range(len(order)), probs[order].numpy())
-        ax.set_xticks(range(len(order)), kit.byte_labels(order), fontsize=7)
+        ax.set_xticks(range(len(order)), labels, rotation=turn)
         h = float(entropy(probs))
-        ax.set_title(f"{name}\nH={h:.2f} nats, {int((probs > 0).sum())} kept", fontsize=9)
+        ax.set_title(f"{name}: H={h:.2f} nats, {int((probs > 0).sum())} kept", fontsize=9.5)
         ax.grid(axis="x", visible=False)
-    axes[0].set_ylabel("probability")
-    fig.suptitle(f"after {dash['prompts'][0]!r}", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("probability")
+    fig.suptitle(f"next byte after {dash['prompts'][0]!r} (16 most likely)")
     return fig
 
 
@@ -133,16 +165,18 @@ def filters(res: Result):
 def loops(res: Result):
     """One row per prompt: which 8-byte grams of the greedy continuation occurred before; the loop start."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
 
     seen = np.asarray(res["seen"])  # (prompts, bytes)
-    fig, ax = plt.subplots(figsize=(8.0, 0.5 + 0.45 * seen.shape[0]))
-    ax.imshow(seen, aspect="auto", cmap="Greys", interpolation="nearest", vmin=0, vmax=1.4)
+    fig, ax = plt.subplots(figsize=(6.9, 0.9 + 0.45 * seen.shape[0]))
+    cells = ListedColormap([_blend(style.ink(), 0.06), _blend("C0", 0.75)])  # new 8-gram, repeated 8-gram
+    ax.imshow(seen, aspect="auto", cmap=cells, interpolation="nearest", vmin=0, vmax=1)
     for i, s in enumerate(res["loop_starts"]):
         if s >= 0:
-            ax.plot([s - 0.5, s - 0.5], [i - 0.45, i + 0.45], color="#d01884", lw=2.5)
-    ax.set_yticks(range(seen.shape[0]), [r["prompt"].strip() for r in res["greedy"]], fontsize=8)
+            ax.plot([s - 0.5, s - 0.5], [i - 0.45, i + 0.45], color="C3", lw=2.5, clip_on=False)
+    ax.set_yticks(range(seen.shape[0]), [r["prompt"].strip() for r in res["greedy"]])
     ax.set_xlabel(
-        "byte position in the greedy continuation (dark: this 8-gram occurred before; pink: loop start)"
+        "byte position in the greedy continuation\n(filled: this 8-gram occurred before; pink: loop start)"
     )
     ax.grid(False)
     return fig

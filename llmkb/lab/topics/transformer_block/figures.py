@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from llmkb.lab import Result
-from llmkb.lab.kit import moving_average
+from llmkb.lab.kit import moving_average, style
 from llmkb.lab.topics.transformer_block.names import TOPIC
 
 __all__ = ["depth_curves", "depth_cost", "surgery_effects", "norm_curves"]
@@ -15,23 +15,49 @@ __all__ = ["depth_curves", "depth_cost", "surgery_effects", "norm_curves"]
 _SMOOTH = 9  # training-loss points per moving average
 
 
+def _ramp(n: int) -> list[Any]:
+    """``n`` colours along viridis, leaving out the end that fades into the theme's background."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    dark = sum(to_rgb(style.paper())) < 1.5
+    lo, hi = (0.3, 1.0) if dark else (0.0, 0.85)  # dark: no deep purple; light: no pale yellow
+    return [plt.get_cmap("viridis")(v) for v in np.linspace(lo, hi, n)]
+
+
+def _plain_log(axis: Any) -> None:
+    """Label a log axis with plain numbers (0.01, 2.4) instead of powers of ten (10⁻², 2.4×10⁰).
+
+    matplotlib's own log formatter still chooses which ticks get a label (decades; in-between ticks too when
+    the axis spans few decades); only the text changes.
+    """
+    from matplotlib.ticker import LogFormatter
+
+    class _Plain(LogFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axis.set_major_formatter(_Plain(labelOnlyBase=False))
+    axis.set_minor_formatter(_Plain(labelOnlyBase=False))
+
+
 @TOPIC.figure("depth", "curves", caption="Training loss vs step for each depth (best possible loss: 0)")
 def depth_curves(res: Result) -> Any:
     """Smoothed training loss of every depth, on a log scale, with the uniform guess for reference."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(6.8, 3.9))
     depths = sorted(res["runs"], key=int)
-    for i, d in enumerate(depths):
+    for d, color in zip(depths, _ramp(len(depths)), strict=True):
         run = res["runs"][d]
-        ax.plot(run["steps"], moving_average(run["train_loss"], _SMOOTH), color=cmap(i / max(1, len(depths) - 1)),
+        ax.plot(run["steps"], moving_average(run["train_loss"], _SMOOTH), color=color,
                 label=f"{d} block{'' if d == '1' else 's'}")  # fmt: skip
-    ax.axhline(res["chance_loss"], color="grey", ls="--", lw=1, label="uniform guess (ln V)")
+    ax.axhline(res["chance_loss"], color=style.muted(), ls="--", lw=1, label="uniform guess (ln V)")
     ax.set_yscale("log")
+    _plain_log(ax.yaxis)
     ax.set_xlabel("training step")
     ax.set_ylabel("loss on answer tokens (nats, log scale)")
-    ax.legend(fontsize=8, ncols=2)
+    ax.legend(ncols=2)
     return fig
 
 
@@ -42,7 +68,7 @@ def depth_cost(res: Result) -> Any:
 
     rows = res["rows"]
     depth = [r["blocks"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(6.6, 3.5))
     ax.plot(depth, [r["parameters"] / 1e3 for r in rows], "o-", label="parameters (thousands)")
     ax.set_xlabel("blocks")
     ax.set_xticks(depth)
@@ -52,7 +78,7 @@ def depth_cost(res: Result) -> Any:
     ax2.plot(depth, [r["ms/step"] for r in rows], "s--", color="C1", label="ms per training step")
     ax2.set_ylabel("ms per training step")
     ax2.set_ylim(bottom=0)
-    fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88), fontsize=8)
+    fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88))
     return fig
 
 
@@ -67,7 +93,7 @@ def surgery_effects(res: Result) -> Any:
 
     ops = [row["operation"] for row in res["rows"]]
     y = np.arange(len(ops))
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(8, 4), sharey=True)
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(7.0, 4.4), sharey=True, layout="constrained")
     kinds = (
         ("after_training", "applied to the trained model", -0.2),
         ("trained_with", "trained with it", 0.2),
@@ -79,17 +105,18 @@ def surgery_effects(res: Result) -> Any:
         acc_ax.barh(y + shift, acc, height=0.4, label=label)
         loss_ax.barh(y + shift, loss, height=0.4, label=label)
     base, chance_acc = res["baseline"], float(np.exp(-res["chance_loss"]))  # 1/V per token
-    acc_ax.axvline(base["token_accuracy"], color="black", ls=":", lw=1, label="baseline")
-    acc_ax.axvline(chance_acc, color="grey", ls="--", lw=1, label="chance (1/V)")
-    loss_ax.axvline(max(base["loss"], 1e-4), color="black", ls=":", lw=1)
-    loss_ax.axvline(res["chance_loss"], color="grey", ls="--", lw=1)
+    acc_ax.axvline(base["token_accuracy"], color=style.ink(), ls=":", lw=1.2, label="baseline")
+    acc_ax.axvline(chance_acc, color=style.muted(), ls="--", lw=1.2, label="chance (1/V)")
+    loss_ax.axvline(max(base["loss"], 1e-4), color=style.ink(), ls=":", lw=1.2)
+    loss_ax.axvline(res["chance_loss"], color=style.muted(), ls="--", lw=1.2)
     acc_ax.set_yticks(y, ops)
     acc_ax.invert_yaxis()
     acc_ax.set_xlim(0, 1.02)
     acc_ax.set_xlabel("per-token accuracy")
     loss_ax.set_xscale("log")
+    _plain_log(loss_ax.xaxis)
     loss_ax.set_xlabel("loss (nats, log scale; floor 1e-4)")
-    acc_ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(1.05, -0.14), ncols=4, frameon=False)
+    fig.legend(*acc_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2)
     return fig
 
 
@@ -98,16 +125,15 @@ def norm_curves(res: Result) -> Any:
     """Smoothed training loss of every norm-placement run, in the table's order (dotted: no residual)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(6.8, 3.9))
     for i, label in enumerate(row["variant"] for row in res["rows"]):
         run = res["curves"][label]
-        style = ":" if "no residual" in label else ("-" if label.startswith("pre") else "--")
-        ax.plot(
-            run["steps"], moving_average(run["train_loss"], _SMOOTH), ls=style, color=f"C{i}", label=label
-        )
-    ax.axhline(res["chance_loss"], color="grey", ls=(0, (1, 3)), lw=1, label="uniform guess (ln V)")
+        dash = ":" if "no residual" in label else ("-" if label.startswith("pre") else "--")
+        ax.plot(run["steps"], moving_average(run["train_loss"], _SMOOTH), ls=dash, color=f"C{i}", label=label)
+    ax.axhline(res["chance_loss"], color=style.muted(), ls=(0, (1, 3)), lw=1, label="uniform guess (ln V)")
     ax.set_yscale("log")
+    _plain_log(ax.yaxis)
     ax.set_xlabel("training step")
     ax.set_ylabel("loss on answer tokens (nats, log scale)")
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
