@@ -86,9 +86,10 @@ def predicted_ratio(coef: np.ndarray, prompt_len: int, n: int) -> float:
     Both runs make ``n`` calls, so ``R = (n c0 + c1 F_nc + c2 A_nc) / (n c0 + c1 F_c + c2 A_c)`` with ``F`` the
     token-forwards and ``A`` the attention pairs: the fixed ``n c0`` caps ``R`` however much work the cache saves.
     """
-    return predicted_seconds(coef, prompt_len, n, False) / max(
-        predicted_seconds(coef, prompt_len, n, True), 1e-30
-    )
+    cached = predicted_seconds(coef, prompt_len, n, True)
+    if cached <= 0.0:  # a fit with no cost at all (every coefficient clipped to 0 on a noisy machine)
+        return 1.0
+    return predicted_seconds(coef, prompt_len, n, False) / cached
 
 
 def scale_coef(coef: np.ndarray, base: GPTConfig, other: GPTConfig) -> np.ndarray:
