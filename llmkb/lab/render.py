@@ -110,6 +110,7 @@ def render_figure(fig: Figure, result: cache.Result) -> RenderedFigure:
         facts = json.loads(record.read_text(encoding="utf-8"))
         r = RenderedFigure(**{**facts, "light": out / facts["light"], "dark": out / facts["dark"]})
         if r.light.is_file() and r.dark.is_file():
+            style.check_readable(r.min_font_pt, r.width_in, f"{result.name}/{fig.name}")  # a cached one too
             return r
     out.mkdir(parents=True, exist_ok=True)
     facts: dict = {}
