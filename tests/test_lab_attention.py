@@ -22,6 +22,7 @@ from llmkb.lab.topics.attention.analysis import (
 )
 from llmkb.lab.topics.attention.analysis_cost import attention_matrix_bytes, softmax_saturation, softmax_stats
 from llmkb.lab.topics.attention.analysis_probe import jacobian_norms, layer_internals, query_walkthrough
+from llmkb.lab.topics.attention.figures_model import _spread
 from llmkb.lab.topics.attention.names import KINDS, QUERY_POSITION, SENTENCE
 from llmkb.lab.topics.attention.text import (
     gradient_note,
@@ -326,3 +327,38 @@ def test_every_number_the_page_quotes_exists_in_the_quick_results() -> None:
             assert get_figure(exp, path) is not None
         else:
             assert lab.run(exp, "quick").path(path) is not None, (exp, path)
+
+
+def test_the_all_heads_grid_labels_spaced_words_longest_first() -> None:
+    starts, words = word_starts(SENTENCE)
+    kept = _spread(starts, words, gap=7.0)
+    picked = [starts[i] for i in kept]
+    assert kept == sorted(kept) and all(b - a >= 7 for a, b in zip(picked, picked[1:], strict=False))
+    assert words.index(max(words, key=len)) in kept
+    assert _spread(starts, words, gap=1.0) == list(range(len(words)))  # room for all: every word
+
+
+def test_every_figure_reads_in_the_page_column() -> None:
+    """Each figure renders in both themes at most as wide as the column, its smallest text at least 11 px
+    (``render_figure`` refuses it otherwise)."""
+    from llmkb.lab.kit import style
+    from llmkb.lab.render import render_figure
+
+    names = []
+    for exp in ("heads", "query", "causality", "scaling", "memory"):
+        res = lab.run(f"attention/{exp}", "quick")
+        for fig in lab.figures_of(res.name):
+            r = render_figure(fig, res)
+            assert r.dark.is_file() and r.width_in * style.CSS_PX_PER_IN <= style.COLUMN_PX
+            assert style.text_px(r.min_font_pt, r.width_in) >= style.MIN_TEXT_PX
+            names.append(f"{exp}/{fig.name}")
+    assert sorted(names) == sorted(
+        [
+            "heads/maps",
+            "heads/examples",
+            "query/walkthrough",
+            "causality/jacobian",
+            "scaling/entropy",
+            "memory/memory",
+        ]
+    )

@@ -386,13 +386,16 @@ def test_embeddings_experiment_on_a_tiny_model(tmp_path: Path) -> None:
 
 
 def _draw_all(name: str, data: dict[str, Any], tmp_path: Path) -> None:
-    import matplotlib.pyplot as plt
+    """Render every figure of ``name`` as the site does: both themes, refused if its text is unreadable in
+    the page column."""
+    from llmkb.lab.render import render_figure
 
     res = Result(name, "quick", "k", tmp_path, dict(data), ran=True)
     figs = figures_of(name)
     assert figs
     for f in figs:
-        plt.close(f.fn(res))
+        r = render_figure(f, res)
+        assert r.light.is_file() and r.dark.is_file() and r.width_in * 96 <= 688
 
 
 def test_profiles_are_registered() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmkb.lab import Result
-from llmkb.lab.kit.axes import plain_log_ticks
+from llmkb.lab.kit import style
+from llmkb.lab.kit.axes import nice_log_yticks, plain_log_ticks
 from llmkb.lab.topics.attention.names import TOPIC
 
 __all__ = ["fig_memory", "fig_scaling"]
@@ -24,7 +25,7 @@ def fig_scaling(res: Result) -> Any:
     rows = res["rows"]
     d = [r["d"] for r in rows]
     real = sorted(int(w) for w in res["widths"])
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4))
+    fig, axes = plt.subplots(3, 1, figsize=(6.4, 7.4), sharex=True)
     panels = (
         ("entropy", "entropy / ln(keys)", False),
         ("max", "mean top weight", False),
@@ -34,16 +35,17 @@ def fig_scaling(res: Result) -> Any:
         ax.plot(d, [r[f"{stat}_scaled"] for r in rows], marker="o", label="q·k / √d")
         ax.plot(d, [r[f"{stat}_raw"] for r in rows], marker="s", label="q·k (unscaled)")
         for w in real:
-            ax.axvline(w, color="#5f6368", linestyle=":", linewidth=1.0)
+            ax.axvline(w, color=style.muted(), linestyle=":", linewidth=1.2)
         ax.set_xscale("log", base=2)
         if log:
             ax.set_yscale("log")
         else:
             ax.set_ylim(0, 1.05)
         plain_log_ticks(ax, d if len(d) <= 6 else None)
-        ax.set_xlabel("head width d (dotted: real models)")
         ax.set_ylabel(label)
+    axes[-1].set_xlabel("head width d (dotted: real models)")
     axes[0].legend()
+    fig.align_ylabels(axes)
     fig.tight_layout()
     return fig
 
@@ -55,7 +57,7 @@ def fig_memory(res: Result) -> Any:
 
     rows = res["rows"]
     T = [r["T"] for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6.4, 5.8), sharex=True)
     a1.plot(T, [r["weights_bytes"] / 2**20 for r in rows], marker="o", label="attention weights (B·H·T²)")
     a1.plot(T, [r["qkv_bytes"] / 2**20 for r in rows], marker="s", label="q, k, v (3·B·H·T·D)")
     a1.set_ylabel("MiB (measured tensor storage)")
@@ -66,6 +68,9 @@ def fig_memory(res: Result) -> Any:
     for ax in (a1, a2):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("sequence length T")
+        plain_log_ticks(ax, T if len(T) <= 8 else None)
+        nice_log_yticks(ax)
+    a2.set_xlabel("sequence length T")
+    fig.align_ylabels((a1, a2))
     fig.tight_layout()
     return fig
