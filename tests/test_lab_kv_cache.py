@@ -233,16 +233,30 @@ def _hitmiss_cfg() -> dict:
     return {**get_experiment(N.HITMISS).config("quick"), "new_tokens": 6, "block_sizes": [1, 8]}
 
 
+def test_visible_share_counts_what_is_not_whitespace():
+    assert A.visible_share(list(b"abc")) == 1.0 and A.visible_share(list(b" \t\n\r\x0b\x0c")) == 0.0
+    assert A.visible_share(torch.tensor([[ord("a"), ord(" ")]])) == 0.5 and A.visible_share([]) == 0.0
+    assert A.visible_share([0xE2, 0x00]) == 1.0  # a byte that is not whitespace shows as a glyph (xNN)
+
+
 def test_hitmiss_experiment_on_a_shared_shaped_model(tmp_path, fake_shared_result):
-    data = ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
-    prompt = len(_hitmiss_cfg()["prompt"])
+    cfg = _hitmiss_cfg()
+    data = ET.hitmiss(cfg, _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
+    assert data["prompt"] == cfg["prompts"][0] == N.DEMO_PROMPTS[0]  # the first candidate that shows text
+    prompt = len(data["prompt"])
     assert data["checked"] == {"tokens": 2 * (prompt + 6), "trace_cells": 2 * 6 * (prompt + 5)}
     assert data["prefix_check"]["reused"] > 0 and data["prefix_check"]["max_abs_diff"] < 1e-4
     rates = data["hit_rate"]
     assert rates["no-cache"] == 0.0 and rates["window"] < rates["cache"] and 0 < rates["prefix"] < 1
     modes = data["widget"]["modes"]
     assert [m["name"] for m in modes] == list(N.TRACE_ORDER)
-    assert modes[1]["chars"][0][:4] == ["d", "e", "f", "␣"]  # the kit's glyphs: space is ␣
+    assert modes[1]["chars"][0][:4] == ["T", "h", "e", "␣"]  # the kit's glyphs: space is ␣
+    for mode in modes[1:3]:  # the recorded demo's continuation (what the axis shows) is mostly visible text
+        shown = mode["chars"][0][prompt:]
+        assert len(shown) == 5 and sum(c not in "␣⏎⇥" for c in shown) >= N.MIN_VISIBLE * len(shown)
+    assert data["decoding"] == f"sampled at temperature 0.8, seed 0, after the prompt “{data['prompt']}”"
+    widget = data["widget"]
+    assert len(widget["colors"]) == len(widget["colors_dark"]) == len(widget["states"])
     by_size = {r["block size"]: r["hit rate"] for r in table_rows(data["workload"])}
     assert by_size[1] >= by_size[8] > 0 and data["workload_verdict"].startswith("the hit rate falls")
     _figures_draw(N.HITMISS, data, tmp_path)
@@ -251,17 +265,48 @@ def test_hitmiss_experiment_on_a_shared_shaped_model(tmp_path, fake_shared_resul
 def test_hitmiss_experiment_fails_when_the_cache_changes_the_tokens(
     tmp_path, fake_shared_result, monkeypatch
 ):
-    real = ET.traced_greedy_decode
+    real = ET.traced_sample
 
-    def corrupting(model, idx, n):
-        tokens, trace = real(model, idx, n)
+    def corrupting(model, idx, n, sampling, seed):
+        tokens, trace = real(model, idx, n, sampling, seed)
         tokens = tokens.clone()
         tokens[0, -1] = (tokens[0, -1] + 1) % 256
         return tokens, trace
 
-    monkeypatch.setattr(ET, "traced_greedy_decode", corrupting)
+    monkeypatch.setattr(ET, "traced_sample", corrupting)
     with pytest.raises(AssertionError, match="cache: cached and uncached generations differ"):
         ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
+
+
+def test_hitmiss_experiment_fails_when_every_demo_continuation_is_whitespace(
+    tmp_path, fake_shared_result, monkeypatch
+):
+    real = ET.traced_sample
+
+    def spaces(model, idx, n, sampling, seed):
+        tokens, trace = real(model, idx, n, sampling, seed)
+        tokens = tokens.clone()
+        tokens[0, idx.shape[1] :] = ord(" ")
+        return tokens, trace
+
+    monkeypatch.setattr(ET, "traced_sample", spaces)
+    with pytest.raises(AssertionError, match=r"every demo continuation is mostly whitespace \(visible shares"):
+        ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
+
+
+def test_traced_sample_is_generate_with_the_same_seed(fake_shared_result):
+    from llmkb.infer.sampling import SamplingConfig
+    from llmkb.lab.shared_model import load_shared_model
+
+    model, _ = load_shared_model(fake_shared_result)
+    idx = torch.tensor([[5, 6, 7]])
+    cfg = SamplingConfig(temperature=0.8)
+    tokens, trace = ET.traced_sample(model, idx, 5, cfg, 3)
+    gen = torch.Generator().manual_seed(3)
+    assert torch.equal(tokens, model.generate(idx, 5, cfg, use_cache=False, generator=gen))
+    assert torch.equal(tokens, ET.traced_sample(model, idx, 5, cfg, 3)[0])  # seeded: reproducible
+    assert not torch.equal(tokens, ET.traced_sample(model, idx, 5, cfg, 4)[0])  # and the seed matters
+    assert np.array_equal(trace.grid, decode_trace(3, 5).grid)
 
 
 # ------------------------------------------------------------------ memory

@@ -28,6 +28,7 @@ __all__ = [
     "predicted_seconds",
     "prediction_rows",
     "scale_coef",
+    "visible_share",
 ]
 
 
@@ -191,3 +192,22 @@ def check_same_trace(name: str, recorded: KVTrace, simulated: KVTrace) -> int:
     if recorded.grid.shape != simulated.grid.shape or not np.array_equal(recorded.grid, simulated.grid):
         raise AssertionError(f"{name}: trace recorded on the model differs from the simulation")
     return int(recorded.grid.size)
+
+
+_WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")
+
+
+def visible_share(ids: torch.Tensor | Sequence[int]) -> float:
+    """Share of the byte ids that are not ASCII whitespace (0.0 for no ids).
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.analysis import visible_share
+
+        assert visible_share(list(b"ab \\n")) == 0.5 and visible_share([]) == 0.0
+        ```
+    """
+    values = [int(i) for i in torch.as_tensor(ids).reshape(-1).tolist()]
+    if not values:
+        return 0.0
+    return sum(v not in _WHITESPACE for v in values) / len(values)

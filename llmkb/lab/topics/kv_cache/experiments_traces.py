@@ -10,19 +10,29 @@ import torch
 from llmkb.infer.kvtrace import (
     EVICTED,
     STATE_NAMES,
+    KVTrace,
     PrefixCache,
+    RecordingKVCache,
     decode_trace,
     prefix_reuse_check,
     prefix_reuse_trace,
-    traced_greedy_decode,
 )
-from llmkb.infer.sampling import SamplingConfig
+from llmkb.infer.sampling import SamplingConfig, sample_next
 from llmkb.lab import RunContext
 from llmkb.lab.kit import byte_labels, table
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
-from llmkb.lab.topics.kv_cache.analysis import check_same_tokens, check_same_trace
-from llmkb.lab.topics.kv_cache.names import QUESTIONS, STATE_COLORS, SYSTEM_PROMPT, TOPIC, TRACE_ORDER
-from llmkb.lab.topics.kv_cache.text import workload_verdict
+from llmkb.lab.topics.kv_cache.analysis import check_same_tokens, check_same_trace, visible_share
+from llmkb.lab.topics.kv_cache.names import (
+    DEMO_PROMPTS,
+    MIN_VISIBLE,
+    QUESTIONS,
+    STATE_COLORS,
+    STATE_COLORS_DARK,
+    SYSTEM_PROMPT,
+    TOPIC,
+    TRACE_ORDER,
+)
+from llmkb.lab.topics.kv_cache.text import decoding_phrase, workload_verdict
 from llmkb.nn import GPT
 
 _PREFIX_PROMPTS = ["The cache stores keys and values. Why?", "The cache stores keys and values. How?"]
@@ -35,11 +45,51 @@ def _windowed(model: GPT, window: int) -> GPT:
     return other.eval()
 
 
-def _greedy_checked(model: GPT, idx: torch.Tensor, n: int, name: str) -> tuple[Any, Any, int]:
-    """Traced (cached) greedy decoding, checked token for token against uncached ``generate``."""
-    tokens, trace = traced_greedy_decode(model, idx, n)
-    plain = model.generate(idx, n, SamplingConfig(temperature=0.0), use_cache=False)
+@torch.no_grad()
+def traced_sample(
+    model: GPT, idx: torch.Tensor, n: int, sampling: SamplingConfig, seed: int
+) -> tuple[torch.Tensor, KVTrace]:
+    """Seeded sampling through a ``RecordingKVCache``: the forward calls and draws of ``model.generate(idx, n,
+    sampling, generator=torch.Generator().manual_seed(seed))``, with each call's hits, misses and evictions."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    p = model.tok_emb.weight
+    cache = RecordingKVCache(model.config, idx.shape[0], idx.shape[1] + n - 1, p.dtype, p.device)
+    out = idx
+    logits = model(idx, kv_cache=cache).logits  # (B, P, V)
+    for step in range(n):
+        nxt = sample_next(logits[:, -1, :], sampling, history=out, generator=gen)  # (B,)
+        out = torch.cat((out, nxt[:, None].to(out.dtype)), dim=1)
+        if step < n - 1:
+            logits = model(out[:, -1:], kv_cache=cache).logits  # (B, 1, V)
+    return out, cache.trace(mode="window" if cache.window is not None else "cache")
+
+
+def _checked(
+    model: GPT, idx: torch.Tensor, n: int, sampling: SamplingConfig, seed: int, name: str
+) -> tuple[torch.Tensor, KVTrace, int]:
+    """:func:`traced_sample`, checked token for token against uncached ``generate`` with the same seed."""
+    tokens, trace = traced_sample(model, idx, n, sampling, seed)
+    gen = torch.Generator().manual_seed(seed)
+    plain = model.generate(idx, n, sampling, use_cache=False, generator=gen)
     return tokens, trace, check_same_tokens(name, plain, tokens)
+
+
+def _demo_prompt(models: tuple[GPT, ...], tok: Any, cfg: dict[str, Any], sampling: SamplingConfig) -> str:
+    """The first candidate prompt whose continuations (on every model) are mostly visible text.
+
+    Raises:
+        AssertionError: when every candidate's continuation is mostly whitespace.
+    """
+    n, shares = cfg["new_tokens"], []
+    for text in cfg["prompts"]:
+        idx = torch.tensor([tok.encode(text)], dtype=torch.long)
+        runs = [traced_sample(m, idx, n, sampling, cfg["seed"])[0] for m in models]
+        # the generated positions the widget's axis shows (the last token is never fed)
+        shares.append(min(visible_share(t[0, idx.shape[1] : idx.shape[1] + n - 1]) for t in runs))
+        if shares[-1] >= MIN_VISIBLE:
+            return text
+    raise AssertionError(f"every demo continuation is mostly whitespace (visible shares {shares})")
 
 
 @TOPIC.experiment(
@@ -47,7 +97,9 @@ def _greedy_checked(model: GPT, idx: torch.Tensor, n: int, name: str) -> tuple[A
     needs=[SHARED_MODEL],
     profiles={
         "quick": {
-            "prompt": "def add(a, b):",
+            "prompts": list(DEMO_PROMPTS),
+            "temperature": 0.8,
+            "seed": 0,
             "new_tokens": 16,
             "window": 8,
             "block_size": 4,
@@ -55,7 +107,9 @@ def _greedy_checked(model: GPT, idx: torch.Tensor, n: int, name: str) -> tuple[A
             "block_sizes": [1, 4, 16, 64],
         },
         "full": {
-            "prompt": "def add(a, b):",
+            "prompts": list(DEMO_PROMPTS),
+            "temperature": 0.8,
+            "seed": 0,
             "new_tokens": 24,
             "window": 8,
             "block_size": 4,
@@ -68,15 +122,21 @@ def _greedy_checked(model: GPT, idx: torch.Tensor, n: int, name: str) -> tuple[A
 def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Record traces on the shared model, check them and its tokens, and test prefix reuse.
 
-    Fails (``AssertionError``) when cached and uncached greedy generation differ, when a recorded trace differs
-    from the simulation, or when reusing a cached prefix changes the logits.
+    The demo samples (seeded) from the first of ``cfg["prompts"]`` whose continuations are mostly visible text,
+    so the widget's axis shows what the model wrote rather than a run of spaces.
+
+    Fails (``AssertionError``) when no candidate prompt gives visible text, when cached and uncached generation
+    differ, when a recorded trace differs from the simulation, or when reusing a cached prefix changes the logits.
     """
     model, tok = load_shared_model(ctx.need(SHARED_MODEL))
-    prompt = tok.encode(cfg["prompt"])
-    idx = torch.tensor([prompt], dtype=torch.long)
     n, w = cfg["new_tokens"], cfg["window"]
-    tokens, rec_cache, checked_c = _greedy_checked(model, idx, n, "cache")
-    w_tokens, rec_window, checked_w = _greedy_checked(_windowed(model, w), idx, n, f"window {w}")
+    sampling, seed = SamplingConfig(temperature=cfg["temperature"]), cfg["seed"]
+    windowed = _windowed(model, w)
+    text = _demo_prompt((model, windowed), tok, cfg, sampling)
+    prompt = tok.encode(text)
+    idx = torch.tensor([prompt], dtype=torch.long)
+    tokens, rec_cache, checked_c = _checked(model, idx, n, sampling, seed, "cache")
+    w_tokens, rec_window, checked_w = _checked(windowed, idx, n, sampling, seed, f"window {w}")
     cells = check_same_trace("cache", rec_cache, decode_trace(len(prompt), n))
     cells += check_same_trace("window", rec_window, decode_trace(len(prompt), n, window=w))
     no_cache = decode_trace(len(prompt), n, use_cache=False)
@@ -112,6 +172,7 @@ def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     widget = {
         "states": list(STATE_NAMES),
         "colors": [STATE_COLORS[s] for s in range(len(STATE_NAMES))],
+        "colors_dark": [STATE_COLORS_DARK[s] for s in range(len(STATE_NAMES))],
         "modes": [
             {"name": k, "title": titles[k], "chars": texts[k], **t.to_dict()} for k, t in traces.items()
         ],
@@ -141,6 +202,8 @@ def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "workload_verdict": workload_verdict(
             [r["block size"] for r in workload], [r["hit rate"] for r in workload], ideal
         ),
+        "prompt": text,
+        "decoding": decoding_phrase(text, cfg["temperature"], seed),
         "generated": tok.decode(tokens[0, len(prompt) :].tolist()),
         "widget": widget,
     }

@@ -18,6 +18,16 @@ STATE_COLORS: dict[int, str] = {EMPTY: "#f4f4f4", HIT: "#3f51b5", MISS: "#e8710a
 TRACE_ORDER: tuple[str, ...] = ("no-cache", "cache", "window", "prefix")
 """Order of the scenarios in the figures and the widget."""
 
+STATE_COLORS_DARK: dict[int, str] = {EMPTY: "#2c303c", HIT: "#8c9eff", MISS: "#ff9e45", EVICTED: "#6f7380"}
+"""The widget's colours of each state on Material's dark (slate) background: hit and miss keep at least 3:1
+contrast against it (``tests/test_browser_kv_cache.py`` computes it)."""
+
+DEMO_PROMPTS: tuple[str, ...] = ("The value of the", "A list is a", "Python objects")
+"""Candidate prompts of the recorded demo, tried in order: the first whose continuations are visible text wins."""
+
+MIN_VISIBLE = 0.5
+"""Least share of non-whitespace bytes in a demo continuation (whitespace says nothing on the widget's axis)."""
+
 SYSTEM_PROMPT = (
     "You are a helpful assistant for Python programmers. Answer briefly, show one example, "
     "and say which part of the standard library to read next.\n"

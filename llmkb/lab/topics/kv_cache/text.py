@@ -8,6 +8,7 @@ from typing import Any
 from llmkb.lab.kit import join_names
 
 __all__ = [
+    "decoding_phrase",
     "fit_reading",
     "latency_trend",
     "overtaking_sentence",
@@ -144,3 +145,17 @@ def overtaking_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
             for r in rows
         ]
     )
+
+
+def decoding_phrase(prompt: str, temperature: float, seed: int) -> str:
+    """How the recorded demo was generated, for the sentence above the widget.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.text import decoding_phrase
+
+        s = decoding_phrase("The value of the", 0.8, 0)
+        assert s == "sampled at temperature 0.8, seed 0, after the prompt “The value of the”"
+        ```
+    """
+    return f"sampled at temperature {plain_number(temperature)}, seed {seed}, after the prompt “{prompt}”"
