@@ -7,27 +7,36 @@
      3. top-p: P = softmax of what is left; sort P descending; keep sorted position j iff the mass
         strictly before it (cumsum_j - P_j) is < p; p >= 1 = off;
    then softmax; entropy in nats (0 ln 0 = 0); survivors = tokens with probability > 0.
-   Displayed numbers live in elements with stable ids (#sampling-entropy etc.) and data-value attributes. */
+   Displayed numbers live in elements with stable ids (#sampling-entropy etc.) and data-value attributes.
+   The chart's viewBox is its own width in CSS px (redrawn when that changes), so its 12 px labels stay 12 px on a
+   phone; a label too wide for its bar (xNN) stands upright below it. */
 (function () {
   "use strict";
 
   const TOP_N = 20;
   const CSS = [
     ".llmkb-sampling{border:1px solid var(--md-default-fg-color--lightest);border-radius:6px;padding:.8em 1em;margin:1em 0}",
-    ".llmkb-sampling .s-controls{display:grid;grid-template-columns:max-content 1fr 6em;gap:.35em .8em;align-items:center}",
-    ".llmkb-sampling .s-controls input[type=range]{width:100%}",
-    ".llmkb-sampling .s-controls output{font-variant-numeric:tabular-nums}",
+    ".llmkb-sampling .s-controls{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content;" +
+      "gap:.35em .8em;align-items:center}",
+    ".llmkb-sampling .s-controls input[type=range]{width:100%;min-width:0;margin:0}",
+    ".llmkb-sampling .s-controls select{width:100%;min-width:0;max-width:100%;font:inherit;font-size:.85em;" +
+      "text-overflow:ellipsis;color:var(--md-default-fg-color);background:var(--md-default-bg-color);" +
+      "border:1px solid var(--md-default-fg-color--lighter);border-radius:4px}",
+    ".llmkb-sampling .s-controls output{font-variant-numeric:tabular-nums;white-space:nowrap}",
     ".llmkb-sampling .s-stats{display:flex;flex-wrap:wrap;gap:.4em 1.6em;margin:.6em 0;font-size:.9em}",
     ".llmkb-sampling .s-stats b{font-variant-numeric:tabular-nums}",
     ".llmkb-sampling svg{width:100%;height:auto;display:block}",
     ".llmkb-sampling .s-ghost{fill:none;stroke:var(--md-default-fg-color--light);stroke-dasharray:2 2}",
-    ".llmkb-sampling .s-bar{fill:var(--md-primary-fg-color)}",
+    // the link colour: Material picks it per scheme to read on the page (the primary colour is too dark on slate)
+    ".llmkb-sampling .s-bar{fill:var(--md-typeset-a-color)}",
     ".llmkb-sampling .s-bar.s-cut{fill:none}",
-    ".llmkb-sampling .s-label{font:11px monospace;fill:var(--md-default-fg-color);text-anchor:middle}",
+    ".llmkb-sampling .s-label{font:12px monospace;fill:var(--md-default-fg-color);text-anchor:middle}",
+    ".llmkb-sampling .s-label.s-upright{text-anchor:start;dominant-baseline:central}",
     ".llmkb-sampling .s-label.s-cut{fill:var(--md-default-fg-color--lighter);text-decoration:line-through}",
-    ".llmkb-sampling .s-axis{font:10px sans-serif;fill:var(--md-default-fg-color--light)}",
+    ".llmkb-sampling .s-axis{font:12px sans-serif;fill:var(--md-default-fg-color--light)}",
     ".llmkb-sampling .s-text{white-space:pre-wrap;font-family:var(--md-code-font-family,monospace);font-size:.85em;" +
-      "background:var(--md-code-bg-color);padding:.5em .7em;border-radius:4px;max-height:12em;overflow:auto}",
+      "background:var(--md-code-bg-color);padding:.5em .7em;border-radius:4px;max-height:12em;overflow:auto;" +
+      "overflow-wrap:anywhere}",
     ".llmkb-sampling .s-text .s-prompt{font-weight:bold;opacity:.75}",
     ".llmkb-sampling .s-note{font-size:.8em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
@@ -184,6 +193,7 @@
     el.appendChild(stats);
 
     const chart = s("svg", { id: "sampling-chart", viewBox: "0 0 640 200", role: "img" });
+    let last = null; // the arguments of the last drawChart, to redraw at a new width
     el.appendChild(chart);
     el.appendChild(h("div", { class: "s-note" },
       "Bars: the distribution you sample from (top " + TOP_N + " bytes of the model). Dashed outline: the " +
@@ -206,15 +216,23 @@
     }
 
     function drawChart(logits, probs) {
+      last = [logits, probs];
       const raw = softmax(logits);
       const order = descendingOrder(logits).slice(0, TOP_N);
       let ymax = 1e-12;
       for (const i of order) ymax = Math.max(ymax, probs[i], raw[i]);
       chart.textContent = "";
-      const W = 640, H = 200, top = 14, bottom = 30, left = 4;
-      const bw = (W - left) / TOP_N;
+      const W = Math.max(200, Math.round(chart.getBoundingClientRect().width) || 640);
+      const left = 4, top = 18, bw = (W - left) / TOP_N;
+      const glyph = 0.62 * 12; // advance of a 12 px monospace glyph
+      const upright = function (lab) { return lab.length * glyph > bw - 2; };
+      let tallest = 0;
+      for (const b of order) if (upright(byteLabel(b))) tallest = Math.max(tallest, byteLabel(b).length * glyph);
+      const bottom = Math.max(30, Math.ceil(tallest) + 10);
+      const H = Math.round(Math.min(200, Math.max(160, W * 0.3))) + bottom - 30;
+      chart.setAttribute("viewBox", "0 0 " + W + " " + H);
       const scale = function (q) { return (H - top - bottom) * q / ymax; };
-      chart.appendChild(s("text", { x: W - 2, y: 10, class: "s-axis", "text-anchor": "end" },
+      chart.appendChild(s("text", { x: W - 2, y: 12, class: "s-axis", "text-anchor": "end" },
         "max " + ymax.toFixed(3)));
       order.forEach(function (b, j) {
         const x = left + j * bw;
@@ -228,8 +246,12 @@
           " (model: " + raw[b].toFixed(4) + ")"));
         chart.appendChild(bar);
         chart.appendChild(s("rect", { class: "s-ghost", x: x + 3, width: bw - 6, y: H - bottom - hr, height: hr }));
-        chart.appendChild(s("text", { class: "s-label" + (cut ? " s-cut" : ""), x: x + bw / 2, y: H - bottom + 14 },
-          byteLabel(b)));
+        const lab = byteLabel(b);
+        const cls = "s-label" + (cut ? " s-cut" : "");
+        chart.appendChild(upright(lab)
+          ? s("text", { class: cls + " s-upright", x: x + bw / 2, y: H - bottom + 4,
+                        transform: "rotate(90 " + (x + bw / 2) + " " + (H - bottom + 4) + ")" }, lab)
+          : s("text", { class: cls, x: x + bw / 2, y: H - bottom + 15 }, lab));
       });
       chart.setAttribute("data-rendered", [T.input.value, K.input.value, P.input.value, select.value].join("|"));
     }
@@ -271,6 +293,13 @@
       text.append(h("span", { class: "s-prompt" }, data.prompts[pi]), document.createTextNode(samples[si]));
     }
 
+    let width = 0;
+    const sizes = new ResizeObserver(function () {
+      if (!el.isConnected) { sizes.disconnect(); return; }
+      const w = Math.round(chart.getBoundingClientRect().width);
+      if (w !== width && last) { width = w; drawChart(last[0], last[1]); }
+    });
+    sizes.observe(chart);
     [T.input, K.input, P.input].forEach(function (inp) { inp.addEventListener("input", update); });
     [T.input, K.input, P.input].forEach(function (inp) { inp.addEventListener("change", update); });
     select.addEventListener("change", function () { sample = 0; update(); });

@@ -242,7 +242,7 @@
     ".llmkb-tokenizer .t-tok.t-special{background:#111 !important;color:#fde68a}",
     ".llmkb-tokenizer .t-tok.t-active{outline:2px solid var(--md-accent-fg-color)}",
     ".llmkb-tokenizer .t-ids{font-family:var(--md-code-font-family,monospace);font-size:.78em;max-height:8em;overflow:auto;" +
-      "margin:.4em 0 0;padding:.3em .5em;background:var(--md-code-bg-color);border-radius:4px;word-break:break-all}",
+      "margin:.4em 0 0;padding:.3em .5em;background:var(--md-code-bg-color);border-radius:4px;white-space:pre-wrap}",
     ".llmkb-tokenizer .t-info{font-size:.8em;min-height:1.3em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
 
