@@ -1,11 +1,13 @@
 """The sampling dashboard in Debian's chromium: moving the sliders redraws the chart, and the entropy, the
 survivor count and the bars equal what llmkb.infer.sampling computes on the same exported logits; the
-continuation shown is the one Python sampled at the nearest grid point."""
+continuation shown is the one Python sampled at the nearest grid point; on a phone and a desktop, in light and dark
+mode, it fits, its chart labels read at their on-screen size and follow the palette."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import widgetkit as wk
 from conftest import open_widget, widget_data
 
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
@@ -183,3 +185,47 @@ def test_dashboard_starts_after_instant_navigation(server_url, watched):
     assert int(_shown(page, "sampling-survivors")) == 1
     assert _shown(page, "sampling-entropy") == 0.0
     watched.check()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_dashboard_fits_reads_and_follows_the_palette(built_site, server_url, browser, device):
+    labels, bars = {}, {}
+    with wk.device_page(browser, server_url, device) as w:
+        page = w.page
+        first, second = wk.schemes(device)
+        wk.open_page(page, server_url + PAGE, WIDGET, first)
+        data = _data(built_site, page)
+        for scheme in (first, second):
+            if scheme != first:
+                wk.toggle_scheme(page, scheme)
+            for pi in range(len(data["prompts"])):  # every prompt: the select holds the longest one
+                page.select_option("#sampling-prompt", str(pi))
+                wk.no_sideways_scroll(page)
+            wk.check_dom_text(page, WIDGET)
+            chart = page.locator("#sampling-chart")
+            box = chart.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+            assert chart.locator("text.s-label").count() == 20
+            bg = wk.page_background(page)
+            labels[scheme] = page.eval_on_selector(
+                "#sampling-chart text.s-label", "e => getComputedStyle(e).fill"
+            )
+            bars[scheme] = page.eval_on_selector(
+                "#sampling-chart rect.s-bar", "e => getComputedStyle(e).fill"
+            )
+            assert wk.contrast(labels[scheme], bg) >= 3 and wk.contrast(bars[scheme], bg) >= 3, (
+                scheme,
+                labels,
+                bars,
+            )
+        assert labels["light"] != labels["dark"] and bars["light"] != bars["dark"]
+        # a chart narrower than the viewBox it had is redrawn at its new width (text stays at its size)
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.wait_for_function(
+            "() => { const c = document.querySelector('#sampling-chart');"
+            " return Math.abs(c.viewBox.baseVal.width - c.getBoundingClientRect().width) < 1; }",
+            timeout=5000,
+        )
+        wk.check_dom_text(page, WIDGET)
+        wk.no_sideways_scroll(page)
+        w.check()

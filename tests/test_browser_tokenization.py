@@ -2,7 +2,7 @@
 browser with exactly the ids of the Python tokenizer the build trained (loaded from the cached
 `tokenization/bpe` result), shows it as escaped coloured chunks, reacts to typing, examples and the
 special-token switch; the static render_html sample is escaped; the figures load — with no console
-error and no off-site request."""
+error and no off-site request; on a phone and a desktop, in light and dark mode, the widget fits and reads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import widgetkit as wk
 from conftest import open_widget
 
 from llmkb.lab.topics.tokenization.names import EOT, SAMPLE
@@ -171,14 +172,16 @@ def test_static_rendering_and_figures(tok_page, python_tok, watched):
     ids = [int(x) for x in static.locator(".llmkb-tok").evaluate_all("(s) => s.map((e) => e.dataset.id)")]
     assert ids == python_tok.encode(SAMPLE, allowed_special="all")
     assert "<script>alert(1)</script>" in static.inner_text()
-    images = page.locator("article img")
+    images = page.locator("article img:visible")  # each figure ships a light and a dark image; one shows
     for i in range(images.count()):  # lazy images load once scrolled into view
         images.nth(i).scroll_into_view_if_needed()
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('article img')).every((i) => i.complete)", timeout=10000
+        "Array.from(document.querySelectorAll('article img')).every((i) => i.complete || !i.getClientRects().length)",
+        timeout=10000,
     )
     srcs = page.evaluate(
-        "Array.from(document.querySelectorAll('article img')).map((i) => [i.getAttribute('src'),"
+        "Array.from(document.querySelectorAll('article img')).filter((i) => i.getClientRects().length).map((i) =>"
+        " [i.getAttribute('src'),"
         " i.complete && i.naturalWidth > 0])"
     )
     for part in ("vocab-sweep/bytes-per-token", "embeddings/cosine", "embeddings/pca"):
@@ -187,3 +190,40 @@ def test_static_rendering_and_figures(tok_page, python_tok, watched):
     assert page.locator("article table").count() >= 6
     assert page.locator("article details.question").count() >= 6
     watched.check()
+
+
+_TOKEN_COLOURS = """(root) => Array.from(root.querySelectorAll('.t-chunks .t-tok'), (t) => {
+    const s = getComputedStyle(t); return [s.color, s.backgroundColor]; })"""
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_widget_fits_and_reads_on_phone_and_desktop_light_and_dark(built_site, server_url, browser, device):
+    boxes = {}
+    with wk.device_page(browser, server_url, device) as w:
+        page = w.page
+        first, second = wk.schemes(device)
+        wk.open_page(page, server_url + PAGE, WIDGET, first)
+        widget = page.locator(WIDGET)
+        examples = widget.locator("button[data-example]").evaluate_all(
+            "(bs) => bs.map((b) => b.dataset.example)"
+        )
+        assert len(examples) >= 2
+        for scheme in (first, second):
+            if scheme != first:
+                wk.toggle_scheme(page, scheme)
+            for name in examples:
+                widget.locator(f"button[data-example={name}]").click()
+                wk.no_sideways_scroll(page)
+            widget.locator("textarea").fill("a_long_identifier_without_a_break_" * 6 + " 👩🏽\u200d💻 " + EOT)
+            wk.no_sideways_scroll(page)
+            wk.check_dom_text(page, WIDGET)
+            bg = wk.page_background(page)
+            chips = widget.evaluate(_TOKEN_COLOURS)
+            assert chips and all(wk.contrast(fg, back) >= 4.5 for fg, back in chips), chips
+            box = widget.locator("textarea").evaluate(
+                "(t) => [getComputedStyle(t).color, getComputedStyle(t).backgroundColor]"
+            )
+            assert wk.contrast(box[0], wk.over(wk.parse_color(box[1]), wk.parse_color(bg))) >= 4.5, box
+            boxes[scheme] = box
+        assert boxes["light"] != boxes["dark"]  # the text box follows the palette
+        w.check()
