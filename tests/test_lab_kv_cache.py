@@ -290,7 +290,9 @@ def test_hitmiss_experiment_fails_when_every_demo_continuation_is_whitespace(
         return tokens, trace
 
     monkeypatch.setattr(ET, "traced_sample", spaces)
-    with pytest.raises(AssertionError, match=r"every demo continuation is mostly whitespace \(visible shares"):
+    with pytest.raises(
+        AssertionError, match=r"every demo continuation is mostly whitespace \(visible shares"
+    ):
         ET.hitmiss(_hitmiss_cfg(), _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
 
 
