@@ -85,6 +85,7 @@ def test_widget_buttons_step_and_clamp(built_site, server_url, watched):
     watched.check()
 
 
+SCROLL_W = f'document.querySelector("{WIDGET} .kv-scroll").clientWidth'
 _STYLE = """(els) => els.map((e) => { const s = getComputedStyle(e); const r = e.getBoundingClientRect();
     return [e.parentElement.className, s.fontSize, s.borderTopColor, s.backgroundColor, s.color, r.top, r.height]; })"""
 
@@ -135,4 +136,11 @@ def test_widget_fits_reads_and_follows_the_palette(built_site, server_url, brows
             )  # the frame
         assert palettes["light"] == data["colors"] and palettes["dark"] == data["colors_dark"]
         assert palettes["light"][HIT] != palettes["dark"][HIT]
+
+        # a narrower window: the grid is repainted for its column, crisp, and the page still fits
+        before = page.evaluate(SCROLL_W)
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.wait_for_function(f"{SCROLL_W} < {before}", timeout=5000)
+        wk.check_canvas(page, canvas)
+        wk.no_sideways_scroll(page)
         w.check()

@@ -172,4 +172,10 @@ def test_widget_fits_reads_and_follows_the_palette(built_site, server_url, brows
         moved = [abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(after, before, strict=True)]
         assert min(moved) >= 5, moved  # every label followed the rotation
         assert all(0 <= p[0] <= box["width"] and 0 <= p[1] <= box["height"] for p in after), after
+
+        # a narrower window: the canvas follows its column and stays crisp
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.wait_for_function(wk.CANVAS_FITS, arg=canvas, timeout=5000)
+        wk.check_canvas(page, canvas, WIDGET)
+        wk.no_sideways_scroll(page)
         w.check()

@@ -108,6 +108,11 @@ def check_dom_text(page, widget: str) -> int:
     return len(sizes)
 
 
+CANVAS_FITS = """(sel) => { const c = document.querySelector(sel);
+    return Math.abs(c.width - c.getBoundingClientRect().width * window.devicePixelRatio) <= 1; }"""
+"""A ``wait_for_function`` predicate: the canvas's backing store matches its displayed width."""
+
+
 def check_canvas(page, canvas: str, font_holder: str | None = None) -> dict:
     """The canvas is crisp (devicePixelRatio backing pixels per CSS px) and its text, whose CSS size the widget
     exposes as ``data-font-px`` (on ``font_holder``, default the canvas), shows at least :data:`MIN_PX`."""

@@ -477,6 +477,7 @@
     function detached() {
       if (el.isConnected) return false;
       window.removeEventListener("resize", onResize);
+      sizes.disconnect();
       scheme.disconnect();
       if (media) media.removeEventListener("change", request);
       return true;
@@ -486,7 +487,11 @@
       dims = size();
       request();
     }
-    window.addEventListener("resize", onResize);
+    window.addEventListener("resize", onResize); // also a new devicePixelRatio (zoom)
+    const sizes = new ResizeObserver(function () { // the column changed width without a window resize
+      if (Math.round(canvas.getBoundingClientRect().width) !== dims[0]) onResize();
+    });
+    sizes.observe(el);
     const scheme = new MutationObserver(function () { if (!detached()) request(); });
     scheme.observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
     const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
