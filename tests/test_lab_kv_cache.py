@@ -239,6 +239,32 @@ def test_visible_share_counts_what_is_not_whitespace():
     assert A.visible_share([0xE2, 0x00]) == 1.0  # a byte that is not whitespace shows as a glyph (xNN)
 
 
+def _contrast(a: str, b: str) -> float:
+    from matplotlib.colors import to_rgb
+
+    def lum(c: str) -> float:
+        v = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in to_rgb(c)]
+        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_state_palette_follows_the_figure_themes_and_keeps_hits_readable():
+    from llmkb.lab.kit.style import THEMES
+
+    light, dark = A.state_palette("light"), A.state_palette("dark")
+    assert len(light) == len(dark) == 4 and light != dark
+    for theme, pal in (("light", light), ("dark", dark)):
+        cycle = THEMES[theme]["axes.prop_cycle"].by_key()["color"]
+        assert pal[1:3] == cycle[:2]  # hit, miss: the theme's blue and orange, as in the figures
+        paper = THEMES[theme]["axes.facecolor"]
+        assert _contrast(pal[1], paper) >= 3 and _contrast(pal[2], paper) >= 3, (theme, pal)
+        assert _contrast(pal[0], paper) < 1.3  # empty is a faint tint of the paper
+    with pytest.raises(ValueError, match="unknown theme"):
+        A.state_palette("sepia")
+
+
 def test_hitmiss_experiment_on_a_shared_shaped_model(tmp_path, fake_shared_result):
     cfg = _hitmiss_cfg()
     data = ET.hitmiss(cfg, _ctx(tmp_path, N.HITMISS, {SHARED_MODEL: fake_shared_result}))
@@ -256,7 +282,8 @@ def test_hitmiss_experiment_on_a_shared_shaped_model(tmp_path, fake_shared_resul
         assert len(shown) == 5 and sum(c not in "␣⏎⇥" for c in shown) >= N.MIN_VISIBLE * len(shown)
     assert data["decoding"] == f"sampled at temperature 0.8, seed 0, after the prompt “{data['prompt']}”"
     widget = data["widget"]
-    assert len(widget["colors"]) == len(widget["colors_dark"]) == len(widget["states"])
+    assert (widget["colors"], widget["colors_dark"]) == (A.state_palette("light"), A.state_palette("dark"))
+    assert len(widget["colors"]) == len(widget["states"])
     by_size = {r["block size"]: r["hit rate"] for r in table_rows(data["workload"])}
     assert by_size[1] >= by_size[8] > 0 and data["workload_verdict"].startswith("the hit rate falls")
     _figures_draw(N.HITMISS, data, tmp_path)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from llmkb.infer.kvtrace import KVTrace
+from llmkb.infer.kvtrace import EMPTY, EVICTED, HIT, MISS, KVTrace
 from llmkb.nn import GPTConfig, count_parameters
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "predicted_seconds",
     "prediction_rows",
     "scale_coef",
+    "state_palette",
     "visible_share",
 ]
 
@@ -211,3 +212,34 @@ def visible_share(ids: torch.Tensor | Sequence[int]) -> float:
     if not values:
         return 0.0
     return sum(v not in _WHITESPACE for v in values) / len(values)
+
+
+def state_palette(theme: str) -> list[str]:
+    """Colour of each trace state (empty, hit, miss, evicted) in a figure theme of the lab kit, as ``#rrggbb``.
+
+    The figures' rule: hit and miss in the theme's first two cycle colours (blue, orange), evicted in its muted
+    grey, empty a faint tint of the paper. The widget draws with these, light or dark as the page is.
+
+    Example:
+        ```python
+        from llmkb.lab.topics.kv_cache.analysis import state_palette
+
+        assert state_palette("light")[1:3] == ["#3f51b5", "#e8710a"]
+        ```
+    """
+    from matplotlib.colors import to_hex, to_rgb
+
+    from llmkb.lab.kit.style import THEMES
+
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r}; use one of {sorted(THEMES)}")
+    t = THEMES[theme]
+    cycle = t["axes.prop_cycle"].by_key()["color"]
+    paper, ink = np.array(to_rgb(t["axes.facecolor"])), np.array(to_rgb(t["text.color"]))
+    colors = {
+        EMPTY: to_hex(0.94 * paper + 0.06 * ink),
+        HIT: cycle[0],
+        MISS: cycle[1],
+        EVICTED: t["grid.color"],
+    }
+    return [to_hex(colors[s]) for s in sorted(colors)]

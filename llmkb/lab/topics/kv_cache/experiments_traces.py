@@ -21,13 +21,16 @@ from llmkb.infer.sampling import SamplingConfig, sample_next
 from llmkb.lab import RunContext
 from llmkb.lab.kit import byte_labels, table
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
-from llmkb.lab.topics.kv_cache.analysis import check_same_tokens, check_same_trace, visible_share
+from llmkb.lab.topics.kv_cache.analysis import (
+    check_same_tokens,
+    check_same_trace,
+    state_palette,
+    visible_share,
+)
 from llmkb.lab.topics.kv_cache.names import (
     DEMO_PROMPTS,
     MIN_VISIBLE,
     QUESTIONS,
-    STATE_COLORS,
-    STATE_COLORS_DARK,
     SYSTEM_PROMPT,
     TOPIC,
     TRACE_ORDER,
@@ -171,8 +174,8 @@ def hitmiss(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     }
     widget = {
         "states": list(STATE_NAMES),
-        "colors": [STATE_COLORS[s] for s in range(len(STATE_NAMES))],
-        "colors_dark": [STATE_COLORS_DARK[s] for s in range(len(STATE_NAMES))],
+        "colors": state_palette("light"),
+        "colors_dark": state_palette("dark"),
         "modes": [
             {"name": k, "title": titles[k], "chars": texts[k], **t.to_dict()} for k, t in traces.items()
         ],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkb.infer.kvtrace import EMPTY, EVICTED, HIT, MISS
 from llmkb.lab.topic import Topic
 
 TOPIC = Topic("kv-cache")
@@ -12,15 +11,8 @@ SPEEDUP = TOPIC.name("speedup")
 HITMISS = TOPIC.name("hitmiss")
 MEMORY = TOPIC.name("memory")
 
-STATE_COLORS: dict[int, str] = {EMPTY: "#f4f4f4", HIT: "#3f51b5", MISS: "#e8710a", EVICTED: "#b0b0b0"}
-"""Colour of each trace state in the figures (and the widget)."""
-
 TRACE_ORDER: tuple[str, ...] = ("no-cache", "cache", "window", "prefix")
 """Order of the scenarios in the figures and the widget."""
-
-STATE_COLORS_DARK: dict[int, str] = {EMPTY: "#2c303c", HIT: "#8c9eff", MISS: "#ff9e45", EVICTED: "#6f7380"}
-"""The widget's colours of each state on Material's dark (slate) background: hit and miss keep at least 3:1
-contrast against it (``tests/test_browser_kv_cache.py`` computes it)."""
 
 DEMO_PROMPTS: tuple[str, ...] = ("The value of the", "A list is a", "Python objects")
 """Candidate prompts of the recorded demo, tried in order: the first whose continuations are visible text wins."""
