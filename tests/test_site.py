@@ -247,7 +247,7 @@ def test_graph_svg_leaves_room_for_long_labels():
     assert x0 <= 10.0 - half and x0 + w >= 890.0 and y0 <= 20.0 - 16 and y0 + h >= 500.0 + 18 + font
     # labels fill the page column at >= 12 px; a narrower screen keeps them >= 11 px and scrolls instead
     assert font * graph.COLUMN_PX / w >= graph.LABEL_PX - 0.1
-    min_width = float(re.search(r'min-width: (\d+)px', svg).group(1))
+    min_width = float(re.search(r"min-width: (\d+)px", svg).group(1))
     assert font * min_width / w >= graph.MIN_LABEL_PX - 0.1
 
 

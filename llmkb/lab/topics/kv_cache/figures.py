@@ -10,6 +10,7 @@ from llmkb.infer.kvtrace import EMPTY, EVICTED, HIT, MISS, STATE_NAMES
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import style, table_rows
 from llmkb.lab.kit.axes import nice_log_yticks, plain_log_ticks
+from llmkb.lab.topics.kv_cache.analysis import state_palette
 from llmkb.lab.topics.kv_cache.names import TOPIC, TRACE_ORDER
 
 
@@ -64,12 +65,10 @@ def latency(res: Result) -> Any:
 
 
 def _state_colors() -> dict[int, Any]:
-    """Trace-state colours in the theme being drawn: hit and miss in its palette's blue and orange (the
-    widget's ``STATE_COLORS`` in the light theme), evicted in its muted grey, empty a faint tint of paper."""
-    from matplotlib.colors import to_rgb
-
-    paper, ink = np.array(to_rgb(style.paper())), np.array(to_rgb(style.ink()))
-    return {EMPTY: tuple(0.94 * paper + 0.06 * ink), HIT: "C0", MISS: "C1", EVICTED: style.muted()}
+    """Trace-state colours of the theme being drawn: the rule the widget shares (``analysis.state_palette``)."""
+    theme = next((n for n, t in style.THEMES.items() if t["axes.facecolor"] == style.paper()), "light")
+    states = sorted((EMPTY, HIT, MISS, EVICTED))
+    return dict(zip(states, state_palette(theme), strict=True))
 
 
 def _draw_grid(ax: Any, grid: np.ndarray, labels: list[str], title: str) -> None:
