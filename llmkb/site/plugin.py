@@ -64,6 +64,9 @@ math { font-family: "Noto Sans Math", math; }
 """
 
 
+_BIG_STYLE = re.compile(r"<style[^>]*>(?P<css>[^<]{50000,})</style>")
+
+
 class _PluginConfig(Config):
     profile = c.Type(str, default="")
     fallback = c.Type(str, default="")
@@ -123,6 +126,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         self.topics: dict[str, Topic] = {}
         self.results: dict[str, Any] = {}
         self.figure_files: dict[tuple[str, str], tuple[RenderedFigure, File, File]] = {}
+        self.shared_css: dict[str, str] = {}
         self.data_files: dict[tuple[str, str], File] = {}
         self.topic_files: dict[str, File] = {}
         self.profile = "quick"
@@ -553,6 +557,20 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
         return LAB_FIGURE.sub(repl, html_text)
 
+    def on_post_page(self, output: str, page, config) -> str:
+        """A lab page links the notebook stylesheet mkdocs-jupyter inlines in every notebook (~0.6 MB, the
+        same on each) as one shared file, so a reader downloads it once instead of on every lab page."""
+        if not page.file.src_uri.endswith("/lab.py"):
+            return output
+
+        def repl(m: re.Match) -> str:
+            css = m["css"]
+            uri = f"assets/jupyter/notebook-{hashlib.sha256(css.encode()).hexdigest()[:10]}.css"
+            self.shared_css[uri] = css
+            return f'<link rel="stylesheet" href="{get_relative_url(uri, page.url)}">'
+
+        return _BIG_STYLE.sub(repl, output)
+
     # ------------------------------------------------------------------- serve
     def _start_runner(self) -> None:
         if (
@@ -576,6 +594,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
     def on_post_build(self, config) -> None:
         trim_search_index(Path(config.site_dir) / "search" / "search_index.json")
+        for uri, css in self.shared_css.items():
+            out = Path(config.site_dir) / uri
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(css, encoding="utf-8")
         self._start_runner()  # a rebuild under serve whose missing results no run is computing
 
     def on_shutdown(self) -> None:
