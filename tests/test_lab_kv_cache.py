@@ -365,7 +365,8 @@ def test_fit_reading():
     )
     assert "25% above the fit" in X.fit_reading(5.0, 4.0, 16, 8.0) and X.fit_reading(
         5.0, 4.0, 16, 8.0
-    ).endswith("predicts 8×.")
+    ).endswith("predicts 8.0×.")
+    assert X.fit_reading(3.4, 3.55, 512, 234.2).endswith("the same fit predicts 234×.")
 
 
 def test_predictions_sentence_names_every_scenario():
@@ -374,11 +375,11 @@ def test_predictions_sentence_names_every_scenario():
         coef, GPTConfig.preset("shared"), 16, 512, {"longer": 4, "prompt": 16, "wider": 4}
     )
     s = X.predictions_sentence(rows)
-    assert s.startswith(
-        f"In the measured setting the fit predicts {rows[0]['predicted speed-up']:.1f}×; it predicts "
-    )
+    assert s.startswith("Each change on its own gives ")
     assert "with 4× more new tokens (2,048)" in s and "with a 16× longer prompt (256 tokens)" in s
-    assert "with a 4× wider model (d = 512)" in s and s.endswith("with no per-call cost (c0 = 0).")
+    assert s.endswith("with a 4× wider model (d = 512).")
+    # the measured setting and the one without a per-call cost are fit_reading's: not said twice
+    assert "as measured" not in s and "per-call cost" not in s
 
 
 def test_latency_trend_verdicts():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmkb.lab.kit import join_names
+from llmkb.lab.kit import fmt, join_names, plural
 
 __all__ = [
     "fit_reading",
@@ -29,15 +29,26 @@ def fit_reading(measured: float, predicted: float, new_tokens: int, no_overhead:
         ```
     """
     gap = measured / predicted - 1.0
-    agree = "the same" if abs(gap) < 0.005 else f"{abs(gap):.0%} {'above' if gap > 0 else 'below'} the fit"
+    agree = (
+        "the same"
+        if abs(gap) < 0.005
+        else f"{fmt(abs(gap), '.0%')} {'above' if gap > 0 else 'below'} the fit"
+    )
     return (
-        f"The fit predicts {predicted:.1f}× at {new_tokens} new tokens (measured: {measured:.1f}×, {agree}). "
-        f"Take away the fixed cost of a call and the same fit predicts {no_overhead:.0f}×."
+        f"The fit predicts {_times(predicted)} at {new_tokens} new tokens (measured: {_times(measured)}, {agree}). "
+        f"Take away the fixed cost of a call and the same fit predicts {_times(no_overhead)}."
     )
 
 
+def _times(ratio: float) -> str:
+    """A speed-up as the page writes it: ``3.6×`` below 100, ``234×`` from 100 on."""
+    return f"{fmt(ratio, '.1f' if abs(ratio) < 100 else '.0f')}×"
+
+
 def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
-    """One sentence over the rows of [`prediction_rows`][llmkb.lab.topics.kv_cache.analysis.prediction_rows].
+    """One sentence over the scenarios of [`prediction_rows`][llmkb.lab.topics.kv_cache.analysis.prediction_rows]
+    that change the setting (the measured one and the one without a per-call cost are what
+    :func:`fit_reading` says).
 
     Example:
         ```python
@@ -46,23 +57,21 @@ def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
         rows = [
             {"key": "measured", "scenario": "as measured", "prompt": 16, "new tokens": 512, "predicted speed-up": 4.0},
             {"key": "prompt", "scenario": "16× longer prompt", "prompt": 256, "new tokens": 512, "predicted speed-up": 9.0},
+            {"key": "no_overhead", "scenario": "no per-call cost", "prompt": 16, "new tokens": 512, "predicted speed-up": 60.0},
         ]
-        assert predictions_sentence(rows) == (
-            "In the measured setting the fit predicts 4.0×; it predicts 9.0× with a 16× longer prompt (256 tokens)."
-        )
+        assert predictions_sentence(rows) == "Each change on its own gives 9.0× with a 16× longer prompt (256 tokens)."
         ```
     """
-    base = next(r for r in rows if r["key"] == "measured")["predicted speed-up"]
     parts = []
     for r in rows:
-        if r["key"] == "measured":
+        if r["key"] in ("measured", "no_overhead"):
             continue
         article = "a " if r["key"] in ("prompt", "wider") else ""
         detail = {"longer": f" ({r['new tokens']:,})", "prompt": f" ({r['prompt']:,} tokens)"}.get(
             r["key"], ""
         )
-        parts.append(f"{r['predicted speed-up']:.1f}× with {article}{r['scenario']}{detail}")
-    return f"In the measured setting the fit predicts {base:.1f}×; it predicts {join_names(parts)}."
+        parts.append(f"{_times(r['predicted speed-up'])} with {article}{r['scenario']}{detail}")
+    return f"Each change on its own gives {join_names(parts)}."
 
 
 def latency_trend(slope_ms: Mapping[str, float]) -> str:
@@ -82,13 +91,14 @@ def latency_trend(slope_ms: Mapping[str, float]) -> str:
     slow, fast = slope_ms["no-cache"], min(v for k, v in slope_ms.items() if k != "no-cache")
 
     def grows(v: float, unit: str) -> str:
-        return f"grows by {v:.4f} ms{unit}" if v > 0 else f"does not grow (slope {v:.4f} ms{unit})"
+        slope = fmt(v, ".4f")
+        return f"grows by {slope} ms{unit}" if v > 0 else f"does not grow (slope {slope} ms{unit})"
 
     head = f"the uncached latency {grows(slow, ' per position')} and the cached one {grows(fast, '')}"
     if slow > 0 >= fast:
         return head + ": only the uncached calls get slower"
     if slow > fast > 0:
-        return head + f": a slope {slow / fast:.0f}× steeper"
+        return head + f": a slope {fmt(slow / fast, '.0f')}× steeper"
     return head + ": over so few positions the uncached calls do not slow down faster than the cached ones"
 
 
@@ -102,7 +112,7 @@ def plain_number(v: float) -> str:
         assert [plain_number(v) for v in (34150.3, 36.24, 0.0612, 0.0)] == ["34,150", "36.2", "0.0612", "0"]
         ```
     """
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return fmt(v, ",.0f") if abs(v) >= 1000 else fmt(v, ".3g")
 
 
 def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float) -> str:
@@ -140,7 +150,7 @@ def overtaking_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
     """
     return join_names(
         [
-            f"{r['cache > weights from batch']} sequences for {r['model']} ({r['context']:,} tokens each)"
+            f"{plural(r['cache > weights from batch'], 'sequence')} for {r['model']} ({r['context']:,} tokens each)"
             for r in rows
         ]
     )
