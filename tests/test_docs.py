@@ -3,7 +3,9 @@ topic page has what a knowledge page needs, and page <-> module <-> test mirror 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import re
 from pathlib import Path
 
@@ -135,3 +137,54 @@ def test_page_module_and_test_mirror_each_other(tid):
         importlib.import_module(mod)
         last = mod.split(".")[-1]
         assert (ROOT / "tests" / f"test_{last}.py").is_file(), f"{mod} needs tests/test_{last}.py"
+
+
+PRINT_LINE = re.compile(r"^\s*print\(.*?\)(?:  # (?P<shown>.*))?$")
+
+
+def python_fences(text: str) -> list[tuple[int, str]]:
+    """``(line of the fence, code)`` of every ```` ```python ```` fence, dedented as pytest-codeblocks runs it."""
+    fences, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if m and m["info"] == "python":
+            indent, start, body = len(m["indent"]), i + 1, []
+            i += 1
+            while not lines[i].strip().startswith(m["ticks"]):
+                body.append(lines[i][indent:])
+                i += 1
+            fences.append((start, "\n".join(body) + "\n"))
+        i += 1
+    return fences
+
+
+def shown_outputs(code: str) -> list[str | None]:
+    """What each ``print(...)`` line of ``code`` says it prints: the comment after ``  # ``, or ``None``."""
+    return [m["shown"] for line in code.splitlines() if (m := PRINT_LINE.match(line))]
+
+
+def test_print_comment_parsing():
+    code = "x = 1\nprint(x)  # 1\nif x:\n    print([x, 2])  # [1, 2]\nprint(x)\n# print(no)\n"
+    assert shown_outputs(code) == ["1", "[1, 2]", None]
+    text = 'intro\n\n```python\nprint(1)  # 1\n```\n??? question "Q"\n    ```python\n    print(2)  # 2\n    ```\n'
+    assert python_fences(text) == [(3, "print(1)  # 1\n"), (7, "print(2)  # 2\n")]
+
+
+SNIPPETS = [
+    pytest.param(path, line, code, id=f"{path.parent.name}:{line}")
+    for path in sorted(DOCS.glob("*/index.md"))
+    for line, code in python_fences(path.read_text(encoding="utf-8"))
+]
+
+
+@pytest.mark.parametrize(("path", "line", "code"), SNIPPETS)
+def test_snippets_print_what_their_comments_say(path, line, code):
+    """Every snippet of a topic page shows its result: a ``print(...)  # output`` whose comment is exactly
+    the line it prints (the snippet runs here; pytest-codeblocks runs it again, unchanged, in ``make test``)."""
+    shown = shown_outputs(code)
+    assert shown, f"{path.name}:{line}: print the snippet's result, with the output as a comment beside it"
+    assert None not in shown, f"{path.name}:{line}: every print needs its output written beside it"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__main__"})
+    assert out.getvalue().splitlines() == shown
