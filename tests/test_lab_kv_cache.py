@@ -352,7 +352,8 @@ def test_memory_experiment_small(tmp_path, monkeypatch):
     assert data["rss"]["bf16"]["peak_delta"].tolist() == [4096, 8192]
     rows = table_rows(data["scale"])
     assert rows[0]["model"] == N.SHARED_NAME and rows[0]["context"] == 256
-    assert data["overtaking_batch"]["Llama-2-7B"] == 7 and "7 sequences for Llama-2-7B" in data["overtaking"]
+    assert data["overtaking_batch"]["Llama-2-7B"] == 7 and "7 for Llama-2-7B (4,096)" in data["overtaking"]
+    assert data["overtaking"].count("sequences") == 1 and data["overtaking"].count("tokens each") == 1
     _figures_draw(N.MEMORY, data, tmp_path)
 
 
@@ -414,7 +415,9 @@ def test_workload_verdict_and_overtaking_sentence():
         {"model": "A", "context": 1024, "cache > weights from batch": 7},
         {"model": "B", "context": 8192, "cache > weights from batch": 15},
     ]
-    assert (
-        X.overtaking_sentence(rows)
-        == "7 sequences for A (1,024 tokens each) and 15 sequences for B (8,192 tokens each)"
+    assert X.overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each) and 15 for B (8,192)"
+    assert X.overtaking_sentence(rows[:1] + [{**rows[1], "cache > weights from batch": 1}]).endswith(
+        "1 for B (8,192)"
     )
+    one = [{"model": "A", "context": 64, "cache > weights from batch": 1}]
+    assert X.overtaking_sentence(one) == "1 sequence for A (64 tokens each)"

@@ -138,19 +138,24 @@ def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float)
 
 
 def overtaking_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Name, per model, the batch from which its cache at full context outweighs its weights.
+    """Name, per model, the batch from which its cache at full context outweighs its weights (the units
+    said once, on the first model).
 
     Example:
         ```python
         from llmkb.lab.topics.kv_cache.text import overtaking_sentence
 
-        rows = [{"model": "A", "context": 1024, "cache > weights from batch": 7}]
-        assert overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each)"
+        rows = [
+            {"model": "A", "context": 1024, "cache > weights from batch": 7},
+            {"model": "B", "context": 4096, "cache > weights from batch": 1},
+        ]
+        assert overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each) and 1 for B (4,096)"
         ```
     """
-    return join_names(
-        [
-            f"{plural(r['cache > weights from batch'], 'sequence')} for {r['model']} ({r['context']:,} tokens each)"
-            for r in rows
-        ]
-    )
+    parts = [
+        f"{plural(r['cache > weights from batch'], 'sequence')} for {r['model']} ({r['context']:,} tokens each)"
+        if i == 0
+        else f"{r['cache > weights from batch']} for {r['model']} ({r['context']:,})"
+        for i, r in enumerate(rows)
+    ]
+    return join_names(parts, limit=len(parts))

@@ -103,8 +103,8 @@ def extrapolation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         ),
         "rescaled_vs_rope": gaps_phrase(
             {
-                f"the {name}": [x - y for x, y in zip(beyond[v], beyond["rope"], strict=True)]
-                for v, name in (("rope-ntk", "NTK-aware base"), ("rope-pi", "position interpolation"))
+                name: [x - y for x, y in zip(beyond[v], beyond["rope"], strict=True)]
+                for v, name in (("rope-ntk", "the NTK-aware base"), ("rope-pi", "position interpolation"))
             },
             "plain RoPE",
         ),

@@ -189,7 +189,7 @@ def first_context(corpus: bytes, data: bytes, max_width: int = 100) -> str:
     end = -1 if end < 0 else corpus.find(b"\n", end + 1)  # ... and of the line after it
     block = corpus[start : end if end >= 0 else len(corpus)].decode("utf-8", errors="replace")
     lines = [line if len(line) <= max_width else line[: max_width - 1] + "…" for line in block.splitlines()]
-    return "\n".join(lines)
+    return "\n".join(lines).strip("\n")  # a blank neighbour line shows nothing
 
 
 def script_rows(tok: BPETokenizer, texts: Mapping[str, str], reference: str) -> list[dict[str, Any]]:
