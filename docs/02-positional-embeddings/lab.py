@@ -79,7 +79,7 @@ show_table(rows, decimals=4)
 
 # %%
 abl = lab.run(ABLATION)
-print("task:", abl["task"])
+show_table(abl["task"], caption="the task")
 show_table(abl["table"])
 
 # %%
