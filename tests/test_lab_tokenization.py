@@ -273,16 +273,18 @@ def test_the_longest_token_is_shown_and_explained() -> None:
     view = A.run_view(_BORDER)
     assert view == "+ -×32 + -×34 +⏎"
     assert A.run_view(b" expression") == "␣expression" and A.run_view(b"    \n") == "␣×4 ⏎"
-    assert P.run_legend(view) == "-×32 is “-” 32 times in a row; ⏎ is a newline"
+    assert (
+        P.run_legend(view) == "runs of one character collapsed: -×32 is “-” 32 times in a row; ⏎ is a newline"
+    )
     assert (
         P.run_legend("␣expression") == "␣ is a space" and P.run_legend("abc") == "every character is itself"
     )
     note = P.longest_token_note(_BORDER, 31, 465_048)
-    assert note.startswith("Its 70 bytes hold only 3 distinct characters (66 × “-”, 3 × “+” and 1 × “⏎”)")
+    assert note.startswith("It holds only 3 distinct characters (66 × “-”, 3 × “+” and 1 × “⏎”)")
     assert "a run of punctuation" in note and "occurs 31 times verbatim in the 465,048 characters" in note
     assert "a word with its leading space" in P.longest_token_note(b" expression", 1, 100)
     assert "occurs 1 time " in P.longest_token_note(b" expression", 1, 100)
-    assert P.longest_token_note(b"    ", 5, 100).startswith("Its 4 bytes are one character repeated, “␣”")
+    assert P.longest_token_note(b"    ", 5, 100).startswith("It is one character repeated, “␣”")
     corpus = b"title\n" + _BORDER + b"| a | b |\n" + _BORDER + b"end\n"
     assert A.first_context(corpus, _BORDER).splitlines() == ["title", _BORDER.decode().strip(), "| a | b |"]
     assert A.first_context(b"l0\nl1\nabc", b"abc") == "l1\nabc" and A.first_context(b"abc", b"x") == ""
@@ -356,7 +358,8 @@ def test_bpe_experiment(tmp_path: Path) -> None:
     assert res["longest_digit_run"] <= 3
     assert res["longest_bytes"] >= 2 and "⟩ ⟨" in res["longest_words"]
     longest = res["longest"]  # the page's view of the longest token and why it is that long
-    assert longest["note"].startswith(f"Its {res['longest_bytes']} bytes") and "verbatim" in longest["note"]
+    assert longest["note"].startswith("It ") and "verbatim" in longest["note"]
+    assert str(res["longest_bytes"]) not in longest["note"].split(".")[0]  # the page says the length once
     assert longest["legend"] == P.run_legend(longest["view"])
     text = res["longest_token"].replace("␣", " ").replace("⏎", "\n").replace("⇥", "\t")
     assert longest["view"] == A.run_view(text.encode()) and text.strip() in longest["context"]

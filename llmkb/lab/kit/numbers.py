@@ -2,8 +2,8 @@
 
 Two rules everywhere a number meets a reader:
 
-* no negative zero: a value that rounds to zero never keeps its sign (``-0.0001`` with ``.3f`` is ``0.000``),
-  and an exact zero (``0.0`` or ``-0.0``, e.g. the entropy of a one-hot distribution) is written ``0``;
+* no negative zero: a value that rounds to zero never keeps its sign (``-0.0001`` with ``.3f`` is ``0.000``,
+  and so is ``-0.0``, the entropy of a one-hot distribution as torch computes it);
 * no surprise exponents: :func:`readable` writes ``12,704`` and ``0.0127``, and keeps scientific notation
   for the really tiny (``3.1e-08``), where it is the readable form.
 """
@@ -23,10 +23,9 @@ def is_number(v: Any) -> bool:
 
 
 def fmt(x: Any, spec: str = "") -> str:
-    """``format(x, spec)`` without a negative zero.
-
-    An exact zero is ``"0"`` (``"0%"`` for a percent spec); a nonzero value whose formatted digits are all
-    zeros loses its minus sign. Anything that is not a real number is formatted as it is.
+    """``format(x, spec)`` without a negative zero: a value whose formatted digits are all zeros (``-0.0``
+    itself, or ``-0.0001`` at three decimals) loses its minus sign. Anything that is not a real number is
+    formatted as it is.
 
     Args:
         x: the value.
@@ -36,17 +35,15 @@ def fmt(x: Any, spec: str = "") -> str:
         ```python
         from llmkb.lab.kit import fmt
 
-        assert fmt(-0.0, ".3f") == "0" and fmt(0.0, ".0%") == "0%"
+        assert fmt(-0.0, ".3f") == "0.000" and fmt(-0.004, ".0%") == "0%"
         assert fmt(-0.0001, ".3f") == "0.000" and fmt(-0.25, ".2f") == "-0.25"
         ```
     """
     if not is_number(x):
         return format(x, spec)
-    if x == 0:
-        return "0%" if spec.endswith("%") else "0"
     out = format(x, spec)
     if out.startswith("-") and not any(c in "123456789" for c in out.split("e")[0].split("E")[0]):
-        out = out[1:]
+        out = ("+" if "+" in spec else "") + out[1:]
     return out
 
 

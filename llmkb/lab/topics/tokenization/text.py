@@ -100,7 +100,7 @@ def longest_token_note(data: bytes, occurrences: int, corpus_chars: int) -> str:
         from llmkb.lab.topics.tokenization.text import longest_token_note
 
         s = longest_token_note(b"+" + b"-" * 30 + b"+\\n", 12, 1000)
-        assert s.startswith("Its 33 bytes hold only 3 distinct characters (30 × “-”, 2 × “+” and 1 × “⏎”): a run of")
+        assert s.startswith("It holds only 3 distinct characters (30 × “-”, 2 × “+” and 1 × “⏎”): a run of punctuation")
         ```
     """
     text = data.decode("utf-8", errors="replace")
@@ -111,12 +111,12 @@ def longest_token_note(data: bytes, occurrences: int, corpus_chars: int) -> str:
             break
     counts = Counter(data).most_common()
     if len(counts) == 1 and len(data) > 1:
-        head = f"Its {len(data)} bytes are one character repeated, “{kit.byte_label(counts[0][0])}”: {what}"
+        head = f"It is one character repeated, “{kit.byte_label(counts[0][0])}”: {what}"
     elif len(counts) <= 4 < len(data):
         mix = kit.join_names([f"{n} × “{kit.byte_label(b)}”" for b, n in counts])
-        head = f"Its {len(data)} bytes hold only {len(counts)} distinct characters ({mix}): {what}"
+        head = f"It holds only {len(counts)} distinct characters ({mix}): {what}"
     else:
-        head = f"Its {len(data)} bytes are {what}"
+        head = f"It is {what}"
     return (
         f"{head}; {why}. It occurs {kit.plural(occurrences, 'time')} verbatim in the "
         f"{corpus_chars:,} characters of training text, so merge after merge joined it into one token."
@@ -124,12 +124,13 @@ def longest_token_note(data: bytes, occurrences: int, corpus_chars: int) -> str:
 
 
 def run_legend(view: str) -> str:
-    """The legend of a :func:`~llmkb.lab.topics.tokenization.analysis.run_view`: the run notation and the
-    glyphs it uses (``"-×32 is - 32 times in a row; ⏎ is a newline"``)."""
+    """The legend of a :func:`~llmkb.lab.topics.tokenization.analysis.run_view`: the run notation when it
+    collapsed a run, and the glyphs it uses (``"runs of one character collapsed: -×32 is “-” 32 times in a
+    row; ⏎ is a newline"``)."""
     parts = []
     run = regex.search(r"(\S)×(\d+)", view)
     if run:
-        parts.append(f"{run[0]} is “{run[1]}” {run[2]} times in a row")
+        parts.append(f"runs of one character collapsed: {run[0]} is “{run[1]}” {run[2]} times in a row")
     parts += [f"{g} is {_GLYPH_NAMES[g]}" for g in GLYPHS.values() if g in view]
     if regex.search(r"x[0-9a-f]{2}", view):
         parts.append("xNN is a byte by its hex code")
