@@ -391,7 +391,18 @@ def test_latency_trend_verdicts():
     )
     for noisy in ({"no-cache": 0.01, "static": 0.02}, {"no-cache": -0.2, "static": 0.4}):
         assert X.latency_trend(noisy).endswith("do not slow down faster than the cached ones")
-    assert "uncached latency does not grow (slope -0.2000 ms per position)" in X.latency_trend(noisy)
+    assert "the uncached one does not grow (slope -0.2000 ms)" in X.latency_trend(noisy)
+    both = X.latency_trend({"no-cache": -1.1434, "static": -0.3817})
+    assert both.startswith(
+        "neither latency grows (slopes: -1.1434 ms per position uncached, -0.3817 ms cached)"
+    )
+    for slopes in (
+        {"no-cache": 0.05, "static": 0.001},
+        {"no-cache": -0.1, "static": -0.2},
+        {"no-cache": 0.1, "static": -0.1},
+    ):
+        s = X.latency_trend(slopes)
+        assert s.count("grows by") <= 1 and s.count("does not grow") <= 1  # each said once
 
 
 def test_plain_number_never_uses_exponents():

@@ -83,18 +83,21 @@ def latency_trend(slope_ms: Mapping[str, float]) -> str:
 
         s = latency_trend({"no-cache": 0.05, "static": 0.001})
         assert s == (
-            "the uncached latency grows by 0.0500 ms per position and the cached one grows by 0.0010 ms: "
+            "the uncached latency grows by 0.0500 ms per position and the cached one by 0.0010 ms: "
             "a slope 50× steeper"
         )
         ```
     """
     slow, fast = slope_ms["no-cache"], min(v for k, v in slope_ms.items() if k != "no-cache")
-
-    def grows(v: float, unit: str) -> str:
-        slope = fmt(v, ".4f")
-        return f"grows by {slope} ms{unit}" if v > 0 else f"does not grow (slope {slope} ms{unit})"
-
-    head = f"the uncached latency {grows(slow, ' per position')} and the cached one {grows(fast, '')}"
+    s, f = fmt(slow, ".4f"), fmt(fast, ".4f")
+    if slow > 0 and fast > 0:
+        head = f"the uncached latency grows by {s} ms per position and the cached one by {f} ms"
+    elif slow > 0:
+        head = f"the uncached latency grows by {s} ms per position and the cached one does not grow (slope {f} ms)"
+    elif fast > 0:
+        head = f"the cached latency grows by {f} ms per position and the uncached one does not grow (slope {s} ms)"
+    else:
+        head = f"neither latency grows (slopes: {s} ms per position uncached, {f} ms cached)"
     if slow > 0 >= fast:
         return head + ": only the uncached calls get slower"
     if slow > fast > 0:
