@@ -3,6 +3,7 @@ topic page has what a knowledge page needs, and page <-> module <-> test mirror 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import io
@@ -188,3 +189,41 @@ def test_snippets_print_what_their_comments_say(path, line, code):
     with contextlib.redirect_stdout(out):
         exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__main__"})
     assert out.getvalue().splitlines() == shown
+
+
+LABS = sorted(DOCS.glob("*/lab.py"))
+
+
+def dumped_values(source: str) -> list[str]:
+    """Lines of a lab that would show a result as a raw dump: a bare ``x["key"]`` statement (a cell ending in
+    one shows its repr) or a ``print`` of a loop's row."""
+    tree = ast.parse(source)
+    rows = {
+        t.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.For)
+        for t in ast.walk(node.target)
+        if isinstance(t, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Subscript):
+            found.append(f"line {node.lineno}: {ast.unparse(node.value)} shown as a dump")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+            for arg in node.args:
+                if isinstance(arg, ast.Name) and arg.id in rows:
+                    found.append(f"line {node.lineno}: print({ast.unparse(arg)}) dumps a row")
+    return found
+
+
+def test_dump_check_catches_raw_results():
+    source = 'res["table"]\nprint(res["note"])\nfor row in rows:\n    print(row)\nprint(f"{x:.2f}")\nshow_table(res["t"])\n'
+    assert [p.split(":")[0] for p in dumped_values(source)] == ["line 1", "line 4"]
+
+
+@pytest.mark.parametrize("path", LABS, ids=lambda p: p.parent.name)
+def test_labs_show_results_as_tables_not_dumps(path):
+    """A lab shows a result table with ``kit.show_table`` (HTML in the notebook) and prints sentences or
+    formatted numbers, never a dict or a row as Python writes it."""
+    assert dumped_values(path.read_text(encoding="utf-8")) == []
+    assert "show_table(" in path.read_text(encoding="utf-8")
