@@ -3,7 +3,10 @@ topic page has what a knowledge page needs, and page <-> module <-> test mirror 
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import importlib
+import io
 import re
 from pathlib import Path
 
@@ -135,3 +138,92 @@ def test_page_module_and_test_mirror_each_other(tid):
         importlib.import_module(mod)
         last = mod.split(".")[-1]
         assert (ROOT / "tests" / f"test_{last}.py").is_file(), f"{mod} needs tests/test_{last}.py"
+
+
+PRINT_LINE = re.compile(r"^\s*print\(.*?\)(?:  # (?P<shown>.*))?$")
+
+
+def python_fences(text: str) -> list[tuple[int, str]]:
+    """``(line of the fence, code)`` of every ```` ```python ```` fence, dedented as pytest-codeblocks runs it."""
+    fences, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if m and m["info"] == "python":
+            indent, start, body = len(m["indent"]), i + 1, []
+            i += 1
+            while not lines[i].strip().startswith(m["ticks"]):
+                body.append(lines[i][indent:])
+                i += 1
+            fences.append((start, "\n".join(body) + "\n"))
+        i += 1
+    return fences
+
+
+def shown_outputs(code: str) -> list[str | None]:
+    """What each ``print(...)`` line of ``code`` says it prints: the comment after ``  # ``, or ``None``."""
+    return [m["shown"] for line in code.splitlines() if (m := PRINT_LINE.match(line))]
+
+
+def test_print_comment_parsing():
+    code = "x = 1\nprint(x)  # 1\nif x:\n    print([x, 2])  # [1, 2]\nprint(x)\n# print(no)\n"
+    assert shown_outputs(code) == ["1", "[1, 2]", None]
+    text = 'intro\n\n```python\nprint(1)  # 1\n```\n??? question "Q"\n    ```python\n    print(2)  # 2\n    ```\n'
+    assert python_fences(text) == [(3, "print(1)  # 1\n"), (7, "print(2)  # 2\n")]
+
+
+SNIPPETS = [
+    pytest.param(path, line, code, id=f"{path.parent.name}:{line}")
+    for path in sorted(DOCS.glob("*/index.md"))
+    for line, code in python_fences(path.read_text(encoding="utf-8"))
+]
+
+
+@pytest.mark.parametrize(("path", "line", "code"), SNIPPETS)
+def test_snippets_print_what_their_comments_say(path, line, code):
+    """Every snippet of a topic page shows its result: a ``print(...)  # output`` whose comment is exactly
+    the line it prints (the snippet runs here; pytest-codeblocks runs it again, unchanged, in ``make test``)."""
+    shown = shown_outputs(code)
+    assert shown, f"{path.name}:{line}: print the snippet's result, with the output as a comment beside it"
+    assert None not in shown, f"{path.name}:{line}: every print needs its output written beside it"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"{path}:{line}", "exec"), {"__name__": "__main__"})
+    assert out.getvalue().splitlines() == shown
+
+
+LABS = sorted(DOCS.glob("*/lab.py"))
+
+
+def dumped_values(source: str) -> list[str]:
+    """Lines of a lab that would show a result as a raw dump: a bare ``x["key"]`` statement (a cell ending in
+    one shows its repr) or a ``print`` of a loop's row."""
+    tree = ast.parse(source)
+    rows = {
+        t.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.For)
+        for t in ast.walk(node.target)
+        if isinstance(t, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Subscript):
+            found.append(f"line {node.lineno}: {ast.unparse(node.value)} shown as a dump")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+            for arg in node.args:
+                if isinstance(arg, ast.Name) and arg.id in rows:
+                    found.append(f"line {node.lineno}: print({ast.unparse(arg)}) dumps a row")
+    return found
+
+
+def test_dump_check_catches_raw_results():
+    source = 'res["table"]\nprint(res["note"])\nfor row in rows:\n    print(row)\nprint(f"{x:.2f}")\nshow_table(res["t"])\n'
+    assert [p.split(":")[0] for p in dumped_values(source)] == ["line 1", "line 4"]
+
+
+@pytest.mark.parametrize("path", LABS, ids=lambda p: p.parent.name)
+def test_labs_show_results_as_tables_not_dumps(path):
+    """A lab shows a result table with ``kit.show_table`` (HTML in the notebook) and prints sentences or
+    formatted numbers, never a dict or a row as Python writes it."""
+    assert dumped_values(path.read_text(encoding="utf-8")) == []
+    assert "show_table(" in path.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ experiments on the real (quick) shared model."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -250,7 +251,7 @@ def test_head_notes_follow_the_rows() -> None:
     rows = _rows(["previous-token", "previous-token", "broad", "mixed"])
     notes = head_notes(rows, 2, induction_uniform=0.04, space_uniform=0.2)
     assert notes["summary"] == "Labels over the 4 heads: previous-token 2, broad 1, mixed 1."
-    assert notes["prev"].startswith("2 of 4 heads are previous-token heads (L0H0 and L0H1)")
+    assert notes["prev"].startswith("2 of the 4 heads are previous-token heads (L0H0 and L0H1)")
     assert notes["first"].startswith("No head is a first-token head")
     assert "layer 0 is the sharpest, layer 1 the most diffuse" in notes["layers"]
     assert "no head copies" in notes["induction"]
@@ -258,7 +259,13 @@ def test_head_notes_follow_the_rows() -> None:
     same = head_notes(_rows(["broad"] * 4), 2, 0.04, 0.2)["division"]
     assert "no division of labour" in same
     rows[3] |= {"kind": "induction", "induction": 0.6}
-    assert induction_note(rows, 0.04).startswith("1 of 4 heads is an induction head (L1H1)")
+    assert induction_note(rows, 0.04).startswith("1 of the 4 heads is an induction head (L1H1)")
+    every = head_notes(_rows(["local"] * 4), 2, 0.04, 0.2)["local"]
+    assert every.startswith("all 4 heads are local heads (L0H0, L0H1, L1H0 and L1H1)")
+    weak = induction_note(
+        rows[:3], 0.04
+    )  # no induction head: the best score and the uniform one, same digits
+    assert re.search(r"the largest induction score is \d\.\d{3} \(L\w+\), against 0\.040", weak)
 
 
 def test_scaling_sentences_follow_the_numbers() -> None:
@@ -272,7 +279,7 @@ def test_scaling_sentences_follow_the_numbers() -> None:
     assert "d = 64 (GPT-2)" in text and "128" not in text and "0.70" in text and "410" in text
     with pytest.raises(ValueError, match="none of the widths"):
         scaling_summary(rows, {128: "Llama"}, 1024)
-    assert "falls at every step, from 0.60 to 0.200" in scaled_range_note(rows)
+    assert "falls at every step, from 0.600 to 0.200" in scaled_range_note(rows)  # same digits at both ends
     assert "does not fall" in scaled_range_note(rows[::-1][:1] + [rows[1] | {"entropy_raw": 0.9}])
     assert "larger unscaled at d = 8 and smaller at the other widths" in gradient_note(rows)
     assert "at every width measured" in gradient_note(rows[:1])

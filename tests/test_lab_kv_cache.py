@@ -426,7 +426,8 @@ def test_memory_experiment_small(tmp_path, monkeypatch):
     assert data["rss"]["bf16"]["peak_delta"].tolist() == [4096, 8192]
     rows = table_rows(data["scale"])
     assert rows[0]["model"] == N.SHARED_NAME and rows[0]["context"] == 256
-    assert data["overtaking_batch"]["Llama-2-7B"] == 7 and "7 sequences for Llama-2-7B" in data["overtaking"]
+    assert data["overtaking_batch"]["Llama-2-7B"] == 7 and "7 for Llama-2-7B (4,096)" in data["overtaking"]
+    assert data["overtaking"].count("sequences") == 1 and data["overtaking"].count("tokens each") == 1
     _figures_draw(N.MEMORY, data, tmp_path)
 
 
@@ -439,7 +440,8 @@ def test_fit_reading():
     )
     assert "25% above the fit" in X.fit_reading(5.0, 4.0, 16, 8.0) and X.fit_reading(
         5.0, 4.0, 16, 8.0
-    ).endswith("predicts 8×.")
+    ).endswith("predicts 8.0×.")
+    assert X.fit_reading(3.4, 3.55, 512, 234.2).endswith("the same fit predicts 234×.")
 
 
 def test_predictions_sentence_names_every_scenario():
@@ -448,11 +450,11 @@ def test_predictions_sentence_names_every_scenario():
         coef, GPTConfig.preset("shared"), 16, 512, {"longer": 4, "prompt": 16, "wider": 4}
     )
     s = X.predictions_sentence(rows)
-    assert s.startswith(
-        f"In the measured setting the fit predicts {rows[0]['predicted speed-up']:.1f}×; it predicts "
-    )
+    assert s.startswith("Each change on its own gives ")
     assert "with 4× more new tokens (2,048)" in s and "with a 16× longer prompt (256 tokens)" in s
-    assert "with a 4× wider model (d = 512)" in s and s.endswith("with no per-call cost (c0 = 0).")
+    assert s.endswith("with a 4× wider model (d = 512).")
+    # the measured setting and the one without a per-call cost are fit_reading's: not said twice
+    assert "as measured" not in s and "per-call cost" not in s
 
 
 def test_latency_trend_verdicts():
@@ -463,7 +465,18 @@ def test_latency_trend_verdicts():
     )
     for noisy in ({"no-cache": 0.01, "static": 0.02}, {"no-cache": -0.2, "static": 0.4}):
         assert X.latency_trend(noisy).endswith("do not slow down faster than the cached ones")
-    assert "uncached latency does not grow (slope -0.2000 ms per position)" in X.latency_trend(noisy)
+    assert "the uncached one does not grow (slope -0.2000 ms)" in X.latency_trend(noisy)
+    both = X.latency_trend({"no-cache": -1.1434, "static": -0.3817})
+    assert both.startswith(
+        "neither latency grows (slopes: -1.1434 ms per position uncached, -0.3817 ms cached)"
+    )
+    for slopes in (
+        {"no-cache": 0.05, "static": 0.001},
+        {"no-cache": -0.1, "static": -0.2},
+        {"no-cache": 0.1, "static": -0.1},
+    ):
+        s = X.latency_trend(slopes)
+        assert s.count("grows by") <= 1 and s.count("does not grow") <= 1  # each said once
 
 
 def test_plain_number_never_uses_exponents():
@@ -487,7 +500,9 @@ def test_workload_verdict_and_overtaking_sentence():
         {"model": "A", "context": 1024, "cache > weights from batch": 7},
         {"model": "B", "context": 8192, "cache > weights from batch": 15},
     ]
-    assert (
-        X.overtaking_sentence(rows)
-        == "7 sequences for A (1,024 tokens each) and 15 sequences for B (8,192 tokens each)"
+    assert X.overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each) and 15 for B (8,192)"
+    assert X.overtaking_sentence(rows[:1] + [{**rows[1], "cache > weights from batch": 1}]).endswith(
+        "1 for B (8,192)"
     )
+    one = [{"model": "A", "context": 64, "cache > weights from batch": 1}]
+    assert X.overtaking_sentence(one) == "1 sequence for A (64 tokens each)"

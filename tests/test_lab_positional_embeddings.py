@@ -135,18 +135,32 @@ def test_rank_groups_only_separates_non_overlapping_seeds():
 
 
 def test_paired_gap_counts_agreeing_seeds():
-    assert (
-        X.paired_gap([-0.03, -0.02, -0.04], "plain rope")
-        == "0.030 nats below plain rope (below in every seed)"
-    )
+    assert X.paired_gap([-0.03, -0.02, -0.04], "plain rope") == "0.030 nats below plain rope in every seed"
     assert (
         X.paired_gap([0.01, 0.02, -0.002], "x")
-        == "0.009 nats above x (above in 2 of 3 seeds: within the seeds' spread)"
+        == "0.009 nats above x on average, in only 2 of 3 seeds (within the seeds' spread)"
     )
+    assert X.paired_gap([0.03], "x") == "0.030 nats above x (one seed)"
     assert X.paired_gap([1e-5, -1e-5], "x") == "the same as x"
     assert X.mean_sd([1.0, 2.0, 3.0]) == "2.000 ± 1.000"
     assert X.change_phrase(0.1, 2.0, "the loss") == "raises the loss from 0.100 to 2.000 nats"
     assert X.change_phrase(2.0, 0.1, "the loss").startswith("lowers")
+
+
+def test_grouped_phrases_say_each_part_once():
+    both_up = X.changes_phrase([(1.0, 2.0, "the loss"), (0.5, 0.75, "the entropy")])
+    assert both_up == "raises the loss from 1.000 to 2.000 nats and the entropy from 0.500 to 0.750 nats"
+    mixed = X.changes_phrase([(1.0, 2.0, "the loss"), (0.5, 0.25, "the entropy")])
+    assert mixed == "raises the loss from 1.000 to 2.000 nats and lowers the entropy from 0.500 to 0.250 nats"
+    deltas = {"A": [-0.1, -0.2], "B": [-0.05, -0.05], "C": [0.3, 0.1], "D": [0.1, -0.2], "E": [1e-5, -1e-5]}
+    s = X.gaps_phrase(deltas, "the loss at 1×")
+    assert s == (
+        "below the loss at 1× in every seed for A (by 0.150 nats) and B (0.050); above it in every seed for C "
+        "(by 0.200 nats); on either side of it, depending on the seed, for D (0.050 nats below on average); "
+        "the same as it for E"
+    )
+    assert s.count("the loss at 1×") == 1 and s.count("in every seed") == 2
+    assert X.gaps_phrase({"A": [-0.1]}, "x") == "below x for A (by 0.100 nats)"  # one seed: no "every seed"
 
 
 def test_the_site_build_finds_the_experiments_of_this_page():
@@ -195,6 +209,14 @@ def test_compare_trains_all_five_variants_for_every_seed(results):
     assert res["head_dim"] == res["d_model"] // res["n_heads"]
 
 
+_PAGE_NAMES = (
+    ("alibi", "ALiBi"),
+    ("none", "NoPE"),
+    ("rope", "plain RoPE"),
+    ("rope-ntk", "RoPE with the NTK base"),
+)
+
+
 def test_extrapolation_scores_every_variant_and_rescaled_rope(results):
     res = results[N.EXTRAPOLATION]
     T = int(res["seq_len"])
@@ -210,6 +232,10 @@ def test_extrapolation_scores_every_variant_and_rescaled_rope(results):
     for v in N.EXTRAPOLATED:  # the phrase is the paired 4x - 1x difference
         gap = np.mean(res["by_mult"][v]["4"]) - np.mean(res["by_mult"][v]["1"])
         assert res["longer_vs_1x"][v].startswith(("the same", f"{abs(gap):.3f}"))
+    longer = {name: np.subtract(res["by_mult"][v]["4"], res["by_mult"][v]["1"]) for v, name in _PAGE_NAMES}
+    assert res["longer_vs_1x_text"] == X.gaps_phrase(longer, "the loss at 1×")
+    assert res["longer_vs_1x_text"].count("the loss at 1×") == 1  # said once, however many variants
+    assert "NTK-aware base" in res["rescaled_vs_rope"] and "position interpolation" in res["rescaled_vs_rope"]
     assert res["prefix_max_abs_diff"] < 1e-4  # causal: a shorter window is a prefix of a longer one
     rope = res["rope"]
     lam = np.asarray(rope["wavelengths"])
@@ -264,6 +290,8 @@ def test_ablation_entropy_is_within_bounds(results):
         assert np.allclose(w.sum(-1), 1.0, atol=1e-5) and np.allclose(np.triu(w, 1), 0.0)
     assert res["best_pe"] in variants and res["best_pe"] != "none"
     assert res["ranking"] == X.ranking_phrase(res["losses"])
+    removal = res["removal"]
+    assert removal["changes"].startswith(removal["loss_change"]) and removal["changes"].count("raises") <= 2
 
 
 def test_every_figure_renders(results):

@@ -161,10 +161,17 @@ def test_loop_verdict_and_phrases():
         == "None of the 5 greedy continuations ends in a loop within 192 bytes."
     )
     v = T.loop_verdict([40, 60], [1, 1], [" ", " "], 5, 192)
-    assert v.startswith("2 of 5 greedy continuations end in a loop. The loops start after 40–60 bytes")
+    assert v.startswith("2 of the 5 greedy continuations end in a loop. The loops start after 40–60 bytes")
     assert "the unit ' ' (1 byte)" in v and "Every loop is a run of whitespace" in v
     v = T.loop_verdict([10], [4], ["ab c"], 2, 64)
+    assert v.startswith(
+        "1 of the 2 greedy continuations ends in a loop. The loop starts after 10 bytes and repeats"
+    )
     assert "the unit 'ab c' (4 bytes)" in v and "whitespace" not in v
+    v = T.loop_verdict([0, 0, 0], [1, 1, 1], [" "] * 3, 3, 64)
+    assert v.startswith("All 3 greedy continuations end in a loop. The loops start right after the prompt")
+    assert T.loops_phrase(2, 2) == "both greedy continuations end in a loop"
+    assert T.loops_phrase(5, 5) == "all 5 greedy continuations end in a loop"
     assert T.loops_phrase(0, 5) == "none of the 5 greedy continuations ends in a loop"
     assert T.loops_phrase(1, 5) == "1 of the 5 greedy continuations ends in a loop"
     assert T.loops_phrase(4, 5) == "4 of the 5 greedy continuations end in a loop"

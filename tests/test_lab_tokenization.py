@@ -265,6 +265,32 @@ def test_prose_phrases() -> None:
     assert P.case_verdict(0.0).startswith("no closer")
 
 
+_BORDER = b"+" + b"-" * 32 + b"+" + b"-" * 34 + b"+\n"  # the shape of the full profile's longest token
+
+
+def test_the_longest_token_is_shown_and_explained() -> None:
+    assert A.byte_runs(b"+--+") == [(43, 1), (45, 2), (43, 1)] and A.byte_runs(b"") == []
+    view = A.run_view(_BORDER)
+    assert view == "+ -×32 + -×34 +⏎"
+    assert A.run_view(b" expression") == "␣expression" and A.run_view(b"    \n") == "␣×4 ⏎"
+    assert (
+        P.run_legend(view) == "runs of one character collapsed: -×32 is “-” 32 times in a row; ⏎ is a newline"
+    )
+    assert (
+        P.run_legend("␣expression") == "␣ is a space" and P.run_legend("abc") == "every character is itself"
+    )
+    note = P.longest_token_note(_BORDER, 31, 465_048)
+    assert note.startswith("It holds only 3 distinct characters (66 × “-”, 3 × “+” and 1 × “⏎”)")
+    assert "a run of punctuation" in note and "occurs 31 times verbatim in the 465,048 characters" in note
+    assert "a word with its leading space" in P.longest_token_note(b" expression", 1, 100)
+    assert "occurs 1 time " in P.longest_token_note(b" expression", 1, 100)
+    assert P.longest_token_note(b"    ", 5, 100).startswith("It is one character repeated, “␣”")
+    corpus = b"title\n" + _BORDER + b"| a | b |\n" + _BORDER + b"end\n"
+    assert A.first_context(corpus, _BORDER).splitlines() == ["title", _BORDER.decode().strip(), "| a | b |"]
+    assert A.first_context(b"l0\nl1\nabc", b"abc") == "l1\nabc" and A.first_context(b"abc", b"x") == ""
+    assert A.first_context(b"x" * 300, b"x", max_width=10) == "x" * 9 + "…"
+
+
 def test_cosines_groups_neighbours() -> None:
     emb = torch.tensor([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.0, -3.0], [0.0, 0.0]], dtype=torch.float64)
     sim = E.cosine_matrix(emb)
@@ -331,6 +357,12 @@ def test_bpe_experiment(tmp_path: Path) -> None:
     assert rows and all(r["n"] == len(r["ids"].split()) for r in rows)
     assert res["longest_digit_run"] <= 3
     assert res["longest_bytes"] >= 2 and "⟩ ⟨" in res["longest_words"]
+    longest = res["longest"]  # the page's view of the longest token and why it is that long
+    assert longest["note"].startswith("It ") and "verbatim" in longest["note"]
+    assert str(res["longest_bytes"]) not in longest["note"].split(".")[0]  # the page says the length once
+    assert longest["legend"] == P.run_legend(longest["view"])
+    text = res["longest_token"].replace("␣", " ").replace("⏎", "\n").replace("⇥", "\t")
+    assert longest["view"] == A.run_view(text.encode()) and text.strip() in longest["context"]
     json.dumps(res)  # JSON-able
 
 

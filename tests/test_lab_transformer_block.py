@@ -304,9 +304,36 @@ def test_phrases() -> None:
         "c": {"after_verdict": "degraded", "trained_verdict": "degraded"},
     }
     assert X.surgery_summary(details) == (
-        "applied after training, 2 of 3 operations leave the model no better than chance; "
-        "switched on from the start of training, 2 of 3 match or beat the baseline (a and b)."
+        "applied after training, 2 of the 3 operations leave the model no better than chance; "
+        "switched on from the start of training, 2 of the 3 operations match or beat the baseline (a and b)."
     )
+    details["c"] = {"after_verdict": "worse than chance", "trained_verdict": "matches the baseline"}
+    assert X.surgery_summary(details).startswith("applied after training, all 3 operations leave the model")
+    one = {"a": {"after_verdict": "degraded", "trained_verdict": "beats the baseline"}}
+    assert X.surgery_summary(one).endswith("the only operation matches or beats the baseline (a).")
+
+
+def test_verdict_pairs_say_each_verdict_once() -> None:
+    base, chance = {"loss": 0.01, "accuracy": 1.0}, {"loss": 2.0, "accuracy": 0.1}
+    bad, worse = {"loss": 6.42, "accuracy": 0.1}, {"loss": 4.16, "accuracy": 0.1}
+    assert X.verdict_pair(("a", bad), ("b", worse), base, chance) == (
+        "both worse than chance (losses 6.42 and 4.16 > ln V = 2.00)"
+    )
+    good = {"loss": 0.01, "accuracy": 1.0}
+    assert X.verdict_pair(("a", good), ("b", good), base, chance) == (
+        "both match the baseline (each keeps 100% of the gain over chance)"
+    )
+    half = {"loss": 1.005, "accuracy": 0.6}
+    s = X.verdict_pair(("a", good), ("b", half), base, chance)
+    assert s == "a matches the baseline and b is degraded, keeping 100% and 50% of the gain over chance"
+    s = X.verdict_pair(("a", bad), ("b", half), base, chance)
+    assert (
+        s
+        == "a is worse than chance (loss 6.42 > ln V = 2.00) and b degraded (keeps 50% of the gain over chance)"
+    )
+    for first, second in ((good, half), (bad, worse), (half, half)):  # never the same phrase twice
+        s = X.verdict_pair(("a", first), ("b", second), base, chance)
+        assert s.count("gain over chance") <= 1 and s.count("ln V") <= 1
 
 
 def test_circuit_case_follows_the_config() -> None:
@@ -340,6 +367,11 @@ def test_surgery_returns_its_checks(tmp_path: Path) -> None:
     assert checks["zero_v"]["influence"] == 0.0 < checks["zero_v"]["baseline_influence"]
     assert checks["swap_qk_relabel_gap"] < N.EXACT and 0 < checks["random_qk"]["uniform_gap_init"] < 0.5
     assert [r[0] for r in out["verdicts"]["rows"]] == list(N.OPERATIONS)
+    ops = out["operations"]
+    for when, key in (("trained", "trained_with"), ("after", "after_training")):
+        pair = (("swap_qk", ops["swap_qk"][key]), ("shuffle_heads", ops["shuffle_heads"][key]))
+        chance = {"loss": out["chance_loss"], "accuracy": out["chance_accuracy"]}
+        assert out["pairs"][f"relabel_{when}"] == X.verdict_pair(*pair, out["baseline"], chance)
     assert out["model"]["n_layers"] == cfg["model"]["n_layers"] and out["model"]["bias"] is True
 
 

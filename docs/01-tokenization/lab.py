@@ -20,7 +20,7 @@
 # %%
 from IPython.display import HTML
 
-from llmkb.lab.kit import table_rows
+from llmkb.lab.kit import fmt, show_table
 from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.tokenization.analysis import compression, show_tokens, truncated
 from llmkb.lab.topics.tokenization.names import TOPIC
@@ -30,7 +30,7 @@ from llmkb.tokenize.naive import train_naive
 bpe = TOPIC.run("bpe")
 tok = BPETokenizer.load(bpe.dir / "tokenizer")
 print(f"profile {bpe.profile}: {tok}")
-print(bpe["stats"])
+show_table(bpe["stats"], formats={"bytes_per_token": ".2f", "train_seconds": ".1f", "corpus_chars": ","})
 
 # %% [markdown]
 # ## Encode, decode, look at tokens
@@ -52,12 +52,9 @@ HTML(render_html(tok, text + " naïve 東京 <b>not bold</b>"))
 
 # %%
 walk = TOPIC.run("walkthrough")
-for row in table_rows(walk["pieces"]):
-    print(f"{row['text']:>32}  {row['pieces']}")
-for row in table_rows(walk["trace"]):
-    print(
-        f"{row['step']:3d}  {row['pair']:>14} x{row['count']}  -> {row['new token']:>12}  {row['tokens after']}"
-    )
+show_table(walk["pieces"])
+print("toy corpus:", walk["corpus"])
+show_table(walk["trace"])
 corpus = "hug " * 10 + "pug " * 5 + "pun " * 12 + "bun " * 4 + "hugs " * 5
 merges = train_naive(corpus, 8)
 assert merges == BPETokenizer.train(corpus, 256 + 8).merges
@@ -70,30 +67,46 @@ print([BPETokenizer(merges).token_bytes(256 + i) for i in range(len(merges))])
 
 # %%
 n = len(tok.merges)
+rows = []
 for k in sorted({0, min(64, n), n // 2, n}):
     small = truncated(tok, k)
     st = compression(small, text)
-    print(f"{small.vocab_size:5d} ids: {st['tokens']:4.0f} tokens, {st['bytes_per_token']:.2f} bytes/token")
+    rows.append(
+        {
+            "merges": k,
+            "ids": small.vocab_size,
+            "tokens": int(st["tokens"]),
+            "bytes/token": st["bytes_per_token"],
+        }
+    )
+show_table(rows, formats={"bytes/token": ".2f"})
 
 # %% [markdown]
 # ## Failure cases
 # Numbers, leading spaces, and the same sentence in other scripts.
 
 # %%
-for row in table_rows(bpe["numbers"]):
-    print(f"{row['text']:>12}  {row['tokens']}")
-for row in table_rows(bpe["scripts"]):
-    print(f"{row['language']:>9}: {row['tokens']:4d} tokens, {row['tokens_per_char']:.2f} per character")
+show_table(bpe["numbers"])
+show_table(bpe["spaces"])
+show_table(bpe["scripts"], formats={"tokens_per_char": ".2f", "vs_english": ".2f"})
+
+# %% [markdown]
+# ## The longest token
+# Runs of one repeated character are collapsed; the note and the context come from the experiment.
+
+# %%
+longest = bpe["longest"]
+print(longest["view"], f"  ({bpe['longest_bytes']} bytes; {longest['legend']})")
+print(longest["note"])
+print(longest["context"])
 
 # %% [markdown]
 # ## Vocabulary size on prose and code
 
 # %%
 sweep = TOPIC.run("vocab-sweep")
-for row in table_rows(sweep["table"]):
-    print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})
-for row in table_rows(sweep["gains"]):
-    print(f"merges {row['merges']:>12}: prose +{row['prose']:.1%}, code +{row['code']:.1%} bytes per token")
+show_table(sweep["table"], decimals=2)
+show_table(sweep["gains"], formats={"prose": "+.1%", "code": "+.1%"}, caption="gain in bytes per token")
 show_figure(sweep, "bytes-per-token")
 
 # %% [markdown]
@@ -102,10 +115,16 @@ show_figure(sweep, "bytes-per-token")
 
 # %%
 emb = TOPIC.run("embeddings")
-print("largest off-diagonal cosine between one-hot vectors:", emb["one_hot_max_off_diagonal"])
-for row in table_rows(emb["table"]):
-    print(f"{row['group']:>12}: within {row['learned within']:+.2f}, between {row['learned between']:+.2f}")
-print("case pairs:", emb["case_pairs"]["learned"])
+print("largest off-diagonal cosine between one-hot vectors:", fmt(emb["one_hot_max_off_diagonal"]))
+show_table(emb["table"], decimals=2)
+cases = {k: emb["case_pairs"][k] for k in ("learned", "random")}
+show_table(
+    [
+        {"matrix": k, "pairs": int(v["pairs"]), "same letter": v["same"], "other capitals": v["other"]}
+        for k, v in cases.items()
+    ],
+    decimals=2,
+)
 show_figure(emb, "cosine")
 
 # %%

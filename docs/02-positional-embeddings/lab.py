@@ -20,23 +20,13 @@
 
 # %%
 from llmkb import lab
+from llmkb.lab.kit import fmt, show_table
 from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.positional_embeddings.names import ABLATION, ANIMATION, COMPARE, EXTRAPOLATION, VARIANTS
 
-
-def show(table: dict) -> None:
-    """Print a result table (``{"columns", "rows"}``) as aligned text."""
-    cells = [table["columns"]] + [
-        [f"{v:.4g}" if isinstance(v, float) else str(v) for v in r] for r in table["rows"]
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-
-
 compare = lab.run(COMPARE)
 print("profile:", compare.profile, "| variants:", ", ".join(VARIANTS), "| seeds:", compare["seeds"])
-show(compare["table"])
+show_table(compare["table"])
 print("ranking (a < b only when every seed of a is below every seed of b):", compare["ranking"])
 
 # %%
@@ -50,10 +40,14 @@ show_figure(compare, "val-loss")
 
 # %%
 extra = lab.run(EXTRAPOLATION)
-print("learned table:", compare["learned_table"])
-show(extra["table"])
+show_table(
+    compare["learned_table"],
+    caption="the learned position table: rows inside T (trained) and past T (never updated)",
+)
+show_table(extra["table"])
 print("beyond T:", extra["ranking_long"])
-print("RoPE pairs: wavelengths", [round(float(x), 1) for x in extra["rope"]["wavelengths"]])
+print("from 1x to 4x windows, the mean loss ends", extra["longer_vs_1x_text"])
+print("RoPE pairs: wavelengths", ", ".join(fmt(float(x), ".1f") for x in extra["rope"]["wavelengths"]))
 
 # %%
 show_figure(extra, "per-position")
@@ -72,23 +66,25 @@ rotated = np.asarray(rope["rotated"])
 half = rope["head_dim"] // 2
 m = rotated.shape[0] - 1
 angles = np.arctan2(rotated[m, half:], rotated[m, :half])
+rows = []
 for i in range(4):
     expected = np.angle(np.exp(1j * m * rope["theta"][i]))
-    theta = rope["theta"][i]
-    print(
-        f"pair {i}: theta={theta:.4f}  angle at m={m}: {angles[i]:+.3f}  (m*theta, wrapped: {expected:+.3f})"
+    rows.append(
+        {"pair": i, "theta": rope["theta"][i], f"angle at m={m}": angles[i], "m*theta, wrapped": expected}
     )
+show_table(rows, decimals=4)
 
 # %% [markdown]
 # ## Ablation: reversal with and without position
 
 # %%
 abl = lab.run(ABLATION)
-print("task:", abl["task"])
-show(abl["table"])
+show_table(abl["task"], caption="the task")
+show_table(abl["table"])
 
 # %%
-show(abl["removed_table"])
+show_table(abl["removed_table"])
+print("removing the encoding", abl["removal"]["changes"])
 
 # %%
 show_figure(abl, "entropy")

@@ -20,11 +20,12 @@
 import numpy as np
 
 from llmkb import lab
+from llmkb.lab.kit import fmt, show_table
 from llmkb.lab.notebook import show_figure
 
 heads = lab.run("attention/heads")
 print("profile:", heads.profile, "| sentence:", repr(heads["sentence"]))
-heads["table"]
+show_table(heads["table"], decimals=2)
 
 # %%
 show_figure(heads, "maps")
@@ -36,8 +37,7 @@ show_figure(heads, "maps")
 # prints are computed from the same rows:
 
 # %%
-for name, sentence in heads["notes"].items():
-    print(f"{name:>9}: {sentence}")
+show_table(heads["notes"])
 
 # %%
 show_figure(heads, "examples")
@@ -65,10 +65,8 @@ show_figure(qry, "walkthrough")
 # %%
 cau = lab.run("attention/causality")
 norms = np.asarray(cau["norms"])
-print(
-    "max above diagonal:", cau["max_above_diagonal"], "| smallest on/below:", cau["min_on_or_below_diagonal"]
-)
-print("past logits change:", cau["max_past_logit_change"], "| future:", cau["max_future_logit_change"])
+keys = ("max_above_diagonal", "min_on_or_below_diagonal", "max_past_logit_change", "max_future_logit_change")
+show_table({k: cau[k] for k in keys})
 assert cau["max_above_diagonal"] == 0.0 and np.all(np.triu(norms, 1) == 0)
 
 # %%
@@ -80,10 +78,10 @@ show_figure(cau, "jacobian")
 # %%
 sc = lab.run("attention/scaling")
 print(sc["summary"])
-sc["real"]
+show_table(sc["real"], sig=3)
 
 # %%
-sc["table"]
+show_table(sc["table"], sig=3)
 
 # %%
 show_figure(sc, "entropy")
@@ -93,8 +91,11 @@ show_figure(sc, "entropy")
 
 # %%
 mem = lab.run("attention/memory")
-print("log-log slopes of measured bytes vs T:", mem["slope"])
-mem["table"]
+print(
+    "log-log slopes of measured bytes vs T:",
+    ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in mem["slope"].items()),
+)
+show_table(mem["table"])
 
 # %%
 show_figure(mem, "memory")

@@ -21,6 +21,7 @@
 import torch
 
 from llmkb import lab
+from llmkb.lab.kit import fmt, show_table
 from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.transformer_block.analysis import operate
 from llmkb.lab.topics.transformer_block.names import OPERATIONS
@@ -28,7 +29,7 @@ from llmkb.nn import GPT, GPTConfig, TransformerBlock, count_parameters
 
 depth = lab.run("transformer-block/depth")
 print(f"profile {depth.profile}: {depth['task']}, {depth['task_text']}")
-print(f"uniform guess {depth['chance_loss']:.3f} nats, best possible {depth['best_loss']}")
+print(f"uniform guess {fmt(depth['chance_loss'], '.3f')} nats, best possible {fmt(depth['best_loss'])}")
 
 # %% [markdown]
 # ## One block, by hand
@@ -44,7 +45,7 @@ x = torch.randn(1, 5, 32)
 with torch.no_grad():
     h = x + block.attn(block.norm1(x))[0]
     y = h + block.ffn(block.norm2(h))
-    print("max |block(x) - by hand| =", float((block(x)[0] - y).abs().max()))
+    print("max |block(x) - by hand| =", fmt(float((block(x)[0] - y).abs().max()), ".1e"))
 print(
     "parameters per block:",
     sum(p.numel() for p in block.parameters()),
@@ -60,19 +61,18 @@ print("whole model (tied head):", count_parameters(cfg), "=", GPT(cfg).num_param
 
 # %%
 shared = lab.run("transformer-block/shared-block")
-print(
+show_table(
     {k: shared["model"][k] for k in ("d_model", "n_layers", "n_heads", "head_dim", "ffn_dim", "positional")}
 )
-for row in shared["table"]["rows"]:
-    print(row)
-print("total:", shared["total"], "| circuit:", shared["circuit"])
+show_table(shared["table"], formats={"share": ".1%"})
+print(f"total: {shared['total']:,} parameters")
+show_table(shared["circuit"], formats={"exact": ".1e", "without_rotation": ".3f"}, caption="QK circuit")
 
 # %% [markdown]
 # ## The depth sweep
 
 # %%
-for row in depth["rows"]:
-    print(row)
+show_table(depth["table"])
 
 # %%
 show_figure(depth, "curves")
@@ -85,8 +85,7 @@ show_figure(depth, "cost")
 
 # %%
 norm = lab.run("transformer-block/norm")
-for row in norm["rows"]:
-    print(row)
+show_table(norm["table"])
 print("best:", norm["best"], "| worst:", norm["worst"])
 show_figure(norm, "curves")
 
@@ -96,12 +95,9 @@ show_figure(norm, "curves")
 
 # %%
 surgery = lab.run("transformer-block/surgery")
-print("baseline:", {k: round(v, 4) for k, v in surgery["baseline"].items()})
-print("checks on the trained models:", surgery["checks"])
-for op in (row["operation"] for row in surgery["rows"]):  # in the experiment's order
-    d = surgery["operations"][op]
-    print(f"{op:>14}: after training -> {d['after_verdict']}")
-    print(f"{'':>14}  trained with it -> {d['trained_verdict']}")
+show_table(surgery["baseline"], caption="baseline")
+show_table(surgery["checks"], caption="checks on the trained models")
+show_table(surgery["verdicts"])
 summary = surgery["summary"]
 print(summary[0].upper() + summary[1:])
 
@@ -123,5 +119,5 @@ other[0, 0] = (idx[0, 0] + 1) % 9
 for name in ("none", "zero_v"):
     with operate(small, name) as m, torch.no_grad():
         moved = float((m(idx).logits[0, 1:] - m(other).logits[0, 1:]).abs().max())
-    print(f"{name:>7}: largest change of later logits = {moved:.2e}")
+    print(f"{name:>7}: largest change of later logits = {fmt(moved, '.2e')}")
 print("operations:", ", ".join(OPERATIONS))

@@ -21,7 +21,7 @@ import torch
 
 from llmkb import lab
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs, surviving_count
-from llmkb.lab.kit import byte_label
+from llmkb.lab.kit import byte_label, fmt, show_table, table
 from llmkb.lab.notebook import show_figure
 from llmkb.lab.topics.sampling.names import GREEDY, GRID
 
@@ -36,6 +36,7 @@ print(f"profile {grid.profile}: {grid['n_settings']} settings, prompts {dash['pr
 
 # %%
 logits = torch.tensor(dash["logits"][0], dtype=torch.float64)
+rows = []
 for cfg in [
     SamplingConfig(1.0),
     SamplingConfig(0.5),
@@ -47,13 +48,20 @@ for cfg in [
 ]:
     p = filtered_probs(logits, cfg)
     top = torch.topk(p, 3)
-    best = ", ".join(
-        f"{byte_label(int(i))}:{float(v):.3f}" for v, i in zip(top.values, top.indices, strict=True)
+    best = "  ".join(
+        f"{byte_label(int(i))} {fmt(float(v), '.3f')}" for v, i in zip(top.values, top.indices, strict=True)
     )
-    print(
-        f"T={cfg.temperature:<4} k={cfg.top_k!s:<5} p={cfg.top_p!s:<5} "
-        f"H={float(entropy(p)):.3f} nats  survivors={int(surviving_count(p)):3d}  top: {best}"
+    rows.append(
+        {
+            "T": cfg.temperature,
+            "top-k": cfg.top_k or "off",
+            "top-p": cfg.top_p or "off",
+            "entropy (nats)": float(entropy(p)),
+            "survivors": int(surviving_count(p)),
+            "top 3 bytes": best,
+        }
     )
+show_table(rows, formats={"entropy (nats)": ".3f"})
 
 # %%
 show_figure(grid, "filters")
@@ -69,7 +77,7 @@ show_figure(grid, "entropy-diversity")
 
 # %%
 print(f"corr(entropy, distinct-2) = {grid['corr_entropy_distinct2']}")
-grid["highlight"]
+show_table(table(grid["highlight"], first=["setting"]), sig=3)
 
 # %% [markdown]
 # ## Diversity vs quality
@@ -81,11 +89,20 @@ show_figure(grid, "diversity-quality")
 # %%
 print(grid["tradeoff"])
 print(f"corr(distinct-2, real-word rate) = {grid['corr_distinct2_valid']}")
-for r in sorted(grid["rows"], key=lambda r: r["distinct_2"]):
-    print(
-        f"T={r['temperature']:<4} k={r['top_k']!s:<4} p={r['top_p']:<5} "
-        f"distinct-2 {r['distinct_2']:.3f}  real words {r['valid_words']:.3f} of {r['n_words']}"
-    )
+show_table(
+    [
+        {
+            "T": r["temperature"],
+            "top-k": r["top_k"],
+            "top-p": r["top_p"],
+            "distinct-2": r["distinct_2"],
+            "real words": "–" if r["valid_words"] != r["valid_words"] else r["valid_words"],  # NaN: no word
+            "words": r["n_words"],
+        }
+        for r in sorted(grid["rows"], key=lambda r: r["distinct_2"])
+    ],
+    formats={"distinct-2": ".3f", "real words": ".3f"},
+)
 
 # %% [markdown]
 # ## Temperature 0: where greedy decoding loops
@@ -93,7 +110,7 @@ for r in sorted(grid["rows"], key=lambda r: r["distinct_2"]):
 # %%
 greedy = lab.run(GREEDY)
 print(greedy["verdict"])
-greedy["greedy"]
+show_table(table(greedy["greedy"], first=["prompt"]))
 
 # %%
 show_figure(greedy, "loops")
@@ -108,5 +125,8 @@ print(greedy["examples"])
 show_figure(greedy, "repetition-vs-temperature")
 
 # %%
-for t, r, lp in zip(greedy["temperatures"], greedy["rep3"], greedy["looped"], strict=True):
-    print(f"T={t:<4} repeated word 3-grams {float(r):.3f}   ending in a loop {float(lp):.2f}")
+rows = [
+    {"T": float(t), "repeated word 3-grams": float(r), "ending in a loop": float(lp)}
+    for t, r, lp in zip(greedy["temperatures"], greedy["rep3"], greedy["looped"], strict=True)
+]
+show_table(rows, formats={"repeated word 3-grams": ".3f", "ending in a loop": ".2f"})

@@ -22,14 +22,14 @@
 # %%
 from llmkb import lab
 from llmkb.infer.kvtrace import decode_cost, decode_trace
-from llmkb.lab.kit import table_rows
+from llmkb.lab.kit import show_table
 from llmkb.lab.notebook import show_figure
 from llmkb.nn import GPTConfig
 
 speed = lab.run("kv-cache/speedup")
-print(f"profile {speed.profile}; model {speed['model']}")
-for row in table_rows(speed["table"]):
-    print(row)
+print(f"profile {speed.profile}")
+show_table(speed["model"], caption="the timed model")
+show_table(speed["table"])
 
 # %% [markdown]
 # ## Measured vs theoretical speed-up
@@ -41,9 +41,10 @@ for row in table_rows(speed["table"]):
 show_figure(speed, "speedup")
 
 # %%
-print("fitted cost per call:", speed["fit"])
-for row in table_rows(speed["predictions"]):
-    print(row)
+show_table(speed["fit"], formats={"overhead_share": ".0%"}, caption="fitted cost per call")
+print(speed["headline"]["fit_reading"])
+show_table(speed["predictions"])
+print(speed["predictions_text"])
 show_figure(speed, "latency")
 
 # %% [markdown]
@@ -53,11 +54,17 @@ show_figure(speed, "latency")
 
 # %%
 site = GPTConfig.preset("shared")
+rows = []
 for n in (64, 256, 1024, 4096):
     nc, wc = decode_cost(site, 16, n, use_cache=False), decode_cost(site, 16, n)
-    print(
-        f"N={n:5d}  forwards x{nc['token_forwards'] / wc['token_forwards']:7.1f}  FLOPs x{nc['flops'] / wc['flops']:7.1f}"
+    rows.append(
+        {
+            "new tokens N": n,
+            "token-forward ratio": nc["token_forwards"] / wc["token_forwards"],
+            "FLOP ratio": nc["flops"] / wc["flops"],
+        }
     )
+show_table(rows, decimals=1)
 
 # %% [markdown]
 # ## Hits, misses, evictions
@@ -65,9 +72,8 @@ for n in (64, 256, 1024, 4096):
 
 # %%
 hm = lab.run("kv-cache/hitmiss")
-for row in table_rows(hm["table"]):
-    print(row)
-print("prefix reuse check:", hm["prefix_check"])
+show_table(hm["table"])
+show_table(hm["prefix_check"], caption="prefix reuse check")
 show_figure(hm, "grids")
 
 # %% [markdown]
@@ -84,6 +90,6 @@ show_figure(hm, "prefix-hit-rate")
 
 # %%
 mem = lab.run("kv-cache/memory")
-for row in table_rows(mem["scale"]):
-    print(row)
+show_table(mem["scale"])
+print("the cache outweighs the weights from a batch of", mem["overtaking"])
 show_figure(mem, "memory")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from llmkb.lab.kit import join_names
+from llmkb.lab.kit import count_of, fmt, join_names
 from llmkb.lab.topics.attention.names import KINDS, THRESHOLDS
 
 __all__ = [
@@ -24,25 +24,32 @@ __all__ = [
 Row = Mapping[str, Any]
 
 
+def _heads_of_kind(k: int, n: int, kind: str) -> str:
+    """``"1 of the 16 heads is a local head"``, ``"all 16 heads are local heads"``, with the right article."""
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{count_of(k, n, 'head', verb=('is', 'are'))} {f'{article} {kind} head' if k == 1 else f'{kind} heads'}"
+
+
 def _kind_note(rows: Sequence[Row], kind: str, key: str, what: str) -> str:
     """How many heads got ``kind`` and how strongly, or the strongest head on ``key`` when none did."""
     n = len(rows)
     found = [r for r in rows if r["kind"] == kind]
+    counted = _heads_of_kind(len(found), n, kind)
     if len(found) == 1:
         r = found[0]
-        return f"1 of {n} heads is a {kind} head: {r['head']} puts {r[key]:.2f} of each query's attention on {what}."
+        return f"{counted}: {r['head']} puts {fmt(r[key], '.2f')} of each query's attention on {what}."
     if found:
         mean = float(np.mean([r[key] for r in found]))
         top = max(found, key=lambda r: r[key])
         return (
-            f"{len(found)} of {n} heads are {kind} heads ({join_names([r['head'] for r in found])}): "
-            f"on average they put {mean:.2f} of each query's attention on {what}; the strongest, "
-            f"{top['head']}, puts {top[key]:.2f} there."
+            f"{counted} ({join_names([r['head'] for r in found])}): "
+            f"on average they put {fmt(mean, '.2f')} of each query's attention on {what}; the strongest, "
+            f"{top['head']}, puts {fmt(top[key], '.2f')} there."
         )
     best = max(rows, key=lambda r: r[key])
     return (
-        f"No head is a {kind} head: the largest mean weight on {what} is {best[key]:.2f} "
-        f"({best['head']}, labelled {best['kind']})."
+        f"No head is {'an' if kind[0] in 'aeiou' else 'a'} {kind} head: the largest mean weight on {what} is "
+        f"{fmt(best[key], '.2f')} ({best['head']}, labelled {best['kind']})."
     )
 
 
@@ -51,20 +58,19 @@ def induction_note(rows: Sequence[Row], uniform: float) -> str:
     where = "of its attention to the letter that followed the earlier copy of the current letter"
     found = [r for r in rows if r["kind"] == "induction"]
     best = max(rows, key=lambda r: r["induction"])
+    u = fmt(uniform, ".3f")
     if found:
         top = max(found, key=lambda r: r["induction"])
-        n, k = len(rows), len(found)
-        counted = (
-            f"1 of {n} heads is an induction head" if k == 1 else f"{k} of {n} heads are induction heads"
-        )
+        counted = _heads_of_kind(len(found), len(rows), "induction")
         return (
-            f"{counted} ({join_names([r['head'] for r in found])}): on a random letter string repeated twice, "
-            f"{top['head']} sends {top['induction']:.2f} {where} (a uniform head would send {uniform:.3f})."
+            f"{counted[0].upper()}{counted[1:]} ({join_names([r['head'] for r in found])}): on a random letter "
+            f"string repeated twice, {top['head']} sends {fmt(top['induction'], '.2f')} {where} (a uniform head "
+            f"would send {u})."
         )
     if best["induction"] >= THRESHOLDS["induction"]:
         return (
-            f"On a random letter string repeated twice, {best['head']} sends {best['induction']:.2f} {where} "
-            f"(uniform: {uniform:.3f}), but on the sentence its {best['kind']} pattern is stronger, so that "
+            f"On a random letter string repeated twice, {best['head']} sends {fmt(best['induction'], '.2f')} "
+            f"{where} (uniform: {u}), but on the sentence its {best['kind']} pattern is stronger, so that "
             "is its label."
         )
     verdict = (
@@ -73,8 +79,8 @@ def induction_note(rows: Sequence[Row], uniform: float) -> str:
         else "no head copies from the earlier occurrence"
     )
     return (
-        f"On a random letter string repeated twice, the largest induction score is {best['induction']:.2f} "
-        f"({best['head']}), against {uniform:.3f} for a uniform head: {verdict}."
+        f"On a random letter string repeated twice, the largest induction score is "
+        f"{fmt(best['induction'], '.3f')} ({best['head']}), against {u} for a uniform head: {verdict}."
     )
 
 
@@ -111,12 +117,12 @@ def head_notes(
     sharp, broad = int(np.argmin(per_layer)), int(np.argmax(per_layer))
     layers = (
         "Mean normalized entropy per layer: "
-        + ", ".join(f"layer {i} {e:.2f}" for i, e in enumerate(per_layer))
+        + ", ".join(f"layer {i} {fmt(e, '.2f')}" for i, e in enumerate(per_layer))
         + f"; layer {sharp} is the sharpest, layer {broad} the most diffuse."
     )
     counts = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
     summary = ", ".join(f"{k} {c}" for k, c in counts.items() if c)
-    spaces = f"the spaces between words (a uniform head: {space_uniform:.2f})"
+    spaces = f"the spaces between words (a uniform head: {fmt(space_uniform, '.2f')})"
     return {
         "prev": _kind_note(rows, "previous-token", "prev", "the byte just before it"),
         "first": _kind_note(rows, "first-token", "first", "the first byte of the sentence"),
@@ -141,13 +147,13 @@ def query_note(res: Row, tokens: Sequence[str], n_heads: int, top: int = 3) -> s
     """
     t, w, s = int(res["t"]), np.asarray(res["weights"]), np.asarray(res["scores"])
     order = np.argsort(-w, kind="stable")[:top]
-    keys = join_names([f"“{tokens[j]}” at {j} ({w[j]:.2f})" for j in order])
+    keys = join_names([f"“{tokens[j]}” at {j} ({fmt(w[j], '.2f')})" for j in order])
     ent = float(np.asarray(res["entropies"])[res["layer"]][res["head"]])
     return (
         f"The query is the byte “{tokens[t]}” at position {t}, in head L{res['layer']}H{res['head']}, the sharpest of "
-        f"the {n_heads} heads at this query (normalized entropy {ent:.2f}). Its {t + 1} scores "
-        f"q·k/√{res['head_dim']} run from {s.min():.2f} to {s.max():.2f}; the softmax turns them into weights "
-        f"whose top {len(order)} keys, {keys}, carry {w[order].sum():.2f} of the total. The output is the "
+        f"the {n_heads} heads at this query (normalized entropy {fmt(ent, '.2f')}). Its {t + 1} scores "
+        f"q·k/√{res['head_dim']} run from {fmt(s.min(), '.2f')} to {fmt(s.max(), '.2f')}; the softmax turns them "
+        f"into weights whose top {len(order)} keys, {keys}, carry {fmt(w[order].sum(), '.2f')} of the total. The output is the "
         f"weighted sum of the {t + 1} value vectors; recomputed here from the head's own q, k, v it matches "
         f"the model's weights {_within(res['weights_diff'])} and its head output {_within(res['output_diff'])}."
     )
@@ -160,14 +166,15 @@ def query_scale_note(res: Row) -> str:
     d = int(res["head_dim"])
     top = float(np.max(res["weights"]))
     return (
-        f"Before the division, this query's dot products q·k have standard deviation {res['dots_std']:.2f}; "
-        f"the model divides them by √{d} = {d**0.5:.2f}, as it did in training. Left undivided, the same dot "
-        f"products would give the top key {res['max_weight_unscaled']:.2f} of the weight instead of {top:.2f}."
+        f"Before the division, this query's dot products q·k have standard deviation {fmt(res['dots_std'], '.2f')}; "
+        f"the model divides them by √{d} = {fmt(d**0.5, '.2f')}, as it did in training. Left undivided, the same "
+        f"dot products would give the top key {fmt(res['max_weight_unscaled'], '.2f')} of the weight instead of "
+        f"{fmt(top, '.2f')}."
     )
 
 
 def _within(gap: float) -> str:
-    return "exactly" if gap == 0 else f"to within {gap:.0e}"
+    return "exactly" if gap == 0 else f"to within {fmt(gap, '.0e')}"
 
 
 def _by_d(rows: Sequence[Row]) -> dict[int, Row]:
@@ -182,8 +189,8 @@ def scaling_summary(rows: Sequence[Row], widths: Mapping[int, str], n_keys: int)
         raise ValueError(f"none of the widths {sorted(widths)} was measured (have {sorted(by)})")
     where = join_names([f"d = {d} ({widths[d]})" for d in ds])
 
-    def listed(key: str, fmt: str) -> str:
-        return join_names([format(by[d][key], fmt) for d in ds])
+    def listed(key: str, spec: str) -> str:
+        return join_names([fmt(by[d][key], spec) for d in ds])
 
     return (
         f"At {where}, a random query without the 1/√d puts {listed('max_raw', '.2f')} of its weight on its "
@@ -203,8 +210,9 @@ def scaled_range_note(rows: Sequence[Row]) -> str:
     else:
         falls = "falls overall" if raw[-1] < raw[0] else "does not fall"
     return (
-        f"From d = {ds[0]} to d = {ds[-1]} the scaled softmax's normalized entropy stays between {min(sc):.3f} "
-        f"and {max(sc):.3f}, while the unscaled one {falls}, from {raw[0]:.2f} to {raw[-1]:.3f}."
+        f"From d = {ds[0]} to d = {ds[-1]} the scaled softmax's normalized entropy stays between "
+        f"{fmt(min(sc), '.3f')} and {fmt(max(sc), '.3f')}, while the unscaled one {falls}, from "
+        f"{fmt(raw[0], '.3f')} to {fmt(raw[-1], '.3f')}."
     )
 
 
@@ -212,7 +220,7 @@ def gradient_note(rows: Sequence[Row]) -> str:
     """Where the softmax Jacobian norm is larger: unscaled or scaled, width by width."""
     larger = [int(r["d"]) for r in rows if r["grad_raw"] > r["grad_scaled"]]
     last = rows[-1]
-    pair = f"{last['grad_raw']:.3f} unscaled vs {last['grad_scaled']:.3f} scaled at d = {last['d']}"
+    pair = f"{fmt(last['grad_raw'], '.3f')} unscaled vs {fmt(last['grad_scaled'], '.3f')} scaled at d = {last['d']}"
     if len(larger) == len(rows):
         where = "at every width measured"
     elif not larger:

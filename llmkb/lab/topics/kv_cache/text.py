@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmkb.lab.kit import join_names
+from llmkb.lab.kit import fmt, join_names, plural
 
 __all__ = [
     "decoding_phrase",
@@ -30,15 +30,26 @@ def fit_reading(measured: float, predicted: float, new_tokens: int, no_overhead:
         ```
     """
     gap = measured / predicted - 1.0
-    agree = "the same" if abs(gap) < 0.005 else f"{abs(gap):.0%} {'above' if gap > 0 else 'below'} the fit"
+    agree = (
+        "the same"
+        if abs(gap) < 0.005
+        else f"{fmt(abs(gap), '.0%')} {'above' if gap > 0 else 'below'} the fit"
+    )
     return (
-        f"The fit predicts {predicted:.1f}× at {new_tokens} new tokens (measured: {measured:.1f}×, {agree}). "
-        f"Take away the fixed cost of a call and the same fit predicts {no_overhead:.0f}×."
+        f"The fit predicts {_times(predicted)} at {new_tokens} new tokens (measured: {_times(measured)}, {agree}). "
+        f"Take away the fixed cost of a call and the same fit predicts {_times(no_overhead)}."
     )
 
 
+def _times(ratio: float) -> str:
+    """A speed-up as the page writes it: ``3.6×`` below 100, ``234×`` from 100 on."""
+    return f"{fmt(ratio, '.1f' if abs(ratio) < 100 else '.0f')}×"
+
+
 def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
-    """One sentence over the rows of [`prediction_rows`][llmkb.lab.topics.kv_cache.analysis.prediction_rows].
+    """One sentence over the scenarios of [`prediction_rows`][llmkb.lab.topics.kv_cache.analysis.prediction_rows]
+    that change the setting (the measured one and the one without a per-call cost are what
+    :func:`fit_reading` says).
 
     Example:
         ```python
@@ -47,23 +58,21 @@ def predictions_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
         rows = [
             {"key": "measured", "scenario": "as measured", "prompt": 16, "new tokens": 512, "predicted speed-up": 4.0},
             {"key": "prompt", "scenario": "16× longer prompt", "prompt": 256, "new tokens": 512, "predicted speed-up": 9.0},
+            {"key": "no_overhead", "scenario": "no per-call cost", "prompt": 16, "new tokens": 512, "predicted speed-up": 60.0},
         ]
-        assert predictions_sentence(rows) == (
-            "In the measured setting the fit predicts 4.0×; it predicts 9.0× with a 16× longer prompt (256 tokens)."
-        )
+        assert predictions_sentence(rows) == "Each change on its own gives 9.0× with a 16× longer prompt (256 tokens)."
         ```
     """
-    base = next(r for r in rows if r["key"] == "measured")["predicted speed-up"]
     parts = []
     for r in rows:
-        if r["key"] == "measured":
+        if r["key"] in ("measured", "no_overhead"):
             continue
         article = "a " if r["key"] in ("prompt", "wider") else ""
         detail = {"longer": f" ({r['new tokens']:,})", "prompt": f" ({r['prompt']:,} tokens)"}.get(
             r["key"], ""
         )
-        parts.append(f"{r['predicted speed-up']:.1f}× with {article}{r['scenario']}{detail}")
-    return f"In the measured setting the fit predicts {base:.1f}×; it predicts {join_names(parts)}."
+        parts.append(f"{_times(r['predicted speed-up'])} with {article}{r['scenario']}{detail}")
+    return f"Each change on its own gives {join_names(parts)}."
 
 
 def latency_trend(slope_ms: Mapping[str, float]) -> str:
@@ -75,21 +84,25 @@ def latency_trend(slope_ms: Mapping[str, float]) -> str:
 
         s = latency_trend({"no-cache": 0.05, "static": 0.001})
         assert s == (
-            "the uncached latency grows by 0.0500 ms per position and the cached one grows by 0.0010 ms: "
+            "the uncached latency grows by 0.0500 ms per position and the cached one by 0.0010 ms: "
             "a slope 50× steeper"
         )
         ```
     """
     slow, fast = slope_ms["no-cache"], min(v for k, v in slope_ms.items() if k != "no-cache")
-
-    def grows(v: float, unit: str) -> str:
-        return f"grows by {v:.4f} ms{unit}" if v > 0 else f"does not grow (slope {v:.4f} ms{unit})"
-
-    head = f"the uncached latency {grows(slow, ' per position')} and the cached one {grows(fast, '')}"
+    s, f = fmt(slow, ".4f"), fmt(fast, ".4f")
+    if slow > 0 and fast > 0:
+        head = f"the uncached latency grows by {s} ms per position and the cached one by {f} ms"
+    elif slow > 0:
+        head = f"the uncached latency grows by {s} ms per position and the cached one does not grow (slope {f} ms)"
+    elif fast > 0:
+        head = f"the cached latency grows by {f} ms per position and the uncached one does not grow (slope {s} ms)"
+    else:
+        head = f"neither latency grows (slopes: {s} ms per position uncached, {f} ms cached)"
     if slow > 0 >= fast:
         return head + ": only the uncached calls get slower"
     if slow > fast > 0:
-        return head + f": a slope {slow / fast:.0f}× steeper"
+        return head + f": a slope {fmt(slow / fast, '.0f')}× steeper"
     return head + ": over so few positions the uncached calls do not slow down faster than the cached ones"
 
 
@@ -103,7 +116,7 @@ def plain_number(v: float) -> str:
         assert [plain_number(v) for v in (34150.3, 36.24, 0.0612, 0.0)] == ["34,150", "36.2", "0.0612", "0"]
         ```
     """
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return fmt(v, ",.0f") if abs(v) >= 1000 else fmt(v, ".3g")
 
 
 def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float) -> str:
@@ -129,22 +142,27 @@ def workload_verdict(sizes: Sequence[int], rates: Sequence[float], ideal: float)
 
 
 def overtaking_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Name, per model, the batch from which its cache at full context outweighs its weights.
+    """Name, per model, the batch from which its cache at full context outweighs its weights (the units
+    said once, on the first model).
 
     Example:
         ```python
         from llmkb.lab.topics.kv_cache.text import overtaking_sentence
 
-        rows = [{"model": "A", "context": 1024, "cache > weights from batch": 7}]
-        assert overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each)"
+        rows = [
+            {"model": "A", "context": 1024, "cache > weights from batch": 7},
+            {"model": "B", "context": 4096, "cache > weights from batch": 1},
+        ]
+        assert overtaking_sentence(rows) == "7 sequences for A (1,024 tokens each) and 1 for B (4,096)"
         ```
     """
-    return join_names(
-        [
-            f"{r['cache > weights from batch']} sequences for {r['model']} ({r['context']:,} tokens each)"
-            for r in rows
-        ]
-    )
+    parts = [
+        f"{plural(r['cache > weights from batch'], 'sequence')} for {r['model']} ({r['context']:,} tokens each)"
+        if i == 0
+        else f"{r['cache > weights from batch']} for {r['model']} ({r['context']:,})"
+        for i, r in enumerate(rows)
+    ]
+    return join_names(parts, limit=len(parts))
 
 
 def decoding_phrase(prompt: str, temperature: float, seed: int) -> str:

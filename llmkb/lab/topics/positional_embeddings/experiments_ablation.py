@@ -14,7 +14,7 @@ from llmkb.train import train
 
 from .analysis import answer_slice, causal_entropy_bound, mean_entropy_share, reversal_scores, seed_stats
 from .names import TOPIC
-from .text import change_phrase, lowest_phrase, mean_sd, paired_gap, ranking_phrase
+from .text import change_phrase, changes_phrase, lowest_phrase, mean_sd, paired_gap, ranking_phrase
 
 _TRAIN = {"lr": 3e-3, "min_lr": 3e-4, "eval_batches": 1}
 
@@ -113,6 +113,9 @@ def ablation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "entropy_after": round(ent_after, 3),
             "loss_change": change_phrase(before, after, "their mean loss"),
             "entropy_change": change_phrase(ent_before, ent_after, "their mean attention entropy"),
+            "changes": changes_phrase(
+                [(before, after, "their mean loss"), (ent_before, ent_after, "their mean attention entropy")]
+            ),
             "raised_every_seed": kit.join_names(raised) if raised else "no variant",
         },
     }

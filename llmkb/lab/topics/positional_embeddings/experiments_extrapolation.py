@@ -15,7 +15,10 @@ from llmkb.nn.positional import rope_wavelengths
 from .analysis import eval_windows, per_position_loss, rescaled_rope, rope_turns, seed_stats
 from .experiments import load_checkpoint
 from .names import COMPARE, EXTRAPOLATED, RESCALED, TOPIC, VARIANTS, label
-from .text import lowest_phrase, mean_sd, paired_gap, ranking_phrase
+from .text import gaps_phrase, lowest_phrase, mean_sd, paired_gap, ranking_phrase
+
+_LONGER = {"alibi": "ALiBi", "none": "NoPE", "rope": "plain RoPE", "rope-ntk": "RoPE with the NTK base"}
+"""The variants the page compares with their own loss at 1x, as the page names them."""
 
 
 @TOPIC.experiment(
@@ -91,6 +94,20 @@ def extrapolation(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             )
             for v in EXTRAPOLATED
         },
+        "longer_vs_1x_text": gaps_phrase(
+            {
+                name: [a - b for a, b in zip(by_mult[v][top], by_mult[v][1], strict=True)]
+                for v, name in _LONGER.items()
+            },
+            "the loss at 1×",
+        ),
+        "rescaled_vs_rope": gaps_phrase(
+            {
+                name: [x - y for x, y in zip(beyond[v], beyond["rope"], strict=True)]
+                for v, name in (("rope-ntk", "the NTK-aware base"), ("rope-pi", "position interpolation"))
+            },
+            "plain RoPE",
+        ),
         "learned_beyond_vs_within": paired_gap(
             [b - w for b, w in zip(beyond["learned"], within["learned"], strict=True)], "its loss inside T"
         ),

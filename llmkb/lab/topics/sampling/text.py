@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from llmkb.lab.kit import count_of, fmt, plural
+
 __all__ = [
     "correlation_phrase",
     "greedy_words_phrase",
@@ -29,23 +31,21 @@ def _pct(x: float) -> str:
     return _value(x, ".0%")
 
 
-def _value(x: float, fmt: str) -> str:
+def _value(x: float, spec: str) -> str:
     """``x`` formatted, or "undefined (no whole word)" for NaN, the rate of a text without a word."""
-    return "undefined (no whole word)" if math.isnan(x) else f"{x:{fmt}}"
+    return "undefined (no whole word)" if math.isnan(x) else fmt(x, spec)
 
 
 def correlation_phrase(r: float) -> str:
     """``"0.87"`` / ``"−0.42"`` for a correlation, or why there is none (NaN: a constant side or too few points)."""
     if math.isnan(r):
         return "undefined (one of the two is constant across the settings, or too few settings have both)"
-    return f"{r:.2f}".replace("-", "−")
+    return fmt(r, ".2f").replace("-", "−")
 
 
 def loops_phrase(n_looped: int, n_total: int) -> str:
-    """``"4 of the 5 greedy continuations"`` / ``"none of the 5 greedy continuations"`` (+ verb agreement)."""
-    if n_looped == 0:
-        return f"none of the {n_total} greedy continuations ends in a loop"
-    return f"{n_looped} of the {n_total} greedy continuations end{'s' if n_looped == 1 else ''} in a loop"
+    """``"all 5 greedy continuations end in a loop"`` / ``"1 of 5 … ends"`` / ``"none of the 5 … ends"``."""
+    return f"{count_of(n_looped, n_total, 'greedy continuation', verb=('ends', 'end'))} in a loop"
 
 
 def loop_verdict(
@@ -62,16 +62,23 @@ def loop_verdict(
     """
     if not starts:
         return f"None of the {n_total} greedy continuations ends in a loop within {length} bytes."
+    one = len(starts) == 1
+    head = loops_phrase(len(starts), n_total)
     shown = sorted({repr(u) for u in units})
+    if max(starts) == 0:
+        where = "right after the prompt"
+    else:
+        where = f"after {span(starts)} {plural(max(starts), 'byte', number=False)}"
     out = (
-        f"{len(starts)} of {n_total} greedy continuations end in a loop. The loops start after {span(starts)} "
-        f"bytes and repeat {'the unit' if len(shown) == 1 else 'the units'} {', '.join(shown[:4])} "
-        f"({span(periods)} {'byte' if max(periods) == 1 else 'bytes'}) to the end."
+        f"{head[0].upper()}{head[1:]}. {'The loop starts' if one else 'The loops start'} {where} and "
+        f"{plural(len(starts), 'repeats', 'repeat', number=False)} "
+        f"{'the unit' if len(shown) == 1 else 'the units'} {', '.join(shown[:4])} "
+        f"({span(periods)} {plural(max(periods), 'byte', number=False)}) to the end."
     )
     if all(u.isspace() for u in units):
         out += (
-            " Every loop is a run of whitespace: from its start on, the arg-max after each space is another"
-            " space, so greedy decoding never leaves it."
+            f" {'The loop is' if one else 'Every loop is'} a run of whitespace: from its start on, the arg-max"
+            " after each space is another space, so greedy decoding never leaves it."
         )
     return out
 
@@ -87,7 +94,7 @@ def greedy_words_phrase(
         ref_valid: the same share at the reference setting (no top-k or top-p).
         ref_temperature: that setting's temperature.
     """
-    ref = f"at T = {ref_temperature:g} without filters"
+    ref = f"at T = {fmt(ref_temperature, 'g')} without filters"
     if greedy_words == 0:
         return (
             f"Greedy decoding wrote no whole word to check ({_pct(ref_valid)} of the words {ref} are real)."
@@ -118,15 +125,15 @@ def tradeoff_phrase(
     if len(temperatures) < 2:
         raise ValueError("a sweep needs at least two temperatures")
 
-    def move(a: float, b: float, fmt: str) -> str:
+    def move(a: float, b: float, spec: str) -> str:
         if math.isnan(a) or math.isnan(b):
-            return f"is {_value(a, fmt)} at the first and {_value(b, fmt)} at the last"
+            return f"is {_value(a, spec)} at the first and {_value(b, spec)} at the last"
         if a == b:
-            return f"stays at {a:{fmt}}"
-        return f"{'rises' if b > a else 'falls'} from {a:{fmt}} to {b:{fmt}}"
+            return f"stays at {_value(a, spec)}"
+        return f"{'rises' if b > a else 'falls'} from {_value(a, spec)} to {_value(b, spec)}"
 
     return (
-        f"from T = {temperatures[0]:g} to T = {temperatures[-1]:g} (no top-k or top-p), word distinct-2 "
+        f"from T = {fmt(temperatures[0], 'g')} to T = {fmt(temperatures[-1], 'g')} (no top-k or top-p), word distinct-2 "
         f"{move(distinct_2[0], distinct_2[-1], '.3f')} while the share of words found in the training corpus "
         f"{move(valid[0], valid[-1], '.0%')}"
     )
@@ -143,6 +150,7 @@ def hot_phrase(temperature: float, distinct_2: float, valid: float, greedy_valid
     """
     ref = "greedy wrote no whole word" if math.isnan(greedy_valid) else f"greedy: {_pct(greedy_valid)}"
     return (
-        f"at T = {temperature:g} without filters the shared model's text has word distinct-2 {distinct_2:.3f}, "
+        f"at T = {fmt(temperature, 'g')} without filters the shared model's text has word distinct-2 "
+        f"{fmt(distinct_2, '.3f')}, "
         f"and {_pct(valid)} of its words are words of the training corpus ({ref})"
     )

@@ -16,11 +16,14 @@ from llmkb.tokenize.naive import encode_piece
 
 __all__ = [
     "bracketed",
+    "byte_runs",
     "compression",
     "doubling_gains",
+    "first_context",
     "longest_digit_run",
     "merge_trace",
     "piece_rows",
+    "run_view",
     "script_rows",
     "show_tokens",
     "split_holdout",
@@ -145,6 +148,48 @@ def longest_digit_run(tok: BPETokenizer, ids: Sequence[int]) -> int:
     """The longest run of ASCII digits inside any single token of ``ids``."""
     runs = [len(m) for i in ids for m in regex.findall(rb"[0-9]+", tok.token_bytes(i))]
     return max(runs, default=0)
+
+
+def byte_runs(data: bytes) -> list[tuple[int, int]]:
+    """``data`` as runs of one repeated byte: ``(byte, length)`` in order (``b"+--+"`` → ``[(43, 1), (45, 2), (43, 1)]``)."""
+    runs: list[tuple[int, int]] = []
+    for b in data:
+        if runs and runs[-1][0] == b:
+            runs[-1] = (b, runs[-1][1] + 1)
+        else:
+            runs.append((b, 1))
+    return runs
+
+
+def run_view(data: bytes, min_run: int = 4) -> str:
+    """The bytes of a token made readable: the kit's labels, and a run of ``min_run`` or more of one byte
+    written ``c×n`` between spaces (a table border ``+----…+`` becomes ``+ -×32 + -×34 +⏎``)."""
+    parts: list[str] = []
+    word = ""
+    for b, n in byte_runs(data):
+        if n >= min_run:
+            parts += [word] if word else []
+            parts.append(f"{kit.byte_label(b)}×{n}")
+            word = ""
+        else:
+            word += kit.byte_label(b) * n
+    parts += [word] if word else []
+    return " ".join(parts)
+
+
+def first_context(corpus: bytes, data: bytes, max_width: int = 100) -> str:
+    """Where ``data`` first occurs in ``corpus``: the line(s) it sits on plus the line before and after,
+    each cut to ``max_width`` characters (with ``…``); ``""`` when it does not occur."""
+    at = corpus.find(data)
+    if at < 0:
+        return ""
+    line_start = corpus.rfind(b"\n", 0, at) + 1
+    start = corpus.rfind(b"\n", 0, line_start - 1) + 1 if line_start > 0 else 0
+    end = corpus.find(b"\n", at + len(data.rstrip(b"\n")))  # the end of the token's last line
+    end = -1 if end < 0 else corpus.find(b"\n", end + 1)  # ... and of the line after it
+    block = corpus[start : end if end >= 0 else len(corpus)].decode("utf-8", errors="replace")
+    lines = [line if len(line) <= max_width else line[: max_width - 1] + "…" for line in block.splitlines()]
+    return "\n".join(lines).strip("\n")  # a blank neighbour line shows nothing
 
 
 def script_rows(tok: BPETokenizer, texts: Mapping[str, str], reference: str) -> list[dict[str, Any]]:

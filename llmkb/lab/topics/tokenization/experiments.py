@@ -62,6 +62,9 @@ def bpe(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     as_special = tok.encode(EOT, allowed_special="all")
     assert len(as_special) == 1, "an allowed special token is one id"
     eot_as_text = tok.encode(EOT, disallowed_special=())
+    longest = tok.token_bytes(by_length[0]) if by_length else b""
+    corpus_bytes = corpus.encode("utf-8")
+    view = A.run_view(longest)
     return {
         "widget": {"vocab": export_vocab_json(tok), "examples": WIDGET_EXAMPLES},
         "sample": SAMPLE,
@@ -77,6 +80,12 @@ def bpe(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "longest_words": " ".join(A.bracketed(tok, [i]) for i in wordlike[:12]),
         "longest_bytes": len(tok.token_bytes(by_length[0])) if by_length else 1,
         "longest_token": kit.token_labels(tok, by_length[:1])[0] if by_length else "",
+        "longest": {
+            "view": view,
+            "legend": T.run_legend(view),
+            "note": T.longest_token_note(longest, corpus_bytes.count(longest), len(corpus)),
+            "context": A.first_context(corpus_bytes, longest),
+        },
         "numbers": kit.table(numbers),
         "longest_digit_run": digit_run,
         "spaces": kit.table(spaces),

@@ -70,7 +70,7 @@ def embeddings(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         near = E.nearest_neighbours(sim, ids.index(ord(c)), cfg["k"])
         neighbours.append(
             {"byte": kit.byte_label(ord(c))}
-            | {f"#{n + 1}": f"{labels[i]}  {v:.2f}" for n, (i, v) in enumerate(near)}
+            | {f"#{n + 1}": f"{labels[i]}  {kit.fmt(v, '.2f')}" for n, (i, v) in enumerate(near)}
         )
     coords, explained = E.pca_2d(learned)
     structured = [r["group"] for r in learned_groups if r["within"] - r["between"] > STRUCTURE_MARGIN]

@@ -24,7 +24,7 @@ from llmkb.lab.topics.transformer_block.analysis_circuits import (
 )
 from llmkb.lab.topics.transformer_block.experiments import MODEL, REVERSE, TRAIN_FULL, TRAIN_QUICK, references
 from llmkb.lab.topics.transformer_block.names import EXACT, OPERATIONS, TOPIC
-from llmkb.lab.topics.transformer_block.text import circuit_case, surgery_summary, verdict
+from llmkb.lab.topics.transformer_block.text import circuit_case, surgery_summary, verdict, verdict_pair
 from llmkb.nn import GPT
 from llmkb.train import train
 
@@ -91,6 +91,12 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         }
         for op, d in details.items()
     ]
+    relabel = [op for op in ("swap_qk", "shuffle_heads") if op in details]
+    pairs = {
+        f"relabel_{when}": verdict_pair(*[(op, details[op][key]) for op in relabel], baseline, chance)
+        for when, key in (("trained", "trained_with"), ("after", "after_training"))
+        if len(relabel) == 2
+    }
     x, _ = task.make_batch(8, torch.Generator().manual_seed(tc.seed + 2))  # (8, T) held-out sequences
     return {
         **refs,
@@ -101,6 +107,7 @@ def surgery(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "table": kit.table(rows),
         "verdicts": kit.table(verdicts),
         "summary": surgery_summary(details),
+        "pairs": pairs,
         "curves": curves,
         "checks": _checks(base.model, trained, x, tc.seed, chance["loss"], details),
     }

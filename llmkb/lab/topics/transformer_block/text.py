@@ -8,10 +8,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmkb.lab.kit import join_names
+from llmkb.lab.kit import count_of, fmt, join_names
 from llmkb.lab.topics.transformer_block.analysis import kept_fraction, make_task
 
-__all__ = ["describe_task", "verdict", "compare_phrase", "surgery_summary", "number_range", "circuit_case"]
+__all__ = [
+    "circuit_case",
+    "compare_phrase",
+    "describe_task",
+    "number_range",
+    "surgery_summary",
+    "verdict",
+    "verdict_pair",
+]
+
+Metrics = Mapping[str, float]
 
 
 def describe_task(spec: Mapping[str, Any]) -> str:
@@ -23,10 +33,29 @@ def describe_task(spec: Mapping[str, Any]) -> str:
     return f"{name} ({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')})"
 
 
+def _judge(
+    metrics: Metrics, baseline: Metrics, chance: Metrics, match: float, fail: float, margin: float
+) -> tuple[str, float]:
+    """The verdict's kind (``worse``, ``beats``, ``matches``, ``fails``, ``degraded``) and the share kept."""
+    kept = kept_fraction(metrics["loss"], baseline["loss"], chance["loss"])
+    accuracy_counts = baseline["accuracy"] > 2 * chance["accuracy"]  # else accuracy says nothing here
+    if metrics["loss"] > (1.0 + margin) * chance["loss"]:
+        return "worse", kept
+    if kept >= match and (not accuracy_counts or metrics["accuracy"] >= match * baseline["accuracy"]):
+        return ("beats" if kept > 2 - match else "matches"), kept
+    if kept <= fail or (accuracy_counts and metrics["accuracy"] <= 2 * chance["accuracy"]):
+        return "fails", kept
+    return "degraded", kept
+
+
+def _pct(kept: float) -> str:
+    return fmt(100 * max(kept, 0.0), ".0f") + "%"
+
+
 def verdict(
-    metrics: Mapping[str, float],
-    baseline: Mapping[str, float],
-    chance: Mapping[str, float],
+    metrics: Metrics,
+    baseline: Metrics,
+    chance: Metrics,
     *,
     match: float = 0.95,
     fail: float = 0.1,
@@ -51,20 +80,73 @@ def verdict(
         fail: threshold for "fails".
         margin: relative excess over the chance loss that counts as "worse than chance".
     """
-    kept = kept_fraction(metrics["loss"], baseline["loss"], chance["loss"])
-    gain = (
-        f"keeps {100 * kept:.0f}% of the gain over chance"
-        if kept > 0
-        else "keeps none of the gain over chance"
-    )
-    accuracy_counts = baseline["accuracy"] > 2 * chance["accuracy"]  # else accuracy says nothing here
-    if metrics["loss"] > (1.0 + margin) * chance["loss"]:
-        return f"worse than chance (loss {metrics['loss']:.2f} > ln V = {chance['loss']:.2f})"
-    if kept >= match and (not accuracy_counts or metrics["accuracy"] >= match * baseline["accuracy"]):
-        return f"{'beats' if kept > 2 - match else 'matches'} the baseline ({gain})"
-    if kept <= fail or (accuracy_counts and metrics["accuracy"] <= 2 * chance["accuracy"]):
-        return f"fails: accuracy {metrics['accuracy']:.0%}, at chance level ({gain})"
+    kind, kept = _judge(metrics, baseline, chance, match, fail, margin)
+    gain = f"keeps {_pct(kept)} of the gain over chance" if kept > 0 else "keeps none of the gain over chance"
+    if kind == "worse":
+        return f"worse than chance (loss {fmt(metrics['loss'], '.2f')} > ln V = {fmt(chance['loss'], '.2f')})"
+    if kind in ("beats", "matches"):
+        return f"{kind} the baseline ({gain})"
+    if kind == "fails":
+        return f"fails: accuracy {fmt(metrics['accuracy'], '.0%')}, at chance level ({gain})"
     return f"degraded ({gain})"
+
+
+def verdict_pair(
+    first: tuple[str, Metrics],
+    second: tuple[str, Metrics],
+    baseline: Metrics,
+    chance: Metrics,
+    **thresholds: float,
+) -> str:
+    """The :func:`verdict` of two operations in one phrase, each part said once.
+
+    Two verdicts of the same kind share it (``"both worse than chance (losses 6.42 and 4.16 > ln V =
+    2.08)"``, ``"both match the baseline (each keeps 100% of the gain over chance)"``); two different
+    ones are named (``"swap_qk matches the baseline and shuffle_heads is degraded, keeping 100% and 28% of the
+    gain over chance"``).
+
+    Args:
+        first: ``(name, {"loss", "accuracy"})`` of one operation.
+        second: the same for the other.
+        baseline: ``{"loss", "accuracy"}`` of the baseline.
+        chance: the same for a uniform guess.
+        thresholds: ``match``, ``fail``, ``margin`` as for :func:`verdict`.
+    """
+    limits = {"match": 0.95, "fail": 0.1, "margin": 0.05, **thresholds}
+    (na, ma), (nb, mb) = first, second
+    (ka, kept_a), (kb, kept_b) = (_judge(m, baseline, chance, **limits) for m in (ma, mb))
+    ln_v = fmt(chance["loss"], ".2f")
+    if max(kept_a, kept_b) <= 0:
+        gains = "neither keeps any of the gain over chance"
+    elif _pct(kept_a) == _pct(kept_b):
+        gains = f"each keeps {_pct(kept_a)} of the gain over chance"
+    else:
+        gains = f"keeping {_pct(kept_a)} and {_pct(kept_b)} of the gain over chance"
+    if ka != kb:
+        one = {
+            "worse": lambda m: f"is worse than chance (loss {fmt(m['loss'], '.2f')} > ln V = {ln_v})",
+            "beats": lambda m: "beats the baseline",
+            "matches": lambda m: "matches the baseline",
+            "fails": lambda m: f"fails (accuracy {fmt(m['accuracy'], '.0%')}, at chance level)",
+            "degraded": lambda m: "is degraded",
+        }
+        if "worse" in (ka, kb):
+            return (
+                f"{na} {verdict(ma, baseline, chance, **limits) if ka != 'worse' else one[ka](ma)} and "
+                f"{nb} {verdict(mb, baseline, chance, **limits) if kb != 'worse' else one[kb](mb)}"
+            )
+        return f"{na} {one[ka](ma)} and {nb} {one[kb](mb)}, {gains}"
+    if ka == "worse":
+        return f"both worse than chance (losses {fmt(ma['loss'], '.2f')} and {fmt(mb['loss'], '.2f')} > ln V = {ln_v})"
+    if ka == "fails":
+        accuracy = f"{fmt(ma['accuracy'], '.0%')} and {fmt(mb['accuracy'], '.0%')}"
+        return f"both fail: accuracy {accuracy}, at chance level ({gains})"
+    head = {
+        "beats": "both beat the baseline",
+        "matches": "both match the baseline",
+        "degraded": "both degraded",
+    }
+    return f"{head[ka]} ({gains})"
 
 
 def compare_phrase(
@@ -81,9 +163,9 @@ def compare_phrase(
     """
     rel = (value - reference) / max(abs(reference), 1e-12)
     if abs(rel) <= tolerance:
-        return f"about the same (within {100 * tolerance:.0f}%)"
+        return f"about the same (within {fmt(tolerance, '.0%')})"
     better = (rel < 0) == lower_is_better
-    return f"{abs(rel):.0%} {'lower' if rel < 0 else 'higher'} ({'better' if better else 'worse'})"
+    return f"{fmt(abs(rel), '.0%')} {'lower' if rel < 0 else 'higher'} ({'better' if better else 'worse'})"
 
 
 def surgery_summary(details: Mapping[str, Mapping[str, str]]) -> str:
@@ -93,8 +175,9 @@ def surgery_summary(details: Mapping[str, Mapping[str, str]]) -> str:
     kept = [op for op, d in details.items() if d["trained_verdict"].startswith(("matches", "beats"))]
     n = len(details)
     return (
-        f"applied after training, {len(broken)} of {n} operations leave the model no better than chance; "
-        f"switched on from the start of training, {len(kept)} of {n} match or beat the baseline"
+        f"applied after training, {count_of(len(broken), n, 'operation', verb=('leaves', 'leave'))} the model "
+        "no better than chance; switched on from the start of training, "
+        f"{count_of(len(kept), n, 'operation', verb=('matches or beats', 'match or beat'))} the baseline"
         + (f" ({join_names(kept)})." if kept else ".")
     )
 
