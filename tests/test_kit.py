@@ -16,19 +16,19 @@ from llmkb.lab.kit import tables as kit_tables
 @pytest.mark.parametrize(
     ("x", "spec", "out"),
     [
-        (-0.0, ".3f", "0.000"),  # the entropy of a one-hot distribution, as torch computes it
-        (0.0, ".3f", "0.000"),
+        (-0.0, ".3f", "0"),  # the entropy of a one-hot distribution, as torch computes it
+        (0.0, ".3f", "0"),
         (0, "", "0"),
         (-0.0, ".0%", "0%"),
-        (-0.0, "", "0.0"),
-        (-0.0, "+.2f", "+0.00"),
-        (-0.0001, ".3f", "0.000"),  # rounds to zero: no sign
+        (-0.0, "", "0"),
+        (-0.0, "+.2f", "0"),
+        (-0.0001, ".3f", "0"),  # rounds to zero: no sign, no false precision
         (-0.004, ".0%", "0%"),
         (-1e-12, ".1e", "-1.0e-12"),  # an exponent keeps a real sign
         (-0.25, ".2f", "-0.25"),
         (1234.5, ",.0f", "1,234"),
-        (np.float64(-0.0), ".2f", "0.00"),
-        (np.float32(-1e-9), ".2f", "0.00"),
+        (np.float64(-0.0), ".2f", "0"),
+        (np.float32(-1e-9), ".2f", "0"),
         ("text", "", "text"),
         (True, "", "True"),
     ],

@@ -44,8 +44,11 @@ def show_figure(result: Result, name: str) -> None:
         plt.close(fig)
         src = f' src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"'
     try:
+        from IPython import get_ipython
         from IPython.display import HTML, display
     except ImportError:  # a plain Python run of the notebook script: nothing to display
+        return
+    if get_ipython() is None:  # IPython installed but not running (``python lab.py``): nothing to display
         return
     alt = html.escape(spec.caption or f"{result.name}: {name}", quote=True)
     ref = html.escape(f"{result.name}::{name}", quote=True)

@@ -68,10 +68,12 @@ class PlaceholderError(ValueError):
 
 
 def _fmt(value: Any, fmt: str) -> str:
+    from llmkb.lab.kit.numbers import fmt as kit_fmt  # no negative zero, the labs' own formatting
+
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     try:
-        return format(value, fmt) if fmt else str(value)
+        return kit_fmt(value, fmt) if fmt else str(value)
     except (TypeError, ValueError) as exc:
         raise PlaceholderError(f"cannot format {value!r} with {fmt!r}: {exc}") from None
 

@@ -23,9 +23,9 @@ def is_number(v: Any) -> bool:
 
 
 def fmt(x: Any, spec: str = "") -> str:
-    """``format(x, spec)`` without a negative zero: a value whose formatted digits are all zeros (``-0.0``
-    itself, or ``-0.0001`` at three decimals) loses its minus sign. Anything that is not a real number is
-    formatted as it is.
+    """``format(x, spec)``, except that a number whose formatted digits are all zeros (``0.0``, ``-0.0``,
+    ``-0.0001`` at three decimals) is written ``0`` (``0%`` for a percentage): never ``-0.000``, and no
+    precision that a zero does not have. Anything that is not a real number is formatted as it is.
 
     Args:
         x: the value.
@@ -35,15 +35,15 @@ def fmt(x: Any, spec: str = "") -> str:
         ```python
         from llmkb.lab.kit import fmt
 
-        assert fmt(-0.0, ".3f") == "0.000" and fmt(-0.004, ".0%") == "0%"
-        assert fmt(-0.0001, ".3f") == "0.000" and fmt(-0.25, ".2f") == "-0.25"
+        assert fmt(-0.0, ".3f") == "0" and fmt(-0.004, ".0%") == "0%"
+        assert fmt(0.0004, ".3f") == "0" and fmt(-0.25, ".2f") == "-0.25"
         ```
     """
-    if not is_number(x):
-        return format(x, spec)
     out = format(x, spec)
-    if out.startswith("-") and not any(c in "123456789" for c in out.split("e")[0].split("E")[0]):
-        out = ("+" if "+" in spec else "") + out[1:]
+    if not is_number(x):
+        return out
+    if not any(c in "123456789" for c in out.split("e")[0].split("E")[0]):
+        return "0%" if out.endswith("%") else "0"
     return out
 
 
