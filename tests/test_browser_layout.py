@@ -1,6 +1,7 @@
-"""The reading experience on a desktop (1280 px) and a phone (390 px), light and dark: no page scrolls
-sideways, every image has alt text, every lab figure shows the file for the reader's palette with its smallest
-text at least 11 px, and opens full size."""
+"""The reading experience on a desktop (1280 px) and a phone (390 px), light and dark: every page loads (HTTP
+200) with no console error and no request to another host, no page scrolls sideways, every image has alt text,
+every lab figure shows the file for the reader's palette with its smallest text at least 11 px, and opens full
+size."""
 
 from __future__ import annotations
 
@@ -79,7 +80,18 @@ def test_every_page_fits_and_its_figures_read(built_site, server_url, browser, v
     context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    foreign: list[str] = []  # requests to any other host: the site serves everything itself
+    origin = server_url.split("/", 3)[:3]
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "request",
+        lambda req: (
+            None
+            if req.url.startswith(("/".join(origin), "data:", "blob:", "about:"))
+            else foreign.append(req.url)
+        ),
+    )
     problems: list[str] = []
     n_figs = 0
     try:
@@ -88,6 +100,7 @@ def test_every_page_fits_and_its_figures_read(built_site, server_url, browser, v
         for rel in pages:
             resp = page.goto(server_url + rel, wait_until="load")
             assert resp is not None and resp.status == 200, rel
+            assert page.locator("article").count() >= 1, rel
             m = page.evaluate(_MEASURE)
             assert m["scheme"] == ("slate" if scheme == "dark" else "default"), rel
             if m["overflow"] > 0:
@@ -113,7 +126,9 @@ def test_every_page_fits_and_its_figures_read(built_site, server_url, browser, v
     finally:
         context.close()
     assert not problems, "\n".join(problems)
-    assert n_figs >= 20 and not errors, errors
+    assert not errors, f"console errors: {errors}"
+    assert not foreign, f"requests to other hosts: {foreign}"
+    assert n_figs >= 20
 
 
 def test_figure_facts_on_the_page_are_the_files_own(built_site):
