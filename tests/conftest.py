@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Make ``--dist loadgroup`` group again: pytest-xdist 3.8 tags a grouped test by setting
     ``item._nodeid``, which pytest 9 no longer reads, so the "site" tests were spread over both workers and
     each built the whole site. Tag the node id pytest 9 does read (a no-op where xdist's tag took)."""
-    if config.getoption("dist", default="no") != "loadgroup":
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
         return
     from _pytest.nodeid import coerce_node_id
 

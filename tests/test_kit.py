@@ -123,12 +123,12 @@ def test_formats_and_decimals():
     assert text_table(t, formats={"share": ".1%"}).splitlines()[2:] == [
         "    1  12.3%",
         "  2.5  50.0%",
-        "1,234   0.0%",
+        "1,234     0%",  # a zero share is written 0% (kit.fmt)
     ]
     assert text_table(t, decimals=2).splitlines()[2:] == [
         "    1.00   0.12",
         "    2.50   0.50",
-        "1,234.50   0.00",
+        "1,234.50      0",
     ]
 
 
