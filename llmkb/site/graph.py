@@ -107,7 +107,7 @@ def _extent(
         x, y = pos[n]
         half = len(str(d["title"])) * _CHAR_EM * font / 2 + 8
         x0, x1 = min(x0, x - half), max(x1, x + half)
-        y0, y1 = min(y0, y - 24), max(y1, y + 24 + 1.5 * font)
+        y0, y1 = min(y0, y - font - 8), max(y1, y + 2.5 * font + 6)
     return round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)
 
 
@@ -135,11 +135,13 @@ def to_svg(
     font, _ = label_font(g, pos, width, height)
     x0, y0, x1, y1 = _extent(g, pos, width, height, font)
     min_width = round((x1 - x0) * MIN_LABEL_PX / font)  # narrower, labels would shrink under MIN_LABEL_PX
+    r, number = round(font, 1), round(0.92 * font, 1)  # the node's circle holds its number at label size
     parts = [
         f'<svg class="llmkb-graph" viewBox="{x0} {y0} {x1 - x0} {y1 - y0}" role="img" '
         f'aria-label="Knowledge graph of the topics" xmlns="http://www.w3.org/2000/svg" '
         f'style="min-width: {min_width}px" data-label-units="{font}">',
-        '<defs><marker id="llmkb-arrow" viewBox="0 0 10 10" refX="24" refY="5" markerWidth="7" '
+        # the arrow head stops at the node's circle (marker units: 7 × the 1.6 stroke over a 10-unit box)
+        f'<defs><marker id="llmkb-arrow" viewBox="0 0 10 10" refX="{round(10 + r / 1.12)}" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
     ]
     for u, v, d in sorted(g.edges(data=True)):
@@ -157,9 +159,10 @@ def to_svg(
             f'<g class="llmkb-node" role="link" tabindex="0" data-href="{e(href_of(n))}" data-id="{e(n)}" '
             f'data-neighbors="{e(neighbors)}">'
             f"<title>{e(d['title'])}: {e(d['summary'])}</title>"
-            f'<circle cx="{x}" cy="{y}" r="16"/>'
-            f'<text class="llmkb-node-number" x="{x}" y="{y + 4}" text-anchor="middle">{d["number"]}</text>'
-            f'<text class="llmkb-node-label" x="{x}" y="{y + 18 + font}" text-anchor="middle" '
+            f'<circle cx="{x}" cy="{y}" r="{r}"/>'
+            f'<text class="llmkb-node-number" x="{x}" y="{round(y + 0.33 * number, 1)}" text-anchor="middle" '
+            f'font-size="{number}">{d["number"]}</text>'
+            f'<text class="llmkb-node-label" x="{x}" y="{round(y + r + font, 1)}" text-anchor="middle" '
             f'font-size="{font}">{e(d["title"])}</text>'
             "</g>"
         )
