@@ -24,7 +24,7 @@ _MEASURE = """() => {
     const shown = Array.from(f.querySelectorAll("a.llmkb-figure-link")).filter((a) => a.offsetParent !== null);
     const img = shown.length ? shown[0].querySelector("img") : null;
     return {
-      shown: shown.map((a) => a.className),
+      shown: shown.map((a) => (a.classList.contains("llmkb-figure-dark") ? "dark" : "light")),
       href: shown.length ? new URL(shown[0].href, location.href).pathname : null,
       src: img ? img.getAttribute("src") : null,
       width: img ? img.clientWidth : 0,
@@ -46,10 +46,6 @@ def _pages(built_site) -> list[str]:
         rel = p.parent.relative_to(built_site.dir).as_posix()
         out.append("" if rel == "." else rel + "/")
     return out
-
-
-def _has_figures(built_site, rel: str) -> bool:
-    return 'class="llmkb-figure' in (built_site.dir / rel / "index.html").read_text(encoding="utf-8")
 
 
 def _text_px(fig: dict) -> float:
@@ -74,61 +70,76 @@ def _open_full_size(page, index: int) -> None:
     assert page.locator(".llmkb-lightbox").count() == 0
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_every_page_fits_and_its_figures_read(built_site, server_url, browser, viewport, scheme):
-    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
+COMBOS = [("desktop", "light"), ("phone", "light"), ("phone", "dark"), ("desktop", "dark")]
+
+_SHOW = """(scheme) => {
+  document.body.setAttribute("data-md-color-scheme", scheme);
+  return new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(ok, 50))));
+}"""
+
+
+def _check(built_site, rel: str, m: dict, viewport: str, scheme: str) -> list[str]:
+    """What is wrong with one page as measured at one width in one palette."""
+    out = []
+    if m["overflow"] > 0:
+        out.append(f"{rel} [{viewport} {scheme}]: page {m['overflow']} px wider than the screen")
+    out += [f"{rel}: image without alt text: {src}" for src in m["noAlt"]]
+    for i, fig in enumerate(m["figs"]):
+        if fig["shown"] != [scheme]:
+            out.append(f"{rel} [{viewport} {scheme}]: figure {i} shows {fig['shown']}")
+            continue
+        px = _text_px(fig)
+        if px < style.MIN_TEXT_PX - 0.05:
+            out.append(f"{rel} [{viewport} {scheme}]: figure {fig['src']}: smallest text {px:.1f} px")
+        if not (built_site.root / fig["href"].lstrip("/")).is_file():  # Material makes hrefs absolute
+            out.append(f"{rel}: figure link {fig['href']} leads nowhere")
+        if viewport == "desktop" and fig["frame"] < style.COLUMN_PX:
+            out.append(f"{rel}: column {fig['frame']} px, the figure rule assumes {style.COLUMN_PX}")
+    return out
+
+
+def test_every_page_fits_and_its_figures_read(built_site, server_url, browser):
+    """Each page is loaded once (desktop, light) and then looked at on a phone and in the dark palette by
+    resizing the window and switching Material's palette attribute, as a reader turning a phone or the
+    palette toggle does (the widget tests load each width and palette afresh)."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme="light")
     page = context.new_page()
     errors: list[str] = []
     foreign: list[str] = []  # requests to any other host: the site serves everything itself
-    origin = server_url.split("/", 3)[:3]
+    origin = "/".join(server_url.split("/", 3)[:3])
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on(
         "request",
         lambda req: (
-            None
-            if req.url.startswith(("/".join(origin), "data:", "blob:", "about:"))
-            else foreign.append(req.url)
+            None if req.url.startswith((origin, "data:", "blob:", "about:")) else foreign.append(req.url)
         ),
     )
     problems: list[str] = []
     n_figs = 0
     try:
-        # layout is the same in both palettes: the dark runs look at the pages that show figures
-        pages = [r for r in _pages(built_site) if scheme == "light" or _has_figures(built_site, r)]
-        for rel in pages:
+        for rel in _pages(built_site):
+            page.set_viewport_size(VIEWPORTS["desktop"])
             resp = page.goto(server_url + rel, wait_until="load")
             assert resp is not None and resp.status == 200, rel
             assert page.locator("article").count() >= 1, rel
-            m = page.evaluate(_MEASURE)
-            assert m["scheme"] == ("slate" if scheme == "dark" else "default"), rel
-            if m["overflow"] > 0:
-                problems.append(f"{rel}: page {m['overflow']} px wider than the screen")
-            problems += [f"{rel}: image without alt text: {src}" for src in m["noAlt"]]
-            for i, fig in enumerate(m["figs"]):
-                n_figs += 1
-                if fig["shown"] != [f"llmkb-figure-link llmkb-figure-{scheme}"]:
-                    problems.append(f"{rel}: figure {i} shows {fig['shown']} in {scheme}")
-                    continue
-                px = _text_px(fig)
-                if px < style.MIN_TEXT_PX - 0.05:
-                    problems.append(f"{rel}: figure {fig['src']}: smallest text {px:.1f} px")
-                on_disk = built_site.root / fig["href"].lstrip("/")  # Material makes hrefs absolute
-                if not on_disk.is_file():
-                    problems.append(f"{rel}: figure link {fig['href']} leads nowhere")
-                if viewport == "desktop" and fig["frame"] < style.COLUMN_PX:
-                    problems.append(
-                        f"{rel}: column {fig['frame']} px, the figure rule assumes {style.COLUMN_PX}"
-                    )
-            if m["figs"] and (viewport, scheme) in (("desktop", "light"), ("phone", "dark")):
-                _open_full_size(page, len(m["figs"]) - 1)  # every figure is a link to its file (above)
+            assert page.evaluate("document.body.dataset.mdColorScheme") == "default", rel
+            # a page without figures (the API reference: long, figure-less) is the same in both palettes
+            has_figs = page.locator("figure.llmkb-figure").count() > 0
+            for viewport, scheme in COMBOS if has_figs else COMBOS[:2]:
+                page.set_viewport_size(VIEWPORTS[viewport])
+                page.evaluate(_SHOW, "slate" if scheme == "dark" else "default")
+                m = page.evaluate(_MEASURE)
+                problems += _check(built_site, rel, m, viewport, scheme)
+                n_figs += len(m["figs"])
+                if m["figs"] and (viewport, scheme) in (("desktop", "light"), ("phone", "dark")):
+                    _open_full_size(page, len(m["figs"]) - 1)  # every figure is a link to its file (above)
     finally:
         context.close()
     assert not problems, "\n".join(problems)
     assert not errors, f"console errors: {errors}"
     assert not foreign, f"requests to other hosts: {foreign}"
-    assert n_figs >= 20
+    assert n_figs >= 4 * 20  # each lab figure, counted once per width and palette
 
 
 def test_figure_facts_on_the_page_are_the_files_own(built_site):
