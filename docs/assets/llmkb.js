@@ -109,7 +109,23 @@
     });
   }
   function initAll() { initGraph(document); initWidgets(document); initFigures(document); initScrollHints(document); }
+  let probe = null;
   window.llmkb = {
+    /** [r, g, b, a] (0..255, alpha 0..1) of any CSS colour a canvas accepts. */
+    rgba: function (color) {
+      if (!probe) probe = document.createElement("canvas").getContext("2d");
+      probe.fillStyle = "#000";
+      probe.fillStyle = color;
+      const v = probe.fillStyle;
+      if (v[0] === "#") return [parseInt(v.slice(1, 3), 16), parseInt(v.slice(3, 5), 16), parseInt(v.slice(5, 7), 16), 1];
+      const n = v.match(/[\d.]+/g).map(Number);
+      return [n[0], n[1], n[2], n.length > 3 ? n[3] : 1];
+    },
+    /** WCAG relative luminance of an [r, g, b] colour (0..255). */
+    luminance: function (c) {
+      const f = function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); };
+      return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+    },
     register: function (name, init) { registry[name] = init; initWidgets(document); },
     /** Add a <style id=id> with css to the document head once (widgets ship their own styles). */
     injectStyle: function (id, css) {
