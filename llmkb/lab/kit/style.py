@@ -117,29 +117,6 @@ def paper() -> str:
     return str(matplotlib.rcParams["axes.facecolor"])
 
 
-def smallest_font_pt(fig: Any) -> float:
-    """The smallest font size, in points, of any visible non-empty text in a matplotlib figure."""
-    from matplotlib.text import Text
-
-    sizes = [
-        float(t.get_fontsize())
-        for t in fig.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and _drawn_in(t, fig)
-    ]
-    return min(sizes) if sizes else float(matplotlib.rcParams["font.size"])
-
-
-def _drawn_in(t: Any, fig: Any) -> bool:
-    """Whether a text artist is drawn: visible all the way up (a hidden axis hides its tick labels)."""
-    a = t
-    while a is not None and a is not fig:
-        if not a.get_visible():
-            return False
-        a = getattr(a, "axes", None) if a is t else None
-    axes = getattr(t, "axes", None)
-    return axes is None or axes.get_visible()
-
-
 def text_px(min_font_pt: float, width_in: float, column_px: float = COLUMN_PX) -> float:
     """CSS px of a figure's smallest text when the figure is shown in a column ``column_px`` wide.
 
@@ -161,7 +138,7 @@ def check_readable(min_font_pt: float, width_in: float, what: str) -> None:
     """Raise ``ValueError`` if ``what``'s smallest text is under :data:`MIN_TEXT_PX` at the page column.
 
     Args:
-        min_font_pt: the figure's smallest font size (:func:`smallest_font_pt`).
+        min_font_pt: the figure's smallest font size (measured from its SVG: :func:`llmkb.lab.render.svg_facts`).
         width_in: the saved figure's width in inches (after the tight bounding box).
         what: the figure's name, for the message.
     """
