@@ -143,7 +143,7 @@ def test_html_table_escapes_every_cell_and_header():
 
 
 def test_show_table_prints_text_outside_a_notebook(capsys):
-    assert kit_tables._in_notebook() is False  # pytest is not a Jupyter kernel
+    assert kit_tables.in_notebook() is False  # pytest is not a Jupyter kernel
     show_table(T, caption="losses")
     assert capsys.readouterr().out == "losses\n" + text_table(T) + "\n"
 
@@ -152,7 +152,7 @@ def test_show_table_displays_html_in_a_notebook(monkeypatch, capsys):
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(kit_tables, "_in_notebook", lambda: True)
+    monkeypatch.setattr(kit_tables, "in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", shown.append)
     show_table(T, formats={"loss": ".2f"}, caption="losses")
     assert capsys.readouterr().out == ""

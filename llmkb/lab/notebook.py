@@ -6,6 +6,7 @@ import os
 
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import style
+from llmkb.lab.kit.tables import in_notebook
 from llmkb.lab.registry import get_figure
 
 __all__ = ["FIGURE_REFS_ENV", "show_figure"]
@@ -33,6 +34,8 @@ def show_figure(result: Result, name: str) -> None:
     import io
 
     spec = get_figure(result.name, name)
+    if not in_notebook():  # a plain Python run of the notebook script (``python lab.py``): nothing to display
+        return
     src = ""
     if not os.environ.get(FIGURE_REFS_ENV):
         import matplotlib.pyplot as plt
@@ -43,13 +46,8 @@ def show_figure(result: Result, name: str) -> None:
             fig.savefig(buf, format="png", metadata={"Software": None})
         plt.close(fig)
         src = f' src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode("ascii")}"'
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:  # a plain Python run of the notebook script: nothing to display
-        return
-    if get_ipython() is None:  # IPython installed but not running (``python lab.py``): nothing to display
-        return
+    from IPython.display import HTML, display
+
     alt = html.escape(spec.caption or f"{result.name}: {name}", quote=True)
     ref = html.escape(f"{result.name}::{name}", quote=True)
     display(HTML(f'<img class="llmkb-lab-figure" alt="{alt}" data-llmkb-figure="{ref}"{src}>'))

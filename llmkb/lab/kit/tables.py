@@ -205,7 +205,7 @@ def html_table(
     return f'<table class="llmkb-lab-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
     """Whether the code runs in a Jupyter kernel (where ``display`` renders HTML), not a plain interpreter."""
     try:
         from IPython import get_ipython
@@ -232,7 +232,7 @@ def show_table(
         decimals: fixed decimals for floats without a format; see :func:`text_table`.
         caption: a line above the table.
     """
-    if _in_notebook():
+    if in_notebook():
         from IPython.display import HTML, display
 
         display(HTML(html_table(data, formats=formats, sig=sig, decimals=decimals, caption=caption)))
