@@ -288,7 +288,8 @@ def test_norm_layers_follow_the_config() -> None:
 def test_shared_preset_is_a_hugging_face_llama(n_kv_heads: int | None) -> None:
     """The shared model's architecture (RoPE, RMSNorm, SwiGLU, no biases, tied embeddings) is Llama's: with
     the same weights, ``LlamaForCausalLM`` of Hugging Face gives the same logits."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from hfkit import llama_config
+    from transformers import LlamaForCausalLM
 
     from llmkb.nn import GPT
 
@@ -298,14 +299,8 @@ def test_shared_preset_is_a_hugging_face_llama(n_kv_heads: int | None) -> None:
     with torch.no_grad():
         for p in ours.parameters():  # random gains too, so the norms' weights are exercised
             p.add_(0.05 * torch.randn_like(p))
-    hf_config = LlamaConfig(
-        vocab_size=cfg.vocab_size,
-        hidden_size=cfg.d_model,
-        intermediate_size=cfg.ffn_dim,
-        num_hidden_layers=cfg.n_layers,
-        num_attention_heads=cfg.n_heads,
-        num_key_value_heads=cfg.kv_heads,
-        max_position_embeddings=cfg.max_seq_len,
+    hf_config = llama_config(
+        cfg,
         rms_norm_eps=cfg.norm_eps,
         rope_theta=cfg.rope_base,
         hidden_act="silu",

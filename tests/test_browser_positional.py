@@ -94,13 +94,7 @@ def test_widget_plays_scrubs_switches_and_rotates(built_site, server_url, watche
 
     # dragging rotates the view
     _remember(page)
-    box = widget.locator("canvas").bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 80, y + 30, steps=5)
-    page.mouse.up()
+    wk.drag(page, f"{WIDGET} canvas", 80, 30)
     _wait_for_new_pixels(page)
     watched.check()
 
@@ -157,13 +151,7 @@ def test_widget_fits_reads_and_follows_the_palette(built_site, server_url, brows
         # the θ labels hang off points of the rotating scene: a drag moves them, and they stay in the canvas
         before = json.loads(_attr(page, "labels"))
         assert len(before) == 8
-        box = page.locator(canvas).bounding_box()
-        assert box is not None
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 120, y + 40, steps=6)
-        page.mouse.up()
+        wk.drag(page, canvas, 120, 40, steps=6)
         page.wait_for_function(
             f"document.querySelector('{WIDGET}').dataset.labels !== {json.dumps(json.dumps(before))}",
             timeout=5000,

@@ -367,7 +367,8 @@ def test_weights_overtaking_batch_and_decode_intensity():
 
 
 def test_public_configs_match_hugging_face_parameter_counts():
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from hfkit import llama_config
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaForCausalLM
 
     def hf_count(model: torch.nn.Module) -> int:
         return sum(p.numel() for p in model.parameters())  # tied weights are counted once
@@ -378,16 +379,7 @@ def test_public_configs_match_hugging_face_parameter_counts():
     assert count_parameters(gpt2) == hf_count(hf) and gpt2.max_seq_len == GPT2Config().n_positions
     for name in ("Llama-2-7B", "Llama-3-8B"):
         c = GPTConfig.from_dict(N.PUBLIC_CONFIGS[name])
-        hf_cfg = LlamaConfig(
-            vocab_size=c.vocab_size,
-            hidden_size=c.d_model,
-            intermediate_size=c.ffn_dim,
-            num_hidden_layers=c.n_layers,
-            num_attention_heads=c.n_heads,
-            num_key_value_heads=c.kv_heads,
-            max_position_embeddings=c.max_seq_len,
-            tie_word_embeddings=False,
-        )
+        hf_cfg = llama_config(c, tie_word_embeddings=False)
         with torch.device("meta"):
             hf = LlamaForCausalLM(hf_cfg)
         assert count_parameters(c) == hf_count(hf), name

@@ -51,6 +51,17 @@ def device_page(browser, server_url: str, device: str) -> Iterator[Watched]:
         context.close()
 
 
+def drag(page, selector: str, dx: float, dy: float, steps: int = 5) -> None:
+    """Press the mouse at the centre of ``selector`` and move it by (``dx``, ``dy``) before releasing."""
+    box = page.locator(selector).bounding_box()
+    assert box is not None, selector
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=steps)
+    page.mouse.up()
+
+
 def schemes(device: str) -> tuple[str, str]:
     """The scheme ``device`` opens in, then the one the toggle switches to."""
     first = DEVICES[device]["color_scheme"]

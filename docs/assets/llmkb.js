@@ -142,8 +142,6 @@
       if (text !== undefined) e.textContent = text;
       return e;
     },
-    /** Re-check every sideways-scrolling element's hint (after a palette switch or a layout change). */
-    updateScrollHints: function () { document.querySelectorAll(SCROLLERS).forEach(updateHint); },
     fetchJSON: function (url) {
       return fetch(url).then(function (r) {
         if (!r.ok) throw new Error("llmkb: " + url + " -> HTTP " + r.status);
