@@ -7,7 +7,11 @@ PROFILE ?= full
 TOPIC ?=
 HOST ?= 127.0.0.1:8000
 STAMP := $(VENV)/.llmkb-installed
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode goes to one folder in the venv, never into the source tree (mkdocs serve watches it): pip skips
+# compiling the whole of site-packages at install (about a minute on two cores), and each module is compiled
+# once, the first time anything imports it, then reused by every later process (tests, builds, kernels).
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: install serve site lab test lint chromium clean distclean help
@@ -25,7 +29,7 @@ $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (Debian: apt-get install npm)" >&2; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-compile -c requirements.lock -e '.[dev]'
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 

@@ -138,7 +138,9 @@ def substitute(
             if fn == "html":
                 value = lookup(args[0], args[1])
                 if not isinstance(value, str):
-                    raise PlaceholderError(f"{m.group(0)}: lab.html needs a string, got {type(value).__name__}")
+                    raise PlaceholderError(
+                        f"{m.group(0)}: lab.html needs a string, got {type(value).__name__}"
+                    )
                 return f'<div class="{QUICK_CLASS}" title="{QUICK_TITLE}">{value}</div>' if q else value
             if fn == "text":
                 value = html.escape(str(lookup(args[0], args[1])))

@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 log = get_plugin_logger(__name__)
 
 _REFERENCE_SKIP = {"cli", "commands", "site", "errors", "bench"}
+_REFERENCE_NO_SOURCE = {"lab"}
+"""Reference pages listed without source code: the lab's experiments are read on the topic pages and in the
+notebooks, and their listings made up most of the reference's bytes, growing with every topic (slow to build,
+slow to load)."""
 _DATA_URL = re.compile(
     r"\{\{\s*lab\.data_url\(\s*(['\"])(?P<exp>.+?)\1\s*,\s*(['\"])(?P<path>.+?)\3\s*\)\s*\}\}"
 )
@@ -158,7 +162,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         if self.config.math_font:
             font = root / self.config.math_font
             if not font.is_file():
-                raise PluginError(f"llmkb: the math font {font} is missing; run `make install` (it runs npm ci)")
+                raise PluginError(
+                    f"llmkb: the math font {font} is missing; run `make install` (it runs npm ci)"
+                )
             self.math_font = font
             if "assets/fonts/math.css" not in [str(s) for s in config.extra_css]:
                 config.extra_css.append("assets/fonts/math.css")
@@ -232,10 +238,14 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         if self.math_font is not None:
             fonts = "assets/fonts"
             files.append(File.generated(config, f"{fonts}/math.css", content=MATH_CSS))
-            files.append(File.generated(config, f"{fonts}/noto-sans-math.woff2", abs_src_path=str(self.math_font)))
+            files.append(
+                File.generated(config, f"{fonts}/noto-sans-math.woff2", abs_src_path=str(self.math_font))
+            )
             lic = self.math_font.parent.parent / "LICENSE"
             if lic.is_file():
-                files.append(File.generated(config, f"{fonts}/noto-sans-math-LICENSE.txt", abs_src_path=str(lic)))
+                files.append(
+                    File.generated(config, f"{fonts}/noto-sans-math-LICENSE.txt", abs_src_path=str(lic))
+                )
         self._run_labs(files, config)
         for t in self.topics.values():
             f = files.get_file_from_path(t.src_uri)
@@ -270,6 +280,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         for m in mods:
             lines.append(f"- [`llmkb.{m}`]({m}.md)")
             body = f"# `llmkb.{m}`\n\n::: llmkb.{m}\n"
+            if m in _REFERENCE_NO_SOURCE:
+                body += "    options:\n      show_source: false\n"
             files.append(File.generated(config, f"reference/{m}.md", content=body))
         files.append(File.generated(config, "reference/index.md", content="\n".join(lines) + "\n"))
 
