@@ -212,9 +212,7 @@ def script_rows(tok: BPETokenizer, texts: Mapping[str, str], reference: str) -> 
                 "tokens": len(ids),
                 "tokens_per_char": len(ids) / len(text),
                 "vs_english": len(ids) / base,
-                "letter_bytes": Counter(len(c.encode("utf-8")) for c in text if c.isalpha()).most_common(1)[
-                    0
-                ][0],
+                "letter_bytes": _usual_letter_bytes(text),
                 "bytes_only": all(i < 256 for i in ids),
             }
         )
