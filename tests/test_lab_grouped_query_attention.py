@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import table_rows
