@@ -82,7 +82,11 @@ def test_phrases_follow_the_numbers():
     calm = [{**p, "regime": "overhead-bound"} for p in pts]
     assert X.regime_phrase(calm, "w") == "overhead-bound at all 6 points timed"
     s = X.speedup(pts, "w", 32, 4)
-    assert s["ratio"] == 4.0 and s["cache_ratio"] == 4.0 and s["phrase"] == "4.00× the tokens/s of MHA"
+    assert (
+        s["ratio"] == 4.0
+        and s["cache_ratio"] == 4.0
+        and s["phrase"] == "decodes at 4.00× the tokens/s of MHA"
+    )
     rows = [{"attention": "MHA", "mean": 2.0, "sd": 0.01, "n": 3}, {"attention": "MQA", "mean": 2.1, "sd": 0.02, "n": 3},
             {"attention": "GQA-2", "mean": 2.005, "sd": 0.02, "n": 3}]  # fmt: skip
     assert X.frontier_phrase(rows) == (
@@ -92,6 +96,8 @@ def test_phrases_follow_the_numbers():
     up = [{"target": "MQA", "method": "mean", "converted": 3.0, "uptrained": 2.2},
           {"target": "MQA", "method": "first", "converted": 3.5, "uptrained": 2.1}]  # fmt: skip
     assert X.uptrain_phrase(up) == "to MQA, mean-pooling starts lower and picking the first head ends lower"
+    up[1]["uptrained"] = 2.3
+    assert X.uptrain_phrase(up) == "to MQA, mean-pooling starts lower and still ends lower"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -115,7 +121,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
     quality = Result(
         N.QUALITY, "quick", "test", root / "grouped-query-attention-quality", out[N.QUALITY], ran=True
     )
-    up_cfg = {"targets": [2, 1], "fraction": 1.0, "eval_every": 1}
+    up_cfg = {"targets": [2, 1], "fraction": 1.0, "eval_every": 1, "lr": 3e-3}
     out[N.UPTRAIN] = _run(N.UPTRAIN, up_cfg, root, {N.QUALITY: quality})
     return out
 

@@ -28,6 +28,7 @@ __all__ = [
     "kv_share",
     "recovery",
     "seed_stats",
+    "unigram_loss",
     "variant_label",
     "weight_bytes",
 ]
@@ -85,6 +86,17 @@ def heldout_loss(model: GPT, windows: torch.Tensor) -> float:
     loss = float(per_position_loss(model, windows).mean())
     model.train(was_training)
     return loss
+
+
+def unigram_loss(train_ids: torch.Tensor, windows: torch.Tensor, vocab_size: int) -> float:
+    """Held-out loss (nats) of predicting every token from training-set frequencies alone, no context.
+
+    ``p(x) = (n_x + 1) / (N + V)`` (add-one smoothing) and the loss is ``-mean ln p`` over the targets
+    ``windows[:, 1:]``: the level a model must beat to use any context at all.
+    """
+    counts = torch.bincount(train_ids, minlength=vocab_size).double() + 1.0  # (V,)
+    logp = (counts / counts.sum()).log()
+    return float(-logp[windows[:, 1:]].mean())
 
 
 def recovery(converted: float, uptrained: float, original: float) -> float:

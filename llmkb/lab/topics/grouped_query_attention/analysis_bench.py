@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
 import time
+from collections.abc import Mapping
 
 import torch
 
@@ -38,28 +38,43 @@ def checked_cache(model: GPT, batch: int, capacity: int) -> KVCache:
 
 
 @torch.no_grad()
-def decode_seconds(model: GPT, batch: int, context: int, steps: int, warmup: int = 1) -> tuple[float, int]:
-    """Median seconds of one cached decode step of ``batch`` sequences at ``context`` cached positions.
+def decode_seconds(
+    models: Mapping[int, GPT], batch: int, context: int, rounds: int
+) -> dict[int, tuple[float, int]]:
+    """Fastest of ``rounds`` cached decode steps of each model, ``batch`` sequences at ``context`` positions.
+
+    The models take turns step by step, so a slow moment of a shared machine hits them all alike, and the
+    minimum is kept: interference only ever adds time. A first untimed step reads each cache once.
+
+    Args:
+        models: ``{key: model}``, e.g. one per number of key/value heads.
+        batch: sequences decoded together.
+        context: cached positions before the first timed step.
+        rounds: timed steps per model.
 
     Returns:
-        ``(seconds per step, bytes of the cache)``.
+        ``{key: (seconds per step, bytes of its cache)}``.
     """
-    model.eval()
-    cache = checked_cache(model, batch, context + warmup + steps)
-    cache.advance(context)
+    caches = {}
     token = torch.zeros(batch, 1, dtype=torch.long)
-    times = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
-        model(token, kv_cache=cache)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times), cache.nbytes
+    for key, model in models.items():
+        model.eval()
+        caches[key] = checked_cache(model, batch, context + 1 + rounds)
+        caches[key].advance(context)
+        model(token, kv_cache=caches[key])
+    best = dict.fromkeys(models, float("inf"))
+    for _ in range(rounds):
+        for key, model in models.items():
+            start = time.perf_counter()
+            model(token, kv_cache=caches[key])
+            best[key] = min(best[key], time.perf_counter() - start)
+    return {key: (best[key], caches[key].nbytes) for key in models}
 
 
 @torch.no_grad()
 def prefill_seconds(model: GPT, batch: int, context: int, repeats: int) -> float:
-    """Median seconds to run a ``batch x context`` prompt through ``model`` into a fresh cache."""
+    """Fastest of ``repeats`` runs of a ``batch x context`` prompt through ``model`` into a fresh cache (after
+    one untimed run)."""
     model.eval()
     idx = torch.randint(
         0, model.config.vocab_size, (batch, context), generator=torch.Generator().manual_seed(0)
@@ -70,4 +85,4 @@ def prefill_seconds(model: GPT, batch: int, context: int, repeats: int) -> float
         start = time.perf_counter()
         model(idx, kv_cache=cache)
         times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    return min(times[1:])

@@ -47,8 +47,8 @@ _MODEL = {"vocab_size": 256, "n_layers": 2, "n_heads": 8, "max_seq_len": 64, **L
             "widths": {"tiny": 64, "wide": 512},
             "contexts": [256, 512, 1024, 2048],
             "batch": 8,
-            "steps": 4,
-            "prefill": {"context": 512, "batch": 1, "repeats": 1},
+            "steps": 5,
+            "prefill": {"context": 512, "batch": 1, "repeats": 2},
         },
     },
     title="MHA -> GQA -> MQA at two widths: KV-cache bytes, decode tokens/s over the context, prefill time",
@@ -63,19 +63,20 @@ def bench(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     H, B, contexts = cfg["model"]["n_heads"], cfg["batch"], cfg["contexts"]
     points: list[dict[str, Any]] = []
     prefill: list[dict[str, Any]] = []
-    jobs = [(w, n_kv) for w in cfg["widths"] for n_kv in kv_head_counts(H)]
-    for width, n_kv in ctx.progress(jobs, total=len(jobs), desc="bench"):
-        mcfg = kit.model_config(cfg, d_model=cfg["widths"][width], n_kv_heads=n_kv)
-        model = GPT(mcfg).eval()
+    for width in ctx.progress(cfg["widths"], total=len(cfg["widths"]), desc="bench"):
+        configs = {n_kv: kit.model_config(cfg, d_model=cfg["widths"][width], n_kv_heads=n_kv)
+                   for n_kv in kv_head_counts(H)}  # fmt: skip
+        models = {n_kv: GPT(c).eval() for n_kv, c in configs.items()}
         for c in contexts:
-            seconds, allocated = decode_seconds(model, B, c, cfg["steps"])
-            points.append({"width": width, "d_model": mcfg.d_model, "kv_heads": n_kv, "context": c,
-                           "kv_read": kv_bytes(mcfg, c, torch.float32, B), "allocated": allocated,
-                           "seconds": seconds, "tokens_per_s": B / seconds})  # fmt: skip
+            for n_kv, (seconds, allocated) in decode_seconds(models, B, c, cfg["steps"]).items():
+                points.append({"width": width, "d_model": configs[n_kv].d_model, "kv_heads": n_kv, "context": c,
+                               "kv_read": kv_bytes(configs[n_kv], c, torch.float32, B), "allocated": allocated,
+                               "seconds": seconds, "tokens_per_s": B / seconds})  # fmt: skip
         p = cfg["prefill"]
-        prefill.append({"width": width, "attention": variant_label(H, n_kv),
-                        "ms": 1000 * prefill_seconds(model, p["batch"], p["context"], p["repeats"]),
-                        "parameters": count_parameters(mcfg)})  # fmt: skip
+        for n_kv, model in models.items():
+            prefill.append({"width": width, "attention": variant_label(H, n_kv),
+                            "ms": 1000 * prefill_seconds(model, p["batch"], p["context"], p["repeats"]),
+                            "parameters": count_parameters(configs[n_kv])})  # fmt: skip
     fits = {}
     for width in cfg["widths"]:
         sel = [q for q in points if q["width"] == width]
@@ -103,6 +104,7 @@ def bench(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {
         "n_heads": H,
         "batch": B,
+        "threads": kit.plural(torch.get_num_threads(), "CPU thread"),
         "contexts": contexts,
         "longest": longest,
         "widths": cfg["widths"],

@@ -18,6 +18,7 @@ from llmkb.lab.topics.grouped_query_attention.analysis import (
     kv_head_counts,
     recovery,
     seed_stats,
+    unigram_loss,
     variant_label,
 )
 from llmkb.lab.topics.grouped_query_attention.names import LLAMA, QUALITY, TOPIC
@@ -27,7 +28,7 @@ from llmkb.train import train
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _MODEL = {"vocab_size": 256, "d_model": 64, "n_layers": 2, "n_heads": 4, "max_seq_len": 64, **LLAMA}
-_TRAIN = {"steps": 120, "batch_size": 8, "seq_len": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 12,
+_TRAIN = {"steps": 120, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 12,
           "weight_decay": 0.1, "eval_every": 0, "eval_batches": 1, "log_every": 10}  # fmt: skip
 _QUICK = {**_TRAIN, "steps": 6, "warmup_steps": 2}
 
@@ -79,6 +80,8 @@ def quality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "rows": rows,
         "table": kit.table(table),
         "seeds": len(cfg["seeds"]),
+        "seeds_text": kit.plural(len(cfg["seeds"]), "seed"),
+        "unigram_loss": unigram_loss(data.train, windows, data.vocab_size),
         "steps": cfg["train"]["steps"],
         "tokens_seen": cfg["train"]["steps"] * cfg["train"]["batch_size"] * cfg["train"]["seq_len"],
         "n_heads": H,
@@ -94,8 +97,8 @@ def quality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
 @TOPIC.experiment(
     "uptrain",
     profiles={
-        "quick": {"targets": [1], "fraction": 0.5, "eval_every": 1},
-        "full": {"targets": [2, 1], "fraction": 0.1, "eval_every": 3},
+        "quick": {"targets": [1], "fraction": 0.5, "eval_every": 1, "lr": 3e-3},
+        "full": {"targets": [2, 1], "fraction": 0.1, "eval_every": 3, "lr": 3e-3},
     },
     needs=[QUALITY],
     title="Convert the trained MHA models to GQA/MQA (mean-pool vs pick-first), uptrain, compare with scratch",
@@ -119,7 +122,9 @@ def uptrain(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             if record["step"] % cfg["eval_every"] == 0 or record["step"] == steps:
                 curve.append(heldout_loss(m, windows))
 
-        tc = kit.train_config(qcfg, steps=steps, warmup_steps=1, seed=1000 + seed)
+        tc = kit.train_config(
+            qcfg, steps=steps, warmup_steps=1, lr=cfg["lr"], min_lr=cfg["lr"] / 10, seed=1000 + seed
+        )
         train(model, tc, data, progress=False, callback=score)
         curves.setdefault(f"{target}/{method}", []).append(curve)
     eval_steps = [0, *[s for s in range(1, steps + 1) if s % cfg["eval_every"] == 0 or s == steps]]
@@ -155,6 +160,7 @@ def uptrain(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "pretrain_steps": qcfg["train"]["steps"],
         "fraction": steps / qcfg["train"]["steps"],
         "seeds": len(qcfg["seeds"]),
+        "lr_share": cfg["lr"] / qcfg["train"]["lr"],
         "verdict": text.uptrain_phrase(rows),
         "mqa_mean": {
             k: best[k] for k in ("target", "converted", "uptrained", "scratch", "original", "recovery")

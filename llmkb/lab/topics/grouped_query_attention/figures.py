@@ -10,6 +10,9 @@ from llmkb.lab.kit.axes import plain_log_ticks
 from llmkb.lab.topics.grouped_query_attention.analysis import kv_head_counts, variant_label
 from llmkb.lab.topics.grouped_query_attention.names import TOPIC
 
+_INIT = {"mean": "mean of each group", "first": "first head of each group"}
+"""Legend of each way to initialise the shared heads."""
+
 
 @TOPIC.figure(
     "bench",
@@ -65,6 +68,8 @@ def frontier(res: Result):
         for r in rows:
             ax.plot([r[key]] * len(r["losses"]), r["losses"], ".", color=style.muted(), ms=5)
             ax.annotate(r["attention"], (r[key], r["mean"]), xytext=(6, 6), textcoords="offset points")
+        ax.axhline(res["unigram_loss"], color=style.muted(), ls=":", lw=1.5, label="byte frequencies alone")
+        ax.legend(loc="upper center")
         ax.set_xlabel(label)
         ax.set_ylabel("held-out loss (nats/byte)")
     axes[0].set_xscale("log", base=2)
@@ -88,11 +93,10 @@ def recovery(res: Result):
         sel = [r for r in rows if r["target"] == target]
         for i, r in enumerate(sel):
             m, sd = np.asarray(r["curve_mean"]), np.asarray(r["curve_sd"])
-            ax.plot(steps, m, marker="o", ms=4, color=f"C{i}", label=f"{r['method']}-pooled")
+            ax.plot(steps, m, marker="o", ms=4, color=f"C{i}", label=_INIT[r["method"]])
             ax.fill_between(steps, m - sd, m + sd, color=f"C{i}", alpha=0.2, lw=0)
         ax.axhline(sel[0]["original"], color=style.ink(), ls="--", lw=1, label="MHA before conversion")
         ax.axhline(sel[0]["scratch"], color=style.muted(), ls=":", lw=1.5, label=f"{target} from scratch")
-        ax.set_yscale("log")
         ax.set_title(f"MHA → {target}")
         ax.set_ylabel("held-out loss (nats/byte)")
         ax.legend(fontsize=9)
