@@ -26,7 +26,7 @@ from llmkb.lab.topics.grouped_query_attention.names import (
     REAL_MODELS,
     TOPIC,
 )
-from llmkb.nn import GPT, count_parameters
+from llmkb.nn import GPT, GPTConfig, count_parameters
 
 _MODEL = {"vocab_size": 256, "n_layers": 2, "n_heads": 8, "max_seq_len": 64, **LLAMA}
 
@@ -99,6 +99,9 @@ def bench(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         for q in points
         if q["context"] == longest
     ]
+    (real_context,) = {
+        GPTConfig.from_dict(f).max_seq_len for f in REAL_MODELS.values()
+    }  # one context for all
     real = bandwidth_rows(REAL_MODELS, batch=REAL_BATCH, bytes_per_s=HBM_BYTES_PER_S)
     speedups = {w: text.speedup(points, w, longest, H) for w in cfg["widths"]}
     return {
@@ -122,5 +125,6 @@ def bench(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "real_7b": text.real_phrase(real, "Llama 2 7B"),
         "real_70b": text.real_phrase(real, "Llama 2 70B"),
         "real_batch": REAL_BATCH,
+        "real_context": real_context,
         "hbm_tb_per_s": HBM_BYTES_PER_S / 1e12,
     }

@@ -28,7 +28,7 @@ from llmkb.train import train
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _MODEL = {"vocab_size": 256, "d_model": 64, "n_layers": 2, "n_heads": 4, "max_seq_len": 64, **LLAMA}
-_TRAIN = {"steps": 120, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 12,
+_TRAIN = {"steps": 100, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10,
           "weight_decay": 0.1, "eval_every": 0, "eval_batches": 1, "log_every": 10}  # fmt: skip
 _QUICK = {**_TRAIN, "steps": 6, "warmup_steps": 2}
 
@@ -98,7 +98,7 @@ def quality(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     "uptrain",
     profiles={
         "quick": {"targets": [1], "fraction": 0.5, "eval_every": 1, "lr": 3e-3},
-        "full": {"targets": [2, 1], "fraction": 0.1, "eval_every": 3, "lr": 3e-3},
+        "full": {"targets": [2, 1], "fraction": 0.1, "eval_every": 2, "lr": 3e-3},
     },
     needs=[QUALITY],
     title="Convert the trained MHA models to GQA/MQA (mean-pool vs pick-first), uptrain, compare with scratch",
