@@ -69,7 +69,7 @@ def frontier(res: Result):
             ax.plot([r[key]] * len(r["losses"]), r["losses"], ".", color=style.muted(), ms=5)
             ax.annotate(r["attention"], (r[key], r["mean"]), xytext=(6, 6), textcoords="offset points")
         ax.axhline(res["unigram_loss"], color=style.muted(), ls=":", lw=1.5, label="byte frequencies alone")
-        ax.legend(loc="upper center")
+        ax.legend(loc="center")
         ax.set_xlabel(label)
         ax.set_ylabel("held-out loss (nats/byte)")
     axes[0].set_xscale("log", base=2)
