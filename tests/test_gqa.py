@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from llmkb.nn import GPT, GPTConfig, KVCache, MultiHeadAttention, count_parameters, scaled_dot_product
-from llmkb.nn.attention import naive_attention, sdpa_attention
+from llmkb.nn.attention import KERNELS
 from llmkb.nn.gqa import convert_mha_to_gqa, pool_kv_heads
 
 H, H_KV, D = 8, 2, 4  # group size 4: query head h reads kv head h // 4, which differs from h % 2
@@ -28,8 +28,10 @@ def _reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tenso
     return torch.stack(heads, dim=1)  # (B, H, T, D)
 
 
-@pytest.mark.parametrize("kernel", [naive_attention, sdpa_attention])
-def test_gqa_kernels_equal_mha_with_kv_repeated_per_group(kernel) -> None:
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_gqa_kernels_equal_mha_with_kv_repeated_per_group(name: str) -> None:
+    """Every registered kernel (a new one included) maps query head h to key/value head h // g."""
+    kernel = KERNELS[name]
     g = torch.Generator().manual_seed(0)
     q = torch.randn(2, H, 5, D, generator=g)
     k, v = torch.randn(2, 2, H_KV, 5, D, generator=g).unbind(0)
