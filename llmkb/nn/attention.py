@@ -164,8 +164,11 @@ def scaled_dot_product(
     Materializes the ``(T, S)`` weight matrix (O(T*S) memory), which is what makes it useful for inspection.
     Any leading dims are allowed, as in ``torch.nn.functional.scaled_dot_product_attention``: ``(T, D)``,
     ``(B, T, D)``, ``(B, H, T, D)``, ``(B, G, H, T, D)``. With three or more dims, axis ``-3`` is the heads
-    axis: keys and values with fewer heads than the queries (grouped-query attention) are expanded with
-    [`repeat_kv`][llmkb.nn.attention.repeat_kv].
+    axis: keys and values may have fewer heads than the queries (grouped-query attention, Ainslie et al.
+    2023, arXiv 2305.13245). Query head ``h`` reads key/value head ``h // g`` with ``g = H / H_kv``, exactly
+    as if K and V went through [`repeat_kv`][llmkb.nn.attention.repeat_kv]; but the ``g`` query heads of a
+    group are stacked along the query axis instead (``(..., H_kv, g T, D)``), so the shared keys and values
+    are read once per group and never copied.
 
     Args:
         q: queries ``(..., H, T, D)``.
@@ -183,16 +186,24 @@ def scaled_dot_product(
         ValueError: shapes that do not fit the pattern above (a one-line message naming all three).
     """
     _check_qkv(q, k, v)
-    n_rep = q.shape[-3] // k.shape[-3] if q.dim() >= 3 else 1
-    k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (..., H, S, D)
-    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., H, T, S)
+    if q.dim() < 3:  # (T, D): one head, nothing to group
+        out, weights = scaled_dot_product(q[None], k[None], v[None], mask, bias, dropout_p)
+        return out[0], weights[0]
+    *lead, H, T, D = q.shape
+    H_kv, S, D_v = k.shape[-3], k.shape[-2], v.shape[-1]
+    # The g = H / H_kv query heads that share key/value head j (heads j*g .. j*g+g-1) are stacked along the
+    # query axis, so each shared K and V is multiplied once and never copied g times (no repeat_kv).
+    q_grouped = q.reshape(*lead, H_kv, (H // H_kv) * T, D)  # (..., H_kv, g*T, D)
+    scores = (q_grouped @ k.transpose(-2, -1)).view(*lead, H, T, S)  # (..., H, T, S)
+    scores = scores * (1.0 / math.sqrt(D))
     if bias is not None:
         scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # (..., H, T, S)
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
-    return dropped @ v, weights  # (..., H, T, D_v), (..., H, T, S)
+    out = dropped.reshape(*lead, H_kv, (H // H_kv) * T, S) @ v  # (..., H_kv, g*T, D_v)
+    return out.view(*lead, H, T, D_v), weights  # (..., H, T, D_v), (..., H, T, S)
 
 
 def naive_attention(
