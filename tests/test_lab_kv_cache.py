@@ -12,7 +12,7 @@ from llmkb.bench import kv_cache as bench
 from llmkb.cli import main
 from llmkb.infer.kvtrace import decode_cost, decode_trace
 from llmkb.lab.cache import Result
-from llmkb.lab.kit import table_rows
+from llmkb.lab.kit import memory, table_rows
 from llmkb.lab.registry import RunContext, figures_of, get_experiment
 from llmkb.lab.shared_model import SHARED_MODEL
 from llmkb.lab.topics.kv_cache import analysis as A
@@ -348,22 +348,22 @@ def test_kv_bytes_formula_matches_the_cache_storage():
             cache = KVCache(cfg, 2, 37, dtype=dtype)
             storage = sum(t.untyped_storage().nbytes() for t in (*cache.k, *cache.v))
             closed = 2 * cfg.n_layers * heads * cfg.head_dim * 37 * 2 * size
-            assert cache.nbytes == storage == M.kv_bytes(cfg, 37, dtype, batch_size=2) == closed
+            assert cache.nbytes == storage == memory.kv_bytes(cfg, 37, dtype, batch_size=2) == closed
 
 
 def test_weights_overtaking_batch_and_decode_intensity():
     cfg = GPTConfig.preset("shared")
-    assert M.weight_bytes(cfg, torch.bfloat16) == 2 * GPT(cfg).num_parameters()
+    assert memory.weight_bytes(cfg, torch.bfloat16) == 2 * GPT(cfg).num_parameters()
     for t in (16, 256, 1000):
         b = M.overtaking_batch(cfg, t, torch.bfloat16)
-        weights, one = M.weight_bytes(cfg, torch.bfloat16), M.kv_bytes(cfg, t, torch.bfloat16)
+        weights, one = memory.weight_bytes(cfg, torch.bfloat16), memory.kv_bytes(cfg, t, torch.bfloat16)
         assert (b - 1) * one <= weights < b * one
     one = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, 1)
     many = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, 64)
     limit = M.decode_flop_per_byte(cfg, 256, torch.bfloat16, None)
     assert one < many < limit
     flops = decode_cost(cfg, 256, 2)["flops"] - decode_cost(cfg, 256, 1)["flops"]  # one decode step at T=257
-    assert limit == pytest.approx(flops / M.kv_bytes(cfg, 257, torch.bfloat16), rel=0.01)
+    assert limit == pytest.approx(flops / memory.kv_bytes(cfg, 257, torch.bfloat16), rel=0.01)
 
 
 def test_public_configs_match_hugging_face_parameter_counts():
@@ -393,13 +393,13 @@ def test_scale_rows_stay_within_each_context():
     llama = rows[1]
     assert llama["KiB / token"] == 512 and llama["cache at full context"] == "2 GiB"  # 2*32*32*128*2 B
     assert llama["weights"] == "12.6 GiB" and llama["cache > weights from batch"] == 7
-    assert M.human_bytes(512) == "512 B" and M.human_bytes(3 * 2**19) == "1.5 MiB"
+    assert memory.human_bytes(512) == "512 B" and memory.human_bytes(3 * 2**19) == "1.5 MiB"
 
 
 def test_measure_rss_pays_about_the_cache_bytes():
     cfg = GPTConfig.preset("shared")
     (fp32, bf16) = M.measure_rss(cfg, [("float32", 4096), ("bfloat16", 4096)])
-    assert fp32["nbytes"] == 2 * bf16["nbytes"] == M.kv_bytes(cfg, 4096, torch.float32)
+    assert fp32["nbytes"] == 2 * bf16["nbytes"] == memory.kv_bytes(cfg, 4096, torch.float32)
     for r in (fp32, bf16):  # a fresh process pays (about) exactly the cache's bytes in resident memory
         assert 0.9 * r["nbytes"] <= r["rss_delta"] <= 1.5 * r["nbytes"]
         assert r["peak_delta"] >= r["rss_delta"]

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from llmkb import lab
 from llmkb.lab.cache import Result
+from llmkb.lab.kit import evals
 from llmkb.lab.topics.positional_embeddings import analysis as A
 from llmkb.lab.topics.positional_embeddings import names as N
 from llmkb.lab.topics.positional_embeddings import text as X
@@ -38,19 +39,19 @@ def test_attention_entropy_extremes_and_bound():
 
 def test_eval_windows_are_deterministic_prefix_consistent_slices():
     ids = torch.arange(1000)
-    w = A.eval_windows(ids, 40, 5, seed=3)
+    w = evals.eval_windows(ids, 40, 5, seed=3)
     assert w.shape == (5, 41)
-    assert torch.equal(w, A.eval_windows(ids, 40, 5, seed=3))
+    assert torch.equal(w, evals.eval_windows(ids, 40, 5, seed=3))
     assert bool((w[:, 1:] - w[:, :-1] == 1).all())  # contiguous slices
     with pytest.raises(ValueError):
-        A.eval_windows(ids[:10], 40, 5)
+        evals.eval_windows(ids[:10], 40, 5)
 
 
 def test_per_position_loss_averages_to_the_models_own_loss():
     torch.manual_seed(0)
     model = GPT(GPTConfig.preset("tiny", positional="rope"))
-    windows = A.eval_windows(torch.randint(0, 256, (500,)), 24, 6)
-    curve = A.per_position_loss(model, windows, chunk=4)
+    windows = evals.eval_windows(torch.randint(0, 256, (500,)), 24, 6)
+    curve = evals.per_position_loss(model, windows, chunk=4)
     assert curve.shape == (24,)
     with torch.no_grad():
         loss = model(windows[:, :-1], windows[:, 1:]).loss
@@ -60,11 +61,11 @@ def test_per_position_loss_averages_to_the_models_own_loss():
 def test_cross_entropy_matches_torch_per_position():
     torch.manual_seed(3)
     model = GPT(GPTConfig.preset("tiny", positional="alibi")).eval()
-    windows = A.eval_windows(torch.randint(0, 256, (300,)), 10, 3)
+    windows = evals.eval_windows(torch.randint(0, 256, (300,)), 10, 3)
     with torch.no_grad():
         logits = model(windows[:, :-1]).logits
     manual = F.cross_entropy(logits.reshape(-1, 256), windows[:, 1:].reshape(-1), reduction="none")
-    assert torch.allclose(A.per_position_loss(model, windows), manual.view(3, 10).mean(0), atol=1e-5)
+    assert torch.allclose(evals.per_position_loss(model, windows), manual.view(3, 10).mean(0), atol=1e-5)
 
 
 def test_pca_3d_recovers_a_planar_curve():
@@ -81,13 +82,13 @@ def test_pca_3d_recovers_a_planar_curve():
 
 
 def test_seed_stats_and_rope_turns():
-    s = A.seed_stats([1.0, 2.0, 4.0])
+    s = evals.seed_stats([1.0, 2.0, 4.0])
     assert s == pytest.approx(
         {"mean": 7 / 3, "sd": float(np.std([1, 2, 4], ddof=1)), "min": 1, "max": 4, "n": 3}
     )
-    assert A.seed_stats([2.5])["sd"] == 0.0
+    assert evals.seed_stats([2.5])["sd"] == 0.0
     with pytest.raises(ValueError):
-        A.seed_stats([])
+        evals.seed_stats([])
     # D = 16, b = 10^4: wavelengths 2 pi 10^(i/2) = 6.3, 19.9, 62.8, 198.7, 628, ...
     assert [A.rope_turns(16, 1e4, n) for n in (6, 7, 62, 63, 256, 10**6)] == [0, 1, 2, 3, 4, 8]
 

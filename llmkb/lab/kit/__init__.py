@@ -7,6 +7,8 @@
 * :mod:`~llmkb.lab.kit.smoothing` — a moving average that keeps the x axis;
 * :mod:`~llmkb.lab.kit.configs` — ``GPTConfig``/``TrainConfig`` from an experiment config's ``model``/``train``;
 * :mod:`~llmkb.lab.kit.runs` — training curves of a run as arrays;
+* :mod:`~llmkb.lab.kit.evals` — fixed held-out windows, the loss at each position, mean and spread over seeds;
+* :mod:`~llmkb.lab.kit.memory` — KV-cache and weight bytes by formula, bytes written for a reader;
 * :mod:`~llmkb.lab.kit.phrases` — generated comparison phrases, counts with agreeing nouns and verbs, rounding;
 * :mod:`~llmkb.lab.kit.style` and :mod:`~llmkb.lab.kit.axes` — the figure style and axis helpers.
 """

@@ -1,8 +1,8 @@
 """Pure analysis of the grouped-query attention lab: cache sizes, the decode regime, bandwidth bounds, losses.
 
-The size of a KV cache, its bytes per token and a model's weight bytes come from the KV-cache lab
-([`kv_bytes`][llmkb.lab.topics.kv_cache.analysis_memory.kv_bytes]); the held-out loss windows and the seed
-statistics from the positional-embeddings lab — the same formulas, not copies.
+The size of a KV cache, its bytes per token and a model's weight bytes come from the lab kit
+([`kv_bytes`][llmkb.lab.kit.memory.kv_bytes]), as do the held-out loss windows and the seed statistics
+([`llmkb.lab.kit.evals`][llmkb.lab.kit.evals]) — the same formulas the KV-cache and positional labs use.
 """
 
 from __future__ import annotations
@@ -13,24 +13,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from llmkb.lab.topics.kv_cache.analysis_memory import human_bytes, kv_bytes, weight_bytes
-from llmkb.lab.topics.positional_embeddings.analysis import eval_windows, per_position_loss, seed_stats
+from llmkb.lab.kit.evals import per_position_loss
+from llmkb.lab.kit.memory import human_bytes, kv_bytes, weight_bytes
 from llmkb.nn import GPT, GPTConfig
 
 __all__ = [
     "bandwidth_rows",
-    "eval_windows",
     "fit_decode_cost",
     "heldout_loss",
-    "human_bytes",
-    "kv_bytes",
     "kv_head_counts",
     "kv_share",
     "recovery",
-    "seed_stats",
     "unigram_loss",
     "variant_label",
-    "weight_bytes",
 ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import torch
 
-from llmkb.lab.topics.grouped_query_attention.analysis import kv_bytes
+from llmkb.lab.kit.memory import kv_bytes
 from llmkb.nn import GPT, KVCache
 
 __all__ = ["checked_cache", "decode_seconds", "prefill_seconds"]

@@ -7,12 +7,11 @@ from typing import Any
 import torch
 
 from llmkb.lab import RunContext, kit
+from llmkb.lab.kit.memory import human_bytes, kv_bytes
 from llmkb.lab.topics.grouped_query_attention import text
 from llmkb.lab.topics.grouped_query_attention.analysis import (
     bandwidth_rows,
     fit_decode_cost,
-    human_bytes,
-    kv_bytes,
     kv_head_counts,
     kv_share,
     variant_label,

@@ -10,14 +10,13 @@ import torch
 
 from llmkb.data import TokenDataset
 from llmkb.lab import RunContext, kit
+from llmkb.lab.kit.evals import eval_windows, seed_stats
+from llmkb.lab.kit.memory import kv_bytes
 from llmkb.lab.topics.grouped_query_attention import text
 from llmkb.lab.topics.grouped_query_attention.analysis import (
-    eval_windows,
     heldout_loss,
-    kv_bytes,
     kv_head_counts,
     recovery,
-    seed_stats,
     unigram_loss,
     variant_label,
 )

@@ -11,42 +11,22 @@ from typing import Any
 
 import torch
 
+from llmkb.lab.kit.memory import human_bytes, kv_bytes, weight_bytes
 from llmkb.nn import GPTConfig, count_parameters
 
 __all__ = [
     "RSS_PROBE",
     "decode_flop_per_byte",
-    "human_bytes",
-    "kv_bytes",
     "measure_rss",
     "overtaking_batch",
     "scale_rows",
-    "weight_bytes",
 ]
-
-
-def kv_bytes(config: GPTConfig, seq_len: int, dtype: torch.dtype, batch_size: int = 1) -> int:
-    """Bytes of a full cache: ``M = 2 L H_kv D T B b`` (keys and values, every layer, head and position).
-
-    Args:
-        config: model configuration (``L`` layers, ``H_kv`` key/value heads of width ``D``).
-        seq_len: cached positions ``T``.
-        dtype: element type (``b`` bytes each).
-        batch_size: sequences ``B``.
-    """
-    elem = torch.empty((), dtype=dtype).element_size()
-    return 2 * config.n_layers * config.kv_heads * config.head_dim * seq_len * batch_size * elem
-
-
-def weight_bytes(config: GPTConfig, dtype: torch.dtype) -> int:
-    """Bytes of the weights, ``N b``, with ``N`` from [`count_parameters`][llmkb.nn.count_parameters]."""
-    return count_parameters(config) * torch.empty((), dtype=dtype).element_size()
 
 
 def overtaking_batch(config: GPTConfig, seq_len: int, dtype: torch.dtype) -> int:
     """The smallest batch whose cache at ``seq_len`` positions holds more bytes than the weights.
 
-    ``B* = floor(N b / M_1) + 1`` with ``M_1`` the cache of one sequence ([`kv_bytes`][llmkb.lab.topics.kv_cache.analysis_memory.kv_bytes]).
+    ``B* = floor(N b / M_1) + 1`` with ``M_1`` the cache of one sequence ([`kv_bytes`][llmkb.lab.kit.memory.kv_bytes]).
     """
     return weight_bytes(config, dtype) // kv_bytes(config, seq_len, dtype) + 1
 
@@ -76,14 +56,6 @@ def decode_flop_per_byte(
         return flops / cache
     weights = (body + vocab * d) * torch.empty((), dtype=dtype).element_size()
     return batch_size * flops / (weights + batch_size * cache)
-
-
-def human_bytes(n: float) -> str:
-    """``512 KiB``, ``1.57 MiB``, ``12.6 GiB``: three significant digits in the largest binary unit below ``n``."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.0f} B"
 
 
 def scale_rows(configs: dict[str, GPTConfig], dtype: torch.dtype = torch.bfloat16) -> list[dict[str, Any]]:

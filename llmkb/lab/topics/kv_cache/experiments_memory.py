@@ -10,7 +10,8 @@ import torch
 
 from llmkb.lab import RunContext
 from llmkb.lab.kit import table
-from llmkb.lab.topics.kv_cache.analysis_memory import kv_bytes, measure_rss, scale_rows
+from llmkb.lab.kit.memory import kv_bytes
+from llmkb.lab.topics.kv_cache.analysis_memory import measure_rss, scale_rows
 from llmkb.lab.topics.kv_cache.names import PUBLIC_CONFIGS, SHARED_NAME, TOPIC
 from llmkb.lab.topics.kv_cache.text import overtaking_sentence
 from llmkb.nn import GPTConfig, KVCache

@@ -11,10 +11,11 @@ import torch
 from llmkb.data import TokenDataset
 from llmkb.lab import RunContext, kit
 from llmkb.lab.cache import Result
+from llmkb.lab.kit.evals import eval_windows, per_position_loss, seed_stats
 from llmkb.nn import GPT, GPTConfig
 from llmkb.train import train
 
-from .analysis import eval_windows, learned_table_drift, per_position_loss, seed_stats
+from .analysis import learned_table_drift
 from .names import TOPIC, VARIANTS, checkpoint_dir, label
 from .text import lowest_phrase, mean_sd, paired_gap, ranking_phrase
 

@@ -10,9 +10,10 @@ import torch
 
 from llmkb.data import ReverseTask
 from llmkb.lab import RunContext, kit
+from llmkb.lab.kit.evals import seed_stats
 from llmkb.train import train
 
-from .analysis import answer_slice, causal_entropy_bound, mean_entropy_share, reversal_scores, seed_stats
+from .analysis import answer_slice, causal_entropy_bound, mean_entropy_share, reversal_scores
 from .names import TOPIC
 from .text import change_phrase, changes_phrase, lowest_phrase, mean_sd, paired_gap, ranking_phrase
 

@@ -9,10 +9,11 @@ import numpy as np
 
 from llmkb.data import TokenDataset
 from llmkb.lab import RunContext, kit
+from llmkb.lab.kit.evals import eval_windows, per_position_loss, seed_stats
 from llmkb.nn import GPTConfig
 from llmkb.nn.positional import rope_wavelengths
 
-from .analysis import eval_windows, per_position_loss, rescaled_rope, rope_turns, seed_stats
+from .analysis import rescaled_rope, rope_turns
 from .experiments import load_checkpoint
 from .names import COMPARE, EXTRAPOLATED, RESCALED, TOPIC, VARIANTS, label
 from .text import gaps_phrase, lowest_phrase, mean_sd, paired_gap, ranking_phrase

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from llmkb.lab.kit import fmt, gap_phrase, join_names
+from llmkb.lab.kit.evals import seed_stats
 
-from .analysis import seed_stats
 from .names import label
 
 __all__ = [
