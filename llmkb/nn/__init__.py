@@ -27,6 +27,7 @@ from llmkb.nn.attention import (
     repeat_kv,
     scaled_dot_product,
 )
+from llmkb.nn.attention_chunked import chunked_attention
 from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import PRESETS, GPTConfig
 from llmkb.nn.ffn import FFNS, GELU, FeedForward, ReLUFeedForward, SwiGLU
@@ -68,6 +69,7 @@ __all__ = [
     "TransformerBlock",
     "MultiHeadAttention",
     "scaled_dot_product",
+    "chunked_attention",
     "causal_mask",
     "position_mask",
     "padding_mask",
