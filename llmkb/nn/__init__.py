@@ -47,6 +47,7 @@ from llmkb.nn.positional import (
     alibi_slopes,
     apply_rotary,
 )
+from llmkb.nn.rolling_cache import RollingKVCache
 
 __all__ = [
     "GPTConfig",
@@ -65,6 +66,7 @@ __all__ = [
     "freeze_qk",
     "KVCache",
     "ConcatKVCache",
+    "RollingKVCache",
     "BaseKVCache",
     "TransformerBlock",
     "MultiHeadAttention",
