@@ -62,13 +62,15 @@ def test_variant_model_keeps_the_weights_and_changes_only_positions(tiny_rope: G
     assert tiny_rope.config.sliding_window is None and pi.config.rope_scale == 2.0
 
 
-def test_second_half_loss_scores_the_second_half(tiny_rope: GPT) -> None:
+def test_tail_loss_scores_the_same_last_tokens_at_every_length(tiny_rope: GPT) -> None:
     windows = torch.randint(0, 256, (3, 41))
-    got = A.second_half_loss(tiny_rope, windows, 20, batch=2)
+    got = A.tail_loss(tiny_rope, windows, 20, 5, batch=2)
     with torch.no_grad():
-        logits = tiny_rope(windows[:, :20]).logits[:, 10:]
-    want = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), windows[:, 11:21].reshape(-1))
+        logits = tiny_rope(windows[:, 20:40]).logits[:, -5:]  # the last 20 tokens read, the last 5 scored
+    want = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), windows[:, 36:41].reshape(-1))
     assert got == pytest.approx(float(want), abs=1e-5)
+    with pytest.raises(ValueError):
+        A.tail_loss(tiny_rope, windows, 41, 5)
 
 
 def test_influence_is_exactly_zero_beyond_the_receptive_field(tiny_rope: GPT) -> None:
@@ -89,15 +91,32 @@ def test_phrases_follow_the_numbers() -> None:
     assert "83%" in X.reach_phrase(5, 6, 2, 4)
     with pytest.raises(ValueError):
         X.reach_phrase(7, 6, 2, 4)
-    text = X.collapse_phrase({"rope": 128, "alibi": None, "learned": 64}, 32, 512)
+    text = X.collapse_phrase(
+        {"rope": 128, "alibi": None, "learned": 64}, 32, {"rope": 512, "alibi": 512, "learned": 128}
+    )
     assert text.startswith("Collapse points: learned at 64 bytes (2× the training length) and RoPE at 128")
-    assert "the only variant" not in text and "1 of the 3 variants stays" in text
+    assert text.endswith(
+        "1 of the 3 variants stays within the threshold as far as it was measured: ALiBi up to 512 bytes."
+    )
+    held = X.collapse_phrase({"alibi": None, "learned": None}, 32, {"alibi": 512, "learned": 128})
+    assert (
+        held
+        == "both variants stay within the threshold as far as they were measured: ALiBi up to 512 bytes; learned up to 128 bytes."
+    )
     assert X.unavailable_phrase([]).startswith("Every") and " is not available" in X.unavailable_phrase(["a"])
     assert X.window_phrase([8, 16, 32], [9.0, 7.5, 8.0], 16).endswith(
         "window of 16 (1× the training length)."
     )
     ppl = {"rope": [5.0, 9.0], "alibi": [6.0, 7.0], "learned": [5.5, float("nan")]}
     assert X.best_at(ppl, [32, 64], -1) == "ALiBi (7.00 at 64 bytes)"
+
+
+def test_bench_command_rejects_bad_options_before_measuring(capsys) -> None:
+    from llmkb.cli import main
+
+    for argv in (["--heads", "0"], ["--lengths", "0", "64"], ["--lengths", "32768"]):
+        assert main(["bench", "attention", *argv]) == 2  # a one-line usage error, nothing measured
+        assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_benchmark_measures_peak_memory_that_grows_with_the_matrix() -> None:
@@ -136,7 +155,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
     out = {}
     configs = {
         BENCHMARK: {"lengths": [32, 64], "max_backward": 32, "reference": [32, 64], "repeats": 1},
-        CONTEXT: {"mults": [0.5, 1, 2, 8], "n_windows": 2, "seed": 0},
+        CONTEXT: {"mults": [0.5, 1, 2, 8], "tail_mult": 0.25, "n_windows": 2, "seed": 0},
         WINDOW: {
             "length_mult": 4,
             "window_mults": [0.25, 1, 4],
@@ -177,7 +196,7 @@ def test_context_experiment_finds_collapse_points_on_its_own_numbers(results) ->
         "RoPE + PI",
         "RoPE + NTK",
         "ALiBi",
-        "RoPE, window = train length",
+        "RoPE + window",
         "learned",
     ]
 

@@ -1,5 +1,5 @@
 """Pure analysis of the long-context lab: log-log slopes, collapse points, rescaled copies of a model,
-the loss of a window's second half, and how far back a token can still change the last prediction."""
+the loss of the last tokens of a window, and how far back a token can still change the last prediction."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = [
     "loglog_slope",
     "collapse_point",
     "variant_model",
-    "second_half_loss",
+    "tail_loss",
     "influence",
     "reach",
 ]
@@ -80,23 +80,26 @@ def variant_model(
 
 
 @torch.no_grad()
-def second_half_loss(model: GPT, windows: Tensor, length: int, batch: int = 8) -> float:
-    """Mean next-token loss (nats) of the tokens at positions ``length/2 .. length - 1`` of each window.
+def tail_loss(model: GPT, windows: Tensor, length: int, tail: int, batch: int = 8) -> float:
+    """Mean next-token loss (nats) of the last ``tail`` tokens of each window, read with ``length`` tokens.
 
-    Every scored token has at least ``length / 2`` tokens of context, so the number says how well the model
-    uses a context of that length (scoring all positions would mix in short contexts).
+    The model reads the last ``length`` tokens of each row (``windows[:, -(length + 1):]``) and only the last
+    ``tail`` predictions are scored: the same target tokens at every length, each with at least
+    ``length - tail`` tokens of context, so the lengths differ only in how much context came before.
 
     Args:
         model: the model (eval mode).
-        windows: ``(N, >= length + 1)`` token ids; the first ``length + 1`` of each row are used.
-        length: the context length.
+        windows: ``(N, >= length + 1)`` token ids.
+        length: the context length read.
+        tail: how many of the last predictions are scored (``1 <= tail <= length``).
         batch: windows per forward pass.
     """
+    if not 1 <= tail <= length < windows.shape[1]:
+        raise ValueError(f"need 1 <= tail <= length < {windows.shape[1]}, got tail={tail}, length={length}")
     total, count = 0.0, 0
-    half = length // 2
-    for part in windows[:, : length + 1].split(batch):
-        logits = model(part[:, :-1]).logits[:, half:]  # (b, L - L/2, V)
-        y = part[:, 1:][:, half:]
+    for part in windows[:, -(length + 1) :].split(batch):
+        logits = model(part[:, :-1]).logits[:, -tail:]  # (b, tail, V)
+        y = part[:, -tail:]
         total += float(F.cross_entropy(logits.transpose(1, 2).float(), y, reduction="sum"))
         count += y.numel()
     return total / count

@@ -15,7 +15,7 @@ from llmkb.lab.topics.positional_embeddings.experiments import load_checkpoint
 from llmkb.lab.topics.positional_embeddings.names import COMPARE
 
 from . import text
-from .analysis import collapse_point, loglog_slope, second_half_loss, variant_model
+from .analysis import collapse_point, loglog_slope, tail_loss, variant_model
 from .names import COLLAPSE_RATIO, TOPIC, VARIANTS, label
 
 _MIB = 2**20
@@ -134,8 +134,8 @@ def _growth(s: dict[str, Any] | None, lo: int, hi: int) -> float | None:
 @TOPIC.experiment(
     "context",
     profiles={
-        "quick": {"mults": [0.5, 1, 2, 4, 8, 16], "n_windows": 4, "seed": 2},
-        "full": {"mults": [0.5, 1, 2, 4, 8, 16], "n_windows": 16, "seed": 2},
+        "quick": {"mults": [0.5, 1, 2, 4, 8, 16], "tail_mult": 0.25, "n_windows": 4, "seed": 2},
+        "full": {"mults": [0.5, 1, 2, 4, 8, 16], "tail_mult": 0.25, "n_windows": 12, "seed": 2},
     },
     needs=[COMPARE],
     title="Perplexity vs context length (0.5x to 16x the training length) for RoPE, PI, NTK, ALiBi, window, learned",
@@ -146,6 +146,9 @@ def context(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     T, seeds = int(comp["seq_len"]), [int(s) for s in comp["seeds"]]
     table_len = int(comp["max_seq_len"])  # the learned table's rows (only the first T were trained)
     lengths = [int(round(m * T)) for m in cfg["mults"]]
+    tail = max(1, int(round(cfg["tail_mult"] * T)))
+    if tail > min(lengths):
+        raise ValueError(f"the scored tail ({tail}) must fit in the shortest length ({min(lengths)})")
     data = TokenDataset.from_corpus("pydoc")
     windows = eval_windows(data.val, max(lengths), cfg["n_windows"], seed=cfg["seed"])  # (N, 16T + 1)
     loss = {v: np.full((len(seeds), len(lengths)), np.nan) for v in VARIANTS}
@@ -158,12 +161,12 @@ def context(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                 "rope-pi": variant_model(rope, positional="rope-pi", scale=s),
                 "rope-ntk": variant_model(rope, positional="rope-ntk", scale=s),
                 "alibi": alibi,
-                "window": variant_model(rope, window=T),
+                "rope-window": variant_model(rope, window=T),
                 "learned": learned if L <= table_len else None,
             }
             for v, model in models.items():
                 if model is not None:
-                    loss[v][si, li] = second_half_loss(model, windows, L)
+                    loss[v][si, li] = tail_loss(model, windows, L, tail)
     ppl = {v: np.exp(loss[v].mean(axis=0)) for v in VARIANTS}  # perplexity of the seed-mean loss
     collapse = {v: collapse_point(lengths, [float(x) for x in ppl[v]], COLLAPSE_RATIO) for v in VARIANTS}
     rows = []
@@ -180,11 +183,16 @@ def context(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "mults": cfg["mults"],
         "n_seeds": len(seeds),
         "n_windows": cfg["n_windows"],
+        "tail": tail,
         "ratio": COLLAPSE_RATIO,
         "ppl": {v: [float(x) for x in ppl[v]] for v in VARIANTS},
         "loss_seeds": {v: loss[v] for v in VARIANTS},
         "collapse": collapse,
         "table": kit.table(rows),
-        "collapse_text": text.collapse_phrase(collapse, T, max(lengths)),
+        "collapse_text": text.collapse_phrase(
+            collapse,
+            T,
+            {v: max(L for L, p in zip(lengths, ppl[v], strict=True) if math.isfinite(p)) for v in VARIANTS},
+        ),
         "best_at_longest": text.best_at(ppl, lengths, -1),
     }

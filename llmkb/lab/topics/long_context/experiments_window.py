@@ -14,7 +14,7 @@ from llmkb.lab.topics.positional_embeddings.experiments import load_checkpoint
 from llmkb.lab.topics.positional_embeddings.names import COMPARE
 
 from . import text
-from .analysis import influence, reach, second_half_loss, variant_model
+from .analysis import influence, reach, tail_loss, variant_model
 from .names import TOPIC
 
 RELATIVE_FLOOR = 0.01
@@ -54,7 +54,7 @@ def window(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     for si, seed in enumerate(ctx.progress(seeds, total=len(seeds), desc="seeds")):
         rope = load_checkpoint(comp, "rope", seed)
         for wi, w in enumerate(sizes):
-            loss[si, wi] = second_half_loss(variant_model(rope, window=w), windows, length)
+            loss[si, wi] = tail_loss(variant_model(rope, window=w), windows, length, length // 2)
     ppl = np.exp(loss.mean(axis=0))
 
     w = max(2, int(round(cfg["reach_window_mult"] * T)))

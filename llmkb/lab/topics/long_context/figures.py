@@ -26,7 +26,7 @@ _VARIANT_COLOR = {
     "rope-pi": "C7",
     "rope-ntk": "C4",
     "alibi": "C3",
-    "window": "C1",
+    "rope-window": "C1",
     "learned": "C0",
 }
 
@@ -93,7 +93,7 @@ def memory_plot(res: Result):
 
 @TOPIC.figure("context", "perplexity", caption="Perplexity vs context length; × marks each collapse point")
 def perplexity_plot(res: Result):
-    """Perplexity of the second half of each window vs the window length, one curve per variant."""
+    """Perplexity of the same last bytes of each text vs the context length read, one curve per variant."""
     import matplotlib.pyplot as plt
 
     T, lengths = res["seq_len"], res["lengths"]
@@ -120,7 +120,7 @@ def perplexity_plot(res: Result):
     ax.set_yscale("log")
     plain_log_ticks(ax, lengths)
     ax.set_xlabel("context length (bytes, log scale)")
-    ax.set_ylabel("perplexity (second half of each window)")
+    ax.set_ylabel(f"perplexity of the last {res['tail']} bytes")
     ax.legend(fontsize=8.5, ncols=2)
     return fig
 

@@ -12,7 +12,7 @@ CONTEXT = TOPIC.name("context")
 WINDOW = TOPIC.name("window")
 """Sliding window on long text: perplexity vs window size, and how far back a token can still act."""
 
-VARIANTS: tuple[str, ...] = ("rope", "rope-pi", "rope-ntk", "alibi", "window", "learned")
+VARIANTS: tuple[str, ...] = ("rope", "rope-pi", "rope-ntk", "alibi", "rope-window", "learned")
 """The curves of the context experiment: RoPE as trained, with position interpolation, with the NTK-aware
 base, ALiBi, RoPE run with a sliding window of the training length, and learned positions (up to their table)."""
 
@@ -21,17 +21,18 @@ LABELS: dict[str, str] = {
     "rope-pi": "RoPE + PI",
     "rope-ntk": "RoPE + NTK",
     "alibi": "ALiBi",
-    "window": "RoPE, window = train length",
+    "rope-window": "RoPE + window",
     "learned": "learned",
     "naive": "naive",
     "chunked": "chunked (ours)",
     "sdpa-math": "SDPA math",
     "sdpa-flash": "SDPA flash",
     "sdpa-efficient": "SDPA mem-efficient",
+    "window": "sliding window (chunked)",
 }
 """Display names."""
 
-COLLAPSE_RATIO = 1.5
+COLLAPSE_RATIO = 1.1
 """A variant has collapsed at the first length where its perplexity exceeds this multiple of its best."""
 
 REFERENCE_T = (1024, 8192)

@@ -57,19 +57,22 @@ def benchmark_summary(ratios: Mapping[str, Any], growth: Mapping[str, float | No
     return text
 
 
-def collapse_phrase(collapse: Mapping[str, int | None], T: int, longest: int) -> str:
-    """Where each variant collapses, in multiples of the training length ``T``."""
-    held = [label(v) for v, c in collapse.items() if c is None]
-    fell = sorted(((c, v) for v, c in collapse.items() if c is not None))
+def collapse_phrase(collapse: Mapping[str, int | None], T: int, measured_to: Mapping[str, int]) -> str:
+    """Where each variant collapses, in multiples of the training length ``T``; the others, and how far each
+    was measured (``measured_to``: the longest length with a value, e.g. the end of a learned table)."""
+    held = [v for v, c in collapse.items() if c is None]
+    fell = sorted((c, v) for v, c in collapse.items() if c is not None)
     bits = [f"{label(v)} at {c} bytes ({fmt(c / T, 'g')}× the training length)" for c, v in fell]
-    text = ""
-    if bits:
-        text = f"Collapse points: {join_names(bits, limit=8)}. "
+    text = f"Collapse points: {join_names(bits, limit=8)}. " if bits else ""
     if held:
-        n = len(collapse)
+        ends = sorted({measured_to[v] for v in held}, reverse=True)
+        groups = [
+            f"{join_names([label(v) for v in held if measured_to[v] == e])} up to {e} bytes" for e in ends
+        ]
+        verb = ("stays", "stay")
         text += (
-            f"{count_of(len(held), n, 'variant', verb=('stays', 'stay'))} within the threshold up to the longest "
-            f"length measured, {longest} bytes: {join_names(held)}."
+            f"{count_of(len(held), len(collapse), 'variant', verb=verb)} within the threshold as far as "
+            f"{'it was' if len(held) == 1 else 'they were'} measured: {'; '.join(groups)}."
         )
     return text.strip()
 
