@@ -103,6 +103,8 @@ def test_phrases_follow_the_numbers() -> None:
         held
         == "both variants stay within the threshold as far as they were measured: ALiBi up to 512 bytes; learned up to 128 bytes."
     )
+    assert X.memory_phrase(1.99, 0.49).endswith("the T × T matrix is what the online softmax removes.")
+    assert "fixed-size blocks" in X.memory_phrase(2.5, 4.6) and "not be fitted" in X.memory_phrase(None, 1.0)
     assert X.unavailable_phrase([]).startswith("Every") and " is not available" in X.unavailable_phrase(["a"])
     assert X.window_phrase([8, 16, 32], [9.0, 7.5, 8.0], 16).endswith(
         "window of 16 (1× the training length)."

@@ -116,6 +116,10 @@ def benchmark(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "unavailable_text": text.unavailable_phrase([label(k) for k in unavailable]),
         "table": kit.table(table_rows),
         "summary": text.benchmark_summary(ratios, growth, lo, hi),
+        "memory_text": text.memory_phrase(
+            slopes["forward"].get("naive", {}).get("memory"),
+            slopes["forward"].get("chunked", {}).get("memory"),
+        ),
         "rows": rows,
     }
 

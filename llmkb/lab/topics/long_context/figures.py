@@ -117,7 +117,6 @@ def perplexity_plot(res: Result):
         fontsize=9,
     )
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
     plain_log_ticks(ax, lengths)
     ax.set_xlabel("context length (bytes, log scale)")
     ax.set_ylabel(f"perplexity of the last {res['tail']} bytes")
@@ -151,7 +150,14 @@ def reach_plot(res: Result):
     pos = y[y > 0]
     bottom = float(pos.min()) / 10 if pos.size else 1e-6
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
-    ax.plot(d, np.where(y > 0, y, bottom), marker="o", ms=3, color="C0", label="measured change")
+    ax.plot(
+        d,
+        np.where(y > 0, y, bottom),
+        marker="o",
+        ms=3,
+        color="C0",
+        label="measured change (zero: drawn at the bottom)",
+    )
     ax.axvline(res["theory"], color="C3", lw=1.2, ls="--", label=f"L·(w−1) = {res['theory']}")
     ax.axhline(
         res["floor"], color=style.muted(), lw=1, ls=":", label=f"{res['relative_floor']:.0%} of the largest"

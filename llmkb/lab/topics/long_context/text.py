@@ -16,6 +16,7 @@ from .names import label
 __all__ = [
     "unavailable_phrase",
     "benchmark_summary",
+    "memory_phrase",
     "collapse_phrase",
     "best_at",
     "reach_phrase",
@@ -55,6 +56,21 @@ def benchmark_summary(ratios: Mapping[str, Any], growth: Mapping[str, float | No
         f"the chunked kernel's {_x(c)}."
     )
     return text
+
+
+def memory_phrase(naive: float | None, chunked: float | None) -> str:
+    """The forward memory slopes of the naive and chunked kernels, and what they show."""
+    if naive is None or chunked is None:
+        return "The memory slopes could not be fitted (a kernel's peak was below what the probe resolves)."
+    text = (
+        f"The naive kernel's peak memory grows with slope {fmt(naive, '.2f')} in T, the chunked kernel's with "
+        f"slope {fmt(chunked, '.2f')}"
+    )
+    if chunked < naive - 0.5:
+        return text + ": the T × T matrix is what the online softmax removes."
+    return (
+        text + ": at these lengths the chunked kernel's fixed-size blocks, not the sequence, set its memory."
+    )
 
 
 def collapse_phrase(collapse: Mapping[str, int | None], T: int, measured_to: Mapping[str, int]) -> str:
