@@ -27,6 +27,7 @@ from llmkb.nn.attention import (
     repeat_kv,
     scaled_dot_product,
 )
+from llmkb.nn.attention_chunked import chunked_attention
 from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import PRESETS, GPTConfig
 from llmkb.nn.ffn import FFNS, GELU, FeedForward, ReLUFeedForward, SwiGLU
@@ -46,6 +47,7 @@ from llmkb.nn.positional import (
     alibi_slopes,
     apply_rotary,
 )
+from llmkb.nn.rolling_cache import RollingKVCache
 
 __all__ = [
     "GPTConfig",
@@ -64,10 +66,12 @@ __all__ = [
     "freeze_qk",
     "KVCache",
     "ConcatKVCache",
+    "RollingKVCache",
     "BaseKVCache",
     "TransformerBlock",
     "MultiHeadAttention",
     "scaled_dot_product",
+    "chunked_attention",
     "causal_mask",
     "position_mask",
     "padding_mask",

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from llmkb.nn.attention_chunked import chunked_kernel
 from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.positional import NO_POSITION, PositionalScheme
 
@@ -251,7 +252,11 @@ def sdpa_attention(
 AttentionKernel = Callable[
     [Tensor, Tensor, Tensor, Tensor | None, Tensor | None, float, bool], tuple[Tensor, Tensor | None]
 ]
-KERNELS: dict[str, AttentionKernel] = {"naive": naive_attention, "sdpa": sdpa_attention}
+KERNELS: dict[str, AttentionKernel] = {
+    "naive": naive_attention,
+    "sdpa": sdpa_attention,
+    "chunked": chunked_kernel,
+}
 """Attention kernels by ``GPTConfig.attention`` name (protocol in the module docstring)."""
 
 

@@ -29,8 +29,8 @@ Plus ``token_scale`` (token embeddings are multiplied by it), ``context_limit`` 
 encoding) and ``check(config)`` (configuration errors, raised by ``GPTConfig``). A new scheme is one subclass
 plus one entry in ``POSITIONAL``: RoPE with position interpolation,
 [`InterpolatedRotaryEmbedding`][llmkb.nn.positional.InterpolatedRotaryEmbedding] (``rope-pi``), is one.
-NTK-aware scaling needs no class: it is plain RoPE with the base
-[`ntk_scaled_base`][llmkb.nn.positional.ntk_scaled_base].
+NTK-aware scaling, [`NTKRotaryEmbedding`][llmkb.nn.positional.NTKRotaryEmbedding] (``rope-ntk``), is plain
+RoPE with the base [`ntk_scaled_base`][llmkb.nn.positional.ntk_scaled_base].
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ __all__ = [
     "apply_rotary",
     "RotaryEmbedding",
     "InterpolatedRotaryEmbedding",
+    "NTKRotaryEmbedding",
     "ntk_scaled_base",
     "rope_wavelengths",
     "alibi_slopes",
@@ -424,6 +425,41 @@ class InterpolatedRotaryEmbedding(RotaryEmbedding):
         return cls(config.head_dim, config.max_seq_len, config.rope_base, config.rope_scale)
 
 
+class NTKRotaryEmbedding(RotaryEmbedding):
+    """RoPE with NTK-aware base scaling, ``rope-ntk``: base ``b' = b s^(D / (D - 2))`` for a context ``s``
+    times the trained one (bloc97 2023; Peng et al. 2023, YaRN, arXiv 2309.00071).
+
+    Where position interpolation divides every frequency by ``s``, this divides the slowest by ``s`` and
+    leaves the fastest alone (see [`ntk_scaled_base`][llmkb.nn.positional.ntk_scaled_base]): long
+    wavelengths stretch to cover the longer context while neighbouring tokens keep the angles they had in
+    training. ``s = 1`` is plain RoPE.
+
+    Args:
+        head_dim: even per-head width ``D > 2``.
+        max_len: positions to precompute.
+        base: the trained frequency base ``b``.
+        scale: the context extension factor ``s >= 1`` (``GPTConfig.rope_scale``).
+    """
+
+    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0, scale: float = 1.0) -> None:
+        if isinstance(scale, bool) or not (isinstance(scale, int | float) and scale >= 1.0):
+            raise ValueError(f"rope_scale must be a number >= 1, got {scale!r}")
+        self.scale = float(scale)
+        self.trained_base = float(base)
+        super().__init__(head_dim, max_len, ntk_scaled_base(base, scale, head_dim))
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> NTKRotaryEmbedding:
+        """Tables for ``head_dim`` and ``max_seq_len`` positions, base ``rope_base`` scaled by ``rope_scale``."""
+        return cls(config.head_dim, config.max_seq_len, config.rope_base, config.rope_scale)
+
+    @classmethod
+    def check(cls, config: GPTConfig) -> None:
+        """NTK scaling needs an even ``head_dim > 2``."""
+        if config.head_dim <= 2 or config.head_dim % 2:
+            raise ValueError(f"rope-ntk needs an even head_dim > 2, got d_model/n_heads={config.head_dim}")
+
+
 # --------------------------------------------------------------------------------------------------
 # ALiBi (Press et al. 2021)
 # --------------------------------------------------------------------------------------------------
@@ -506,6 +542,7 @@ POSITIONAL: dict[str, type[PositionalScheme]] = {
     "learned": LearnedPositionalEmbedding,
     "rope": RotaryEmbedding,
     "rope-pi": InterpolatedRotaryEmbedding,
+    "rope-ntk": NTKRotaryEmbedding,
     "alibi": ALiBi,
 }
 """Positional schemes by ``GPTConfig.positional`` name (protocol in the module docstring)."""

@@ -37,7 +37,7 @@ COLORS: dict[str, str] = {
 }
 """One colour per curve, the same in every figure of the page."""
 
-assert set(VARIANTS) | {"rope-pi"} == set(POSITIONAL), (
+assert set(VARIANTS) | set(RESCALED) == set(POSITIONAL), (
     "every GPTConfig.positional value must be trained in compare or evaluated in extrapolation"
 )
 
