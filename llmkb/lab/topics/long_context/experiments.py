@@ -11,7 +11,7 @@ import torch
 from llmkb.bench import attention as bench
 from llmkb.data import TokenDataset
 from llmkb.lab import RunContext, kit
-from llmkb.lab.topics.positional_embeddings.analysis import eval_windows
+from llmkb.lab.kit.evals import eval_windows
 from llmkb.lab.topics.positional_embeddings.experiments import load_checkpoint
 from llmkb.lab.topics.positional_embeddings.names import COMPARE
 
