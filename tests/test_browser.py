@@ -45,12 +45,14 @@ def test_search_finds_a_known_page(server_url, watched):
 @pytest.mark.parametrize(
     ("query", "topic"),
     [
-        ("rope", "02-positional-embeddings"),
+        ("rotary", "02-positional-embeddings"),
         ("kv cache", "06-kv-cache"),
         ("temperature", "05-sampling"),
         ("bpe", "01-tokenization"),
         ("residual", "04-transformer-block"),
-        ("softmax", "03-attention"),
+        ("mask", "03-attention"),
+        ("window", "07-long-context"),
+        ("grouped query", "09-grouped-query-attention"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(server_url, watched, query, topic):
