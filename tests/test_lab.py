@@ -104,6 +104,18 @@ def test_a_changed_config_changes_the_key_and_reruns(tmp_cache, lab_pkg):
     assert r3.key == r1.key and not r3.ran and list(r3["v"]) == [0, 2, 4]
 
 
+def test_a_need_with_a_changed_config_reruns_the_dependant(tmp_cache, lab_pkg):
+    """Only the needed experiment's config changes (the dependant's code and config do not): its key must."""
+    _, mod = lab_pkg
+    assert lab.run("t/uses", "quick")["sum"] == 6
+    k = registry.key_of("t/uses", "quick")
+    exp = registry.get_experiment("t/double")
+    registry._EXPERIMENTS["t/double"] = dataclasses.replace(exp, profiles={**exp.profiles, "quick": {"n": 4}})
+    assert registry.key_of("t/uses", "quick") != k
+    rerun = lab.run("t/uses", "quick")
+    assert rerun.ran and rerun["sum"] == 12 and mod.CALLS == [3, 4]
+
+
 def test_a_module_imported_as_from_package_import_module_enters_the_code_hash(tmp_cache, lab_pkg):
     """``from pkg import mod`` imports the submodule ``pkg.mod``: editing it changes the key."""
     pkg, _ = lab_pkg

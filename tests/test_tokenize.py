@@ -352,6 +352,14 @@ def test_rank_rule_differs_from_pair_rule_and_matches_tiktoken() -> None:
     assert [tok.token_bytes(i) for i in tok.encode("xabcdx")] == [b"x", b"abcd", b"x"]
 
 
+def test_the_lowest_rank_pair_merges_first_not_the_leftmost() -> None:
+    # 256 "bc", 257 "ab": in "abc" both pairs can merge; rank 256 wins although "ab" is further left.
+    merges = [(98, 99), (97, 98)]
+    tok, enc = BPETokenizer(merges, pattern=r"[a-z]+"), _tiktoken_from_merges(merges, r"[a-z]+")
+    assert tok.encode("abc") == enc.encode_ordinary("abc") == [97, 256]
+    assert tok.encode("abcabc") == [97, 256, 97, 256]
+
+
 def _tiktoken_from_merges(merges: list[tuple[int, int]], pattern: str) -> tiktoken.Encoding:
     """A ``tiktoken.Encoding`` built here from the merges (token ``256 + i`` = the bytes of merge ``i``)."""
     tb = [bytes([i]) for i in range(256)]
