@@ -360,6 +360,12 @@ def test_the_lowest_rank_pair_merges_first_not_the_leftmost() -> None:
     assert tok.encode("abcabc") == [97, 256, 97, 256]
 
 
+def test_equal_rank_pairs_merge_leftmost_first() -> None:
+    # 256 "aa": "aaa" has two a-a pairs of the same rank; the left one merges.
+    tok, enc = BPETokenizer([(97, 97)], pattern=r"[a-z]+"), _tiktoken_from_merges([(97, 97)], r"[a-z]+")
+    assert tok.encode("aaa") == enc.encode_ordinary("aaa") == [256, 97]
+
+
 def _tiktoken_from_merges(merges: list[tuple[int, int]], pattern: str) -> tiktoken.Encoding:
     """A ``tiktoken.Encoding`` built here from the merges (token ``256 + i`` = the bytes of merge ``i``)."""
     tb = [bytes([i]) for i in range(256)]
@@ -427,6 +433,22 @@ def test_heap_merge_loop_equals_scan_loop(data: st.DataObject) -> None:
     parts = data.draw(st.lists(st.sampled_from([97, 98, 99]), max_size=200))
     assert _merge_ids_heap(list(parts), table) == _scan(list(parts), table)
     assert merge_ids(list(parts), table) == _scan(list(parts), table)
+
+
+def test_heap_merge_loop_skips_entries_whose_pair_has_changed() -> None:
+    # 256 "ba", 257 "ab". In "aba" the heap holds (256, b-a) and (257, a-b); merging b+a first leaves the
+    # entry for a-b stale (its right token is now "ba"): using it would glue a + ba into "ab".
+    merges = [(98, 97), (97, 98)]
+    tb = [bytes([i]) for i in range(256)] + [b"ba", b"ab"]
+    assert _merge_ids_heap([97, 98, 97], build_pair_table(tb)) == [97, 256]
+    tok = BPETokenizer(merges, pattern=r"[a-z]+")
+    text = "ab" * 40 + "a"  # one piece longer than the scan loop's limit: the heap loop encodes it
+    assert (
+        tok.encode(text)
+        == _tiktoken_from_merges(merges, r"[a-z]+").encode_ordinary(text)
+        == [97] + [256] * 40
+    )
+    assert tok.decode(tok.encode(text)) == text
 
 
 def _scan(parts: list[int], table: dict[tuple[int, int], int]) -> list[int]:
