@@ -14,7 +14,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve site lab test lint chromium clean distclean help
+.PHONY: install serve site lab test lint chromium clean distclean help mutants
 
 help:
 	@echo "make serve   build (labs cached, profile=$(PROFILE)) and serve at http://$(HOST)/<sub-path>/"
@@ -62,6 +62,12 @@ lint: install
 test: install chromium lint
 	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests
 	LLMKB_PROFILE=quick $(BIN)/python -m pytest -q --codeblocks docs README.md
+
+# Test strength (not part of `make test`; minutes): apply each curated bug of mutants/mutants.toml to a
+# temporary copy, run the tests that should catch it, print the table and the kill rate; fails below the
+# list's threshold. MUTANTS="-j 2 --only ID" passes options on.
+mutants: install
+	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m mutants $(MUTANTS)
 
 clean:
 	rm -rf site .cache .pytest_cache .hypothesis .ruff_cache

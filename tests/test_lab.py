@@ -3,6 +3,7 @@ the `llmkb lab` CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import textwrap
@@ -86,6 +87,68 @@ def test_editing_an_imported_module_changes_the_key_unrelated_does_not(tmp_cache
     (pkg / "helper.py").write_text("FACTOR = 3\n")
     cache.clear_code_hash_cache()
     assert registry.key_of("t/double", "quick") != k1
+
+
+def test_a_changed_config_changes_the_key_and_reruns(tmp_cache, lab_pkg):
+    """Same code, another quick config: a new key and a new run (no stale result); the old config hits again."""
+    _, mod = lab_pkg
+    r1 = lab.run("t/double", "quick")
+    code = registry.code_of(mod.double)
+    exp = registry.get_experiment("t/double")
+    registry._EXPERIMENTS["t/double"] = dataclasses.replace(exp, profiles={**exp.profiles, "quick": {"n": 4}})
+    assert registry.code_of(mod.double) == code
+    r2 = lab.run("t/double", "quick")
+    assert r2.key != r1.key and r2.ran and list(r2["v"]) == [0, 2, 4, 6] and mod.CALLS == [3, 4]
+    registry._EXPERIMENTS["t/double"] = exp
+    r3 = lab.run("t/double", "quick")
+    assert r3.key == r1.key and not r3.ran and list(r3["v"]) == [0, 2, 4]
+
+
+def test_a_need_with_a_changed_config_reruns_the_dependant(tmp_cache, lab_pkg):
+    """Only the needed experiment's config changes (the dependant's code and config do not): its key must."""
+    _, mod = lab_pkg
+    assert lab.run("t/uses", "quick")["sum"] == 6
+    k = registry.key_of("t/uses", "quick")
+    exp = registry.get_experiment("t/double")
+    registry._EXPERIMENTS["t/double"] = dataclasses.replace(exp, profiles={**exp.profiles, "quick": {"n": 4}})
+    assert registry.key_of("t/uses", "quick") != k
+    rerun = lab.run("t/uses", "quick")
+    assert rerun.ran and rerun["sum"] == 12 and mod.CALLS == [3, 4]
+
+
+def test_a_module_imported_as_from_package_import_module_enters_the_code_hash(tmp_cache, lab_pkg):
+    """``from pkg import mod`` imports the submodule ``pkg.mod``: editing it changes the key."""
+    pkg, _ = lab_pkg
+    (pkg / "other.py").write_text("SCALE = 1\n")
+    (pkg / "exp2.py").write_text(
+        textwrap.dedent(
+            """
+            from labpkg_t import other
+            from llmkb.lab import experiment
+
+            @experiment("t/scaled", topic="t", profiles={"quick": {}, "full": {}})
+            def scaled(cfg, ctx):
+                return {"s": other.SCALE}
+            """
+        )
+    )
+    importlib.import_module("labpkg_t.exp2")
+    k1 = registry.key_of("t/scaled", "quick")
+    (pkg / "other.py").write_text("SCALE = 2\n")
+    cache.clear_code_hash_cache()
+    assert registry.key_of("t/scaled", "quick") != k1
+
+
+def test_the_code_hash_follows_the_library_submodules_an_experiment_uses():
+    """Real cases of ``from pkg import mod``: the tokenization lab's analysis, and the encoder's Unicode tables."""
+    closure = dict(cache._closure("llmkb.lab.topics.tokenization.experiments"))
+    for name in (
+        "llmkb.lab.topics.tokenization.analysis",
+        "llmkb.tokenize._fastsplit",
+        "llmkb.tokenize._unicode_data",
+    ):
+        assert name in closure, name
+    assert "llmkb.site.plugin" not in closure
 
 
 def test_needs_enter_the_key_and_results(tmp_cache, lab_pkg):

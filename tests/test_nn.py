@@ -105,6 +105,22 @@ def test_naive_attention_equals_sdpa_with_grouped_kv_heads() -> None:
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("h_kv", [2, 4])
+def test_grouped_query_head_h_reads_kv_head_h_over_group_size(h_kv: int) -> None:
+    """8 query heads over 2 or 4 K/V heads: query head ``h`` uses K/V head ``h // (8 // h_kv)`` (not ``h % h_kv``)."""
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, h, 6, 4, generator=g) for h in (8, h_kv, h_kv))
+    group = 8 // h_kv
+    for kernel in ("naive", "sdpa"):
+        out, _ = KERNELS[kernel](q, k, v, causal_mask(6), None, 0.0, False)
+        for h in range(8):
+            ref = F.scaled_dot_product_attention(q[:, h], k[:, h // group], v[:, h // group], is_causal=True)
+            torch.testing.assert_close(out[:, h], ref, atol=1e-5, rtol=0, msg=f"{kernel} head {h}")
+    out, _ = scaled_dot_product(q, k, v, mask=causal_mask(6))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
 def test_position_mask_sliding_window_and_offsets() -> None:
     m = causal_mask(5, window=2)
     assert m.int().tolist() == [
@@ -180,14 +196,22 @@ def test_future_tokens_never_change_past_logits(
 
 # ------------------------------------------------------------------------------------------ norms, GELU
 @pytest.mark.parametrize("eps", [1e-5, 1e-6])
-def test_rmsnorm_equals_torch(eps: float) -> None:
-    x = torch.randn(3, 5, 16) * 3 + 1
-    ours, ref = RMSNorm(16, eps=eps), torch.nn.RMSNorm(16, eps=eps)
+@pytest.mark.parametrize("scale", [3.0, 1e-3])  # at 1e-3, mean(x^2) ~ 1e-6 and eps changes the output
+def test_rmsnorm_equals_torch(eps: float, scale: float) -> None:
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    x = torch.randn(3, 5, 16) * scale + scale / 3
+    ours, ref, llama = RMSNorm(16, eps=eps), torch.nn.RMSNorm(16, eps=eps), LlamaRMSNorm(16, eps=eps)
     with torch.no_grad():
         ours.weight.normal_()
         ref.weight.copy_(ours.weight)
-        torch.testing.assert_close(ours(x), ref(x), atol=1e-6, rtol=1e-6)
-        torch.testing.assert_close(ours.reference(x), ref(x), atol=1e-6, rtol=1e-6)
+        llama.weight.copy_(ours.weight)
+        for got in (ours(x), ours.reference(x)):
+            torch.testing.assert_close(got, ref(x), atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(got, llama(x), atol=1e-6, rtol=1e-5)
+        if scale < 1:  # eps matters here: without it the output would be visibly larger
+            bare = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True)) * ours.weight
+            assert (bare - ref(x)).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -207,6 +207,21 @@ def test_special_tokens_are_never_learned() -> None:
     assert b"ab" in learned
 
 
+def test_overlapping_special_tokens_match_the_longest_like_hf() -> None:
+    """``<|end|>`` is a prefix of ``<|end|>\\n``: the longer one wins wherever it occurs, as in HF tokenizers."""
+    specials = ["<|end|>", "<|end|>\n"]  # the shorter first, so that list order alone cannot pick the longer
+    tok = BPETokenizer([(104, 105)], pattern="gpt4", special_tokens=specials)
+    short, long = tok.special_tokens["<|end|>"], tok.special_tokens["<|end|>\n"]
+    hf = _hf(tok)
+    for text in ["hi<|end|>\nthere", "<|end|><|end|>\n", "a<|end|>\n\n<|end|>b<|end|>"]:
+        ids = tok.encode(text, allowed_special="all")
+        assert ids == hf.encode(text).ids, text
+        assert list(tok.encode_iterable(iter(text), allowed_special="all")) == ids, text  # one char a chunk
+        assert tok.decode(ids) == text
+    assert tok.encode("hi<|end|>\nthere", allowed_special="all") == [256, long, *b"there"]
+    assert tok.encode("hi<|end|>there", allowed_special="all") == [256, short, *b"there"]
+
+
 def test_bad_special_tokens_and_vocab_size() -> None:
     with pytest.raises(ValueError):
         BPETokenizer.train("abc", 256, special_tokens=[EOT])
@@ -337,6 +352,64 @@ def test_rank_rule_differs_from_pair_rule_and_matches_tiktoken() -> None:
     assert [tok.token_bytes(i) for i in tok.encode("xabcdx")] == [b"x", b"abcd", b"x"]
 
 
+def test_the_lowest_rank_pair_merges_first_not_the_leftmost() -> None:
+    # 256 "bc", 257 "ab": in "abc" both pairs can merge; rank 256 wins although "ab" is further left.
+    merges = [(98, 99), (97, 98)]
+    tok, enc = BPETokenizer(merges, pattern=r"[a-z]+"), _tiktoken_from_merges(merges, r"[a-z]+")
+    assert tok.encode("abc") == enc.encode_ordinary("abc") == [97, 256]
+    assert tok.encode("abcabc") == [97, 256, 97, 256]
+
+
+def test_equal_rank_pairs_merge_leftmost_first() -> None:
+    # 256 "aa": "aaa" has two a-a pairs of the same rank; the left one merges.
+    tok, enc = BPETokenizer([(97, 97)], pattern=r"[a-z]+"), _tiktoken_from_merges([(97, 97)], r"[a-z]+")
+    assert tok.encode("aaa") == enc.encode_ordinary("aaa") == [256, 97]
+
+
+def _tiktoken_from_merges(merges: list[tuple[int, int]], pattern: str) -> tiktoken.Encoding:
+    """A ``tiktoken.Encoding`` built here from the merges (token ``256 + i`` = the bytes of merge ``i``)."""
+    tb = [bytes([i]) for i in range(256)]
+    for left, right in merges:
+        tb.append(tb[left] + tb[right])
+    return tiktoken.Encoding(
+        "t", pat_str=pattern, mergeable_ranks={b: i for i, b in enumerate(tb)}, special_tokens={}
+    )
+
+
+def test_a_piece_that_is_a_token_is_emitted_whole_like_tiktoken() -> None:
+    """tiktoken returns a piece that is itself a token as that token, even when no merge path reaches it."""
+    # 256 "bc", 257 "ab", 258 "cd", 259 "abcd" = ab+cd; but a b c d merges bc first: a bc d, then stuck.
+    merges = [(98, 99), (97, 98), (99, 100), (257, 258)]
+    tok = BPETokenizer(merges, pattern=r"[a-z]+")
+    enc = _tiktoken_from_merges(merges, r"[a-z]+")
+    assert enc.encode_ordinary("abcd") == [259]
+    assert tok.encode("abcd") == [259]
+    assert tok.encode("xabcdx") == enc.encode_ordinary("xabcdx") == [120, 97, 256, 100, 120]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_ids_equal_tiktoken_on_random_untrained_merge_lists(data: st.DataObject) -> None:
+    """Arbitrary merge lists (not what a trainer would learn) hold tokens the merge loop cannot reach."""
+    rng = random.Random(data.draw(st.integers(0, 10**6)))
+    pool, seen, tb = [97, 98, 99, 100], {bytes([i]) for i in range(256)}, [bytes([i]) for i in range(256)]
+    merges: list[tuple[int, int]] = []
+    for _ in range(data.draw(st.integers(1, 25))):
+        left, right = rng.choice(pool), rng.choice(pool)
+        if tb[left] + tb[right] not in seen and len(tb[left] + tb[right]) <= 8:
+            merges.append((left, right))
+            seen.add(tb[left] + tb[right])
+            tb.append(tb[left] + tb[right])
+            pool.append(len(tb) - 1)
+    pattern = r"[a-z]+| "
+    tok, enc = BPETokenizer(merges, pattern=pattern), _tiktoken_from_merges(merges, pattern)
+    words = [tb[i].decode() for i in pool] + [
+        "".join(rng.choice("abcd") for _ in range(rng.randrange(1, 12)))
+    ]
+    text = " ".join(data.draw(st.lists(st.sampled_from(words), min_size=1, max_size=12)))
+    assert tok.encode(text) == enc.encode_ordinary(text)
+
+
 def _hf(tok: BPETokenizer) -> Tokenizer:
     from llmkb.tokenize import to_hf_tokenizer
 
@@ -360,6 +433,22 @@ def test_heap_merge_loop_equals_scan_loop(data: st.DataObject) -> None:
     parts = data.draw(st.lists(st.sampled_from([97, 98, 99]), max_size=200))
     assert _merge_ids_heap(list(parts), table) == _scan(list(parts), table)
     assert merge_ids(list(parts), table) == _scan(list(parts), table)
+
+
+def test_heap_merge_loop_skips_entries_whose_pair_has_changed() -> None:
+    # 256 "ba", 257 "ab". In "aba" the heap holds (256, b-a) and (257, a-b); merging b+a first leaves the
+    # entry for a-b stale (its right token is now "ba"): using it would glue a + ba into "ab".
+    merges = [(98, 97), (97, 98)]
+    tb = [bytes([i]) for i in range(256)] + [b"ba", b"ab"]
+    assert _merge_ids_heap([97, 98, 97], build_pair_table(tb)) == [97, 256]
+    tok = BPETokenizer(merges, pattern=r"[a-z]+")
+    text = "ab" * 40 + "a"  # one piece longer than the scan loop's limit: the heap loop encodes it
+    assert (
+        tok.encode(text)
+        == _tiktoken_from_merges(merges, r"[a-z]+").encode_ordinary(text)
+        == [97] + [256] * 40
+    )
+    assert tok.decode(tok.encode(text)) == text
 
 
 def _scan(parts: list[int], table: dict[tuple[int, int], int]) -> list[int]:

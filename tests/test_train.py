@@ -21,7 +21,7 @@ from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
 from llmkb.train import TrainConfig, load_train_state, lr_at, param_groups, train
 from llmkb.train.checkpoint import STATE_NAME, recover, replace_dir_atomically
-from llmkb.train.loop import TIMING_FIELDS, derive_seed
+from llmkb.train.loop import TIMING_FIELDS, derive_seed, train_step
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -161,6 +161,28 @@ def test_train_rejects_mismatched_data() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="CUDA"):
             train(_micro(), _cfg(device="cuda"), ds, progress=False)
+
+
+@pytest.mark.parametrize("grad_clip", [1e-3, 0.0])
+def test_train_step_clips_the_gradient_before_the_update(grad_clip: float) -> None:
+    """With SGD(lr=1) the update is minus the gradient: clipped, its global norm is exactly ``grad_clip``."""
+    torch.manual_seed(0)
+    model = GPT(_micro())
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    x = torch.randint(0, model.config.vocab_size, (2, 8))
+    optimizer = torch.optim.SGD(params, lr=0.5)  # train_step sets the lr it is given
+    loss, grad_norm = train_step(model, optimizer, params, x, x, lr=1.0, grad_clip=grad_clip)
+    moved = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(p.detach() - b) for p, b in zip(params, before, strict=True)])
+    )
+    assert grad_norm.item() > 10 * 1e-3 and math.isfinite(
+        loss.item()
+    )  # the raw gradient is well above the clip
+    assert optimizer.param_groups[0]["lr"] == 1.0
+    expected = grad_clip if grad_clip > 0 else grad_norm.item()
+    assert moved.item() == pytest.approx(expected, rel=1e-4)
+    assert all(p.grad is None for p in params)
 
 
 def test_resume_reproduces_the_uninterrupted_run_bitwise(tmp_path: Path) -> None:
