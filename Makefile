@@ -20,6 +20,7 @@ help:
 	@echo "make serve   build (labs cached, profile=$(PROFILE)) and serve at http://$(HOST)/<sub-path>/"
 	@echo "make test    the whole test suite (quick profile), installing what it needs"
 	@echo "make install | site [PROFILE=quick|full] | lab TOPIC=<slug> [PROFILE=...] | lint | clean | distclean"
+	@echo "make mutants  apply each realistic bug of mutants/mutants.toml and report how many the tests catch"
 
 # The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has) and, for
 # the files the site serves itself (the math font), by package-lock.json (npm ci: exact versions, no scripts).
