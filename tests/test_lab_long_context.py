@@ -277,18 +277,21 @@ def test_passkey_phrase_follows_the_numbers() -> None:
     base = dict(
         theory=14, layers=2, window=8, chance=0.125, pooled=0.13, n_beyond=2304, longest=32, level=0.9
     )
-    exact = X.passkey_phrase(solid=14, last=14, full_min=1.0, **base)
-    assert "at least 90% accurate at every distance up to 14; from 15 on it is no better than chance" in exact
+    exact = X.passkey_phrase(solid=14, solid_min=0.97, last=14, full_min=1.0, **base)
+    assert "at least 97% accurate at every distance up to 14; from 15 on it is no better than chance" in exact
     assert "exactly one position past L·(w−1)" in exact and "1/8 = 12.5%" in exact
     assert exact.endswith("retrieves every one at every distance up to 32.")
-    short = X.passkey_phrase(solid=0, last=10, full_min=0.5, **base)
+    short = X.passkey_phrase(solid=0, solid_min=0.0, last=10, full_min=0.5, **base)
     assert "above chance up to distance 10; from 11 on" in short and "4 positions short of L·(w−1)" in short
     assert short.endswith("lowest accuracy over distances 1 to 32 is 50%.")
-    mixed = X.passkey_phrase(solid=9, last=12, full_min=0.95, **base)
-    assert "up to 9 and above chance up to 12" in mixed and "at least 95% accurate" in mixed
-    assert "did not learn" in X.passkey_phrase(solid=0, last=0, full_min=1.0, **base)
+    mixed = X.passkey_phrase(solid=9, solid_min=1.0, last=12, full_min=0.95, **base)
+    assert "right on every passkey at every distance up to 9 and above chance up to 12" in mixed
+    assert "at least 95% accurate" in mixed
+    assert "did not learn" in X.passkey_phrase(solid=0, solid_min=0.0, last=0, full_min=1.0, **base)
     with pytest.raises(ValueError):
-        X.passkey_phrase(solid=15, last=15, full_min=1.0, **base)
+        X.passkey_phrase(solid=15, solid_min=1.0, last=15, full_min=1.0, **base)
+    assert X.relay_phrase(14, 14) == "above chance up to 14 positions back, of a theoretical 14"
+    assert X.relay_phrase(0, 6).startswith("in this run it learned to retrieve at no distance")
 
 
 @pytest.mark.parametrize("name", [BENCHMARK, CONTEXT, WINDOW, PASSKEY])

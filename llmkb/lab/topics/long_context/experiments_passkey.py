@@ -110,8 +110,10 @@ def passkey(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "solid_level": SOLID,
         "full_min": float(np.min(acc["full"])),
         "table": kit.table(rows),
+        "relay_text": text.relay_phrase(last, theory),
         "passkey_text": text.passkey_phrase(
             solid=solid,
+            solid_min=float(np.min(acc["window"][:solid])) if solid else 0.0,
             last=last,
             theory=theory,
             layers=layers,

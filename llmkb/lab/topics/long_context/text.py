@@ -22,6 +22,7 @@ __all__ = [
     "reach_phrase",
     "window_phrase",
     "passkey_phrase",
+    "relay_phrase",
 ]
 
 
@@ -126,6 +127,7 @@ def window_phrase(windows: Sequence[int], ppl: Sequence[float], T: int) -> str:
 def passkey_phrase(
     *,
     solid: int,
+    solid_min: float,
     last: int,
     theory: int,
     layers: int,
@@ -141,6 +143,7 @@ def passkey_phrase(
 
     Args:
         solid: largest distance up to which every accuracy is at least ``level`` (0: none).
+        solid_min: the lowest accuracy at distances ``1 .. solid`` (ignored when ``solid`` is 0).
         last: largest distance with accuracy above the chance band (0: none).
         theory: ``L (w - 1)``.
         layers: ``L``.
@@ -164,7 +167,11 @@ def passkey_phrase(
         if solid == 0:
             held = f"above chance up to distance {last}"
         else:
-            held = f"at least {fmt(level, '.0%')} accurate at every distance up to {solid}"
+            held = (
+                f"right on every passkey at every distance up to {solid}"
+                if solid_min == 1.0
+                else f"at least {fmt(solid_min, '.0%')} accurate at every distance up to {solid}"
+            )
             held += f" and above chance up to {last}" if solid < last else ""
         where = (
             "exactly one position past L·(w−1), as the theory says"
@@ -194,3 +201,11 @@ def passkey_phrase(
     else:
         text += f"The full-attention model's lowest accuracy over distances 1 to {longest} is {fmt(full_min, '.0%')}."
     return text
+
+
+def relay_phrase(last: int, theory: int) -> str:
+    """How far the windowed passkey model retrieves, in a few words for a Q&A (``last``: the largest distance
+    above chance, 0 for none)."""
+    if last == 0:
+        return f"in this run it learned to retrieve at no distance, of a theoretical {theory}"
+    return f"above chance up to {plural(last, 'position')} back, of a theoretical {theory}"
