@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch.nn import functional as F
 
 from llmkb.infer.sampling import SamplingConfig
-from llmkb.nn import GPT, GPTConfig, chunked_attention
+from llmkb.nn import GPT, GPTConfig, attention, chunked_attention
 from llmkb.nn.attention_chunked import key_block_range
 
 
@@ -163,3 +163,38 @@ def test_chunked_kernel_runs_a_model_like_sdpa(overrides: dict) -> None:
     torch.testing.assert_close(fast(idx).logits, ref(idx).logits, atol=1e-5, rtol=0)
     greedy = SamplingConfig(temperature=0.0)
     assert torch.equal(fast.generate(idx[:, :9], 12, greedy), ref.generate(idx[:, :9], 12, greedy))
+
+
+@pytest.mark.parametrize("positional", ["alibi", "rope"])
+def test_chunked_model_path_builds_no_full_mask_or_bias(positional: str, monkeypatch) -> None:
+    """With a window the chunked model path passes ``window=`` and a per-block bias: no ``(T, S)`` mask and no
+    ``(H, T, S)`` ALiBi bias is built, prefill or cached decoding, and the logits are the SDPA path's."""
+    torch.manual_seed(0)
+    cfg = GPTConfig.preset("tiny", attention="sdpa", positional=positional, sliding_window=7, max_seq_len=640)
+    ref = GPT(cfg).eval()
+    fast = GPT(dataclasses.replace(cfg, attention="chunked")).eval()
+    fast.load_state_dict(ref.state_dict())
+    idx = torch.randint(0, 256, (1, 600))
+    want = ref(idx).logits
+    ref_tokens = ref.generate(idx[:, :300], 4, SamplingConfig(temperature=0.0))
+
+    def no_mask(*args, **kwargs):
+        raise AssertionError("the chunked model path built a (T, S) mask")
+
+    shapes: list[tuple[int, ...]] = []
+    scheme = type(fast.pos_emb)
+    original = scheme.score_bias
+
+    def recorded(self, q_pos, k_pos):
+        out = original(self, q_pos, k_pos)
+        if out is not None:
+            shapes.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(attention, "position_mask", no_mask)
+    monkeypatch.setattr(scheme, "score_bias", recorded)
+    torch.testing.assert_close(fast(idx).logits, want, atol=1e-5, rtol=0)
+    got_tokens = fast.generate(idx[:, :300], 4, SamplingConfig(temperature=0.0))
+    assert torch.equal(got_tokens, ref_tokens)
+    if positional == "alibi":
+        assert shapes and max(t * s for _, t, s in shapes) <= 256 * 256 < 600 * 600  # blocks, never T x S

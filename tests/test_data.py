@@ -185,6 +185,12 @@ def _clean_answer(name: str, task, x: torch.Tensor) -> torch.Tensor:
         query = x[:, 2 * m + 1]
         hit = pairs[:, :, 0] == query[:, None]
         return pairs[:, :, 1][hit].reshape(len(x), 1)
+    if name == "passkey":
+        lo, hi = task.answer_symbols
+        prompt = x[:, : task.context]
+        planted = (prompt >= lo) & (prompt < hi)
+        assert planted.sum(1).eq(1).all()  # exactly one passkey among the filler
+        return prompt[planted].reshape(len(x), 1)
     s = x[:, : task.length]
     return {"copy": s, "reverse": s.flip(1), "sort": s.sort(1).values}[name]
 
@@ -212,6 +218,28 @@ def test_recall_keys_are_distinct() -> None:
     x, _ = task.make_batch(200, torch.Generator().manual_seed(1))
     keys = x[:, : 2 * 5 : 2]
     assert all(len(set(row)) == 5 for row in keys.tolist())
+
+
+def test_passkey_distances_cover_the_range_and_can_be_fixed() -> None:
+    task = get_task("passkey", context=12, n_values=5, n_filler=3, min_distance=2, max_distance=9)
+    assert task.vocab_size == 9 and task.seq_len == 13 and task.chance == pytest.approx(0.2)
+    x, y = task.make_batch(2000, torch.Generator().manual_seed(3))
+    lo, hi = task.answer_symbols
+    pos = ((x >= lo) & (x < hi)).int().argmax(1)  # where the passkey sits
+    dist = 12 - pos  # SEP is at index 12 of x
+    assert sorted(set(dist.tolist())) == list(range(2, 10))  # every distance drawn, none outside the range
+    assert torch.equal(y[:, -1], x[torch.arange(len(x)), pos])
+    counts = torch.bincount(y[:, -1] - lo, minlength=5).float() / len(x)
+    assert torch.allclose(counts, torch.full((5,), 0.2), atol=0.04)  # passkeys uniform: chance is 1/5
+    fixed = task.at_distance(7)
+    xf, _ = fixed.make_batch(50, torch.Generator().manual_seed(4))
+    assert ((xf[:, 12 - 7] >= lo) & (xf[:, 12 - 7] < hi)).all() and fixed.context == 12
+    with pytest.raises(UsageError):
+        get_task("passkey", context=8, max_distance=9)
+    with pytest.raises(UsageError):
+        get_task("passkey", min_distance=0)
+    with pytest.raises(UsageError):
+        get_task("passkey", n_values=1)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -1,6 +1,7 @@
 """The long-context lab: its analysis (slopes, collapse points, rescaled models, second-half loss, influence and
-reach), its prose, the benchmark's measurements, and its experiments run on small random checkpoints standing in
-for the positional lab's."""
+reach, passkey scores and the chance band), its prose, the benchmark's measurements, and its experiments run on
+tiny configs: small random checkpoints standing in for the positional lab's, the benchmark measured in this
+process instead of a subprocess, passkey models trained for a few steps."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import pytest
 import torch
 
 from llmkb.bench import attention as bench
+from llmkb.data.synthetic import PasskeyTask
 from llmkb.lab import RunContext
 from llmkb.lab.registry import figures_of, get_experiment
 from llmkb.lab.topics.long_context import analysis as A
+from llmkb.lab.topics.long_context import passkey as P
 from llmkb.lab.topics.long_context import text as X
-from llmkb.lab.topics.long_context.names import BENCHMARK, CONTEXT, VARIANTS, WINDOW
+from llmkb.lab.topics.long_context.names import BENCHMARK, CONTEXT, PASSKEY, VARIANTS, WINDOW
 from llmkb.lab.topics.positional_embeddings.names import COMPARE, checkpoint_dir
 from llmkb.nn import GPT, GPTConfig
 
@@ -148,6 +151,9 @@ class _FakeCompare(dict):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("long-context-lab")
+    mp = pytest.MonkeyPatch()
+    # the same measurements as the lab's subprocess, in this process: no second torch import to wait for
+    mp.setattr(bench, "run_subprocess", lambda lengths, **options: bench.measure(lengths, **options))
     T = 16
     for variant in ("rope", "learned", "alibi"):
         torch.manual_seed(1)
@@ -165,11 +171,23 @@ def results(tmp_path_factory) -> dict[str, dict]:
             "n_windows": 2,
             "seed": 0,
         },
+        PASSKEY: {
+            "task": {"context": 8, "n_values": 4, "n_filler": 3},
+            "window": 2,
+            "model": {"d_model": 8, "n_layers": 2, "n_heads": 1, "positional": "rope", "attention": "sdpa"},
+            "train": {"steps": 3, "batch_size": 8, "warmup_steps": 1, "eval_every": 0, "eval_batches": 1},
+            "full_steps": 3,
+            "n_eval": 64,
+            "seed": 0,
+        },
     }
-    for name, cfg in configs.items():
-        exp = get_experiment(name)
-        ctx = RunContext(name, "quick", root / name.replace("/", "-"), False, {COMPARE: comp})
-        out[name] = exp.fn(cfg, ctx)
+    try:
+        for name, cfg in configs.items():
+            exp = get_experiment(name)
+            ctx = RunContext(name, "quick", root / name.replace("/", "-"), False, {COMPARE: comp})
+            out[name] = exp.fn(cfg, ctx)
+    finally:
+        mp.undo()
     return out
 
 
@@ -211,7 +229,72 @@ def test_window_experiment_measures_the_receptive_field(results) -> None:
     assert len(res["ppl"]) == 3 and all(p > 1 for p in res["ppl"])
 
 
-@pytest.mark.parametrize("name", [BENCHMARK, CONTEXT, WINDOW])
+def test_passkey_experiment_is_at_chance_beyond_the_reach(results) -> None:
+    res = results[PASSKEY]
+    assert res["theory"] == 2 and res["distances"] == list(range(1, 9)) and res["chance"] == 0.25
+    assert all(c == 0.0 for c in res["change"]["window"][2:])  # beyond L(w-1): no logit moves
+    assert all(c > 0.0 for c in res["change"]["window"][:2]) and all(c > 0.0 for c in res["change"]["full"])
+    assert abs(res["pooled_beyond"] - 0.25) <= res["pooled_band"]
+    assert res["last_above_chance"] <= res["theory"] and res["solid"] <= res["last_above_chance"]
+    assert res["passkey_text"].startswith("With 2 layers and a window of 2, L·(w−1) = 2.")
+    assert len(res["table"]["rows"]) == 8
+
+
+def test_passkey_scores_and_chance_band() -> None:
+    class Oracle(torch.nn.Module):
+        """Reads the passkey if it is at most ``reach`` back, else guesses the first passkey symbol."""
+
+        def __init__(self, task: PasskeyTask, reach: int) -> None:
+            super().__init__()
+            self.task, self.reach = task, reach
+
+        def forward(self, x: torch.Tensor):
+            lo, hi = self.task.answer_symbols
+            seen = x[:, -1 - self.reach :]
+            hit = (seen >= lo) & (seen < hi)
+            answer = torch.where(hit.any(1), (seen * hit).sum(1), torch.full((len(x),), lo))
+            logits = (
+                torch.nn.functional.one_hot(answer, self.task.vocab_size)
+                .float()[:, None]
+                .expand(-1, x.shape[1], -1)
+            )
+            return type("Out", (), {"logits": logits})()
+
+    task = PasskeyTask(context=10, n_values=4, n_filler=2)
+    acc, change = P.distance_scores(Oracle(task, 3), task, [1, 3, 4, 9], 400, seed=0)
+    assert acc[:2].tolist() == [1.0, 1.0] and change[:2].tolist() == [1.0, 1.0]
+    assert change[2:].tolist() == [0.0, 0.0] and abs(acc[2] - 0.25) < 0.07  # a fixed guess: right 1 in 4
+    assert P.chance_band(0.25, 300) == pytest.approx(4 * math.sqrt(0.25 * 0.75 / 300))
+    assert P.above_chance([1, 2, 3, 4], [1.0, 0.3, 0.9, 0.25], 0.25, 300) == 3
+    assert P.above_chance([1, 2], [0.26, 0.2], 0.25, 300) == 0
+    assert P.solid_reach([1, 2, 3, 4], [1.0, 0.95, 0.5, 0.99], 0.9) == 2
+    assert P.solid_reach([1, 2], [0.5, 1.0], 0.9) == 0
+    with pytest.raises(ValueError):
+        P.chance_band(1.0, 10)
+
+
+def test_passkey_phrase_follows_the_numbers() -> None:
+    base = dict(
+        theory=14, layers=2, window=8, chance=0.125, pooled=0.13, n_beyond=2304, longest=32, level=0.9
+    )
+    exact = X.passkey_phrase(solid=14, solid_min=0.97, last=14, full_min=1.0, **base)
+    assert "at least 97% accurate at every distance up to 14; from 15 on it is no better than chance" in exact
+    assert "exactly one position past L·(w−1)" in exact and "1/8 = 12.5%" in exact
+    assert exact.endswith("retrieves every one at every distance up to 32.")
+    short = X.passkey_phrase(solid=0, solid_min=0.0, last=10, full_min=0.5, **base)
+    assert "above chance up to distance 10; from 11 on" in short and "4 positions short of L·(w−1)" in short
+    assert short.endswith("lowest accuracy over distances 1 to 32 is 50%.")
+    mixed = X.passkey_phrase(solid=9, solid_min=1.0, last=12, full_min=0.95, **base)
+    assert "right on every passkey at every distance up to 9 and above chance up to 12" in mixed
+    assert "at least 95% accurate" in mixed
+    assert "did not learn" in X.passkey_phrase(solid=0, solid_min=0.0, last=0, full_min=1.0, **base)
+    with pytest.raises(ValueError):
+        X.passkey_phrase(solid=15, solid_min=1.0, last=15, full_min=1.0, **base)
+    assert X.relay_phrase(14, 14) == "above chance up to 14 positions back, of a theoretical 14"
+    assert X.relay_phrase(0, 6).startswith("in this run it learned to retrieve at no distance")
+
+
+@pytest.mark.parametrize("name", [BENCHMARK, CONTEXT, WINDOW, PASSKEY])
 def test_figures_draw(results, name) -> None:
     import matplotlib.pyplot as plt
 

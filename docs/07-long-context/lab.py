@@ -10,7 +10,9 @@
 #   sixteen times that length, for RoPE, RoPE + PI, RoPE + NTK, ALiBi, a sliding window and learned positions,
 #   and finds each variant's collapse point;
 # * `long-context/window` runs the RoPE checkpoints with sliding windows of several sizes, and measures how far
-#   back a token can still change the last prediction.
+#   back a token can still change the last prediction;
+# * `long-context/passkey` trains a tiny sliding-window model and a full-attention one on passkey retrieval and
+#   scores each distance, against the window's reach L·(w−1).
 #
 # Run them yourself with `llmkb lab run long-context --profile full`; the benchmark alone, at any lengths, with
 # `llmkb bench attention --lengths 1024 8192 --modes forward backward`.
@@ -22,7 +24,7 @@ from torch.nn import functional as F
 from llmkb import lab
 from llmkb.lab.kit import show_table
 from llmkb.lab.notebook import show_figure
-from llmkb.lab.topics.long_context.names import BENCHMARK, CONTEXT, WINDOW
+from llmkb.lab.topics.long_context.names import BENCHMARK, CONTEXT, PASSKEY, WINDOW
 from llmkb.nn import chunked_attention
 
 bench = lab.run(BENCHMARK)
@@ -77,3 +79,11 @@ print(win["window_text"])
 # %%
 show_figure(win, "reach")
 print(win["reach_text"])
+
+# %% [markdown]
+# ## Passkey retrieval vs distance
+
+# %%
+key = lab.run(PASSKEY)
+show_figure(key, "accuracy")
+print(key["passkey_text"])

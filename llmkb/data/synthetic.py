@@ -1,4 +1,5 @@
-"""Synthetic sequence tasks whose best achievable loss is known: copy, reverse, sort, associative recall.
+"""Synthetic sequence tasks whose best achievable loss is known: copy, reverse, sort, associative recall,
+passkey retrieval.
 
 Every task produces sequences ``prompt ++ answer``. A batch is the usual next-token pair ``(x, y)`` (``y``
 is ``x`` shifted left by one), except that targets outside the answer are set to ``-100`` (PyTorch's
@@ -24,6 +25,10 @@ Layouts (``SEP`` is the last id of the vocabulary):
 * recall:  ``k_1 v_1 … k_m v_m SEP k_j v_j`` with distinct keys; only ``v_j`` is scored.
   Associative recall in the sense of Ba et al. (2016), "Using Fast Weights to Attend to the Recent
   Past", arXiv:1610.06258, and of the induction-head analyses of Olsson et al. (2022), arXiv:2209.11895.
+* passkey: ``f … f v f … f SEP v``: one passkey symbol ``v`` planted among filler symbols ``f`` (two
+  disjoint alphabets), asked for at the end; only ``v`` is scored. The distance from ``SEP`` back to ``v``
+  is drawn from a range, so a model's accuracy can be measured per distance (a long-range retrieval test
+  in the spirit of the passkey test of Mohtashami & Jaggi 2023, arXiv:2305.16300).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "IGNORE_INDEX",
     "AssociativeRecallTask",
     "CopyTask",
+    "PasskeyTask",
     "ReverseTask",
     "SortTask",
     "SyntheticTask",
@@ -337,12 +343,93 @@ class AssociativeRecallTask(SyntheticTask):
         return torch.cat([pairs, sep, query, answer], dim=1)  # (B, 2m + 3)
 
 
+class PasskeyTask(SyntheticTask):
+    """Passkey retrieval: ``context`` tokens of filler with one passkey symbol planted ``d`` positions before
+    ``SEP``, then the passkey: ``f … f v f … f SEP v``.
+
+    Filler ids are ``0..n_filler-1``, passkey ids ``n_filler..n_filler+n_values-1`` (so the passkey is told
+    apart by its symbol, not by a marker). The distance ``d`` from ``SEP`` back to the passkey (1: right before
+    ``SEP``) is uniform over ``min_distance..max_distance`` in each sequence; only the passkey after ``SEP``
+    is scored. The passkey is independent of everything else in the sequence, so a model that cannot see it
+    and answers with one of the passkey symbols is right with probability ``1 / n_values`` (:attr:`chance`).
+
+    Args:
+        context: Tokens before ``SEP`` (filler and passkey).
+        n_values: Passkey alphabet size.
+        n_filler: Filler alphabet size.
+        min_distance: Smallest distance drawn (at least 1).
+        max_distance: Largest distance drawn (at most ``context``; ``None``: ``context``).
+        noise: Label-noise probability on the answer.
+    """
+
+    name = "passkey"
+
+    def __init__(
+        self,
+        context: int = 32,
+        n_values: int = 8,
+        n_filler: int = 8,
+        min_distance: int = 1,
+        max_distance: int | None = None,
+        noise: float = 0.0,
+    ) -> None:
+        super().__init__(noise)
+        hi = context if max_distance is None else max_distance
+        if context < 1 or n_values < 2 or n_filler < 1 or not 1 <= min_distance <= hi <= context:
+            raise UsageError(
+                f"need context >= 1, n_values >= 2, n_filler >= 1 and 1 <= min_distance <= max_distance <= "
+                f"context, got context={context}, n_values={n_values}, n_filler={n_filler}, "
+                f"min_distance={min_distance}, max_distance={max_distance}"
+            )
+        self.context = context
+        self.n_values = n_values
+        self.n_filler = n_filler
+        self.min_distance = min_distance
+        self.max_distance = hi
+
+    def at_distance(self, distance: int) -> PasskeyTask:
+        """The same task with the passkey always ``distance`` positions before ``SEP``."""
+        return PasskeyTask(self.context, self.n_values, self.n_filler, distance, distance, self.noise)
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of a model that cannot see the passkey and picks one of the passkey symbols: ``1 / n_values``."""
+        return 1.0 / self.n_values
+
+    @property
+    def vocab_size(self) -> int:
+        return self.n_filler + self.n_values + 1
+
+    @property
+    def prompt_len(self) -> int:
+        return self.context + 1
+
+    @property
+    def answer_len(self) -> int:
+        return 1
+
+    @property
+    def answer_symbols(self) -> tuple[int, int]:
+        return (self.n_filler, self.n_filler + self.n_values)
+
+    def _sequences(self, batch_size: int, generator: torch.Generator | None) -> torch.Tensor:
+        b, n = batch_size, self.context
+        filler = torch.randint(0, self.n_filler, (b, n), generator=generator)  # (B, n)
+        lo, hi = self.answer_symbols
+        key = torch.randint(lo, hi, (b, 1), generator=generator)  # (B, 1)
+        d = torch.randint(self.min_distance, self.max_distance + 1, (b, 1), generator=generator)  # (B, 1)
+        seq = filler.scatter(1, n - d, key)  # SEP will sit at index n: the passkey d before it
+        sep = torch.full((b, 1), self.sep, dtype=torch.long)  # (B, 1)
+        return torch.cat([seq, sep, key], dim=1)  # (B, n + 2)
+
+
 #: Registry of task classes by name.
 TASKS: dict[str, type[SyntheticTask]] = {
     "copy": CopyTask,
     "reverse": ReverseTask,
     "sort": SortTask,
     "recall": AssociativeRecallTask,
+    "passkey": PasskeyTask,
 }
 
 
@@ -350,7 +437,8 @@ def get_task(name: str, **kwargs: Any) -> SyntheticTask:
     """Build a task from the registry.
 
     Args:
-        name: One of ``copy``, ``reverse``, ``sort``, ``recall`` (alias ``associative-recall``).
+        name: One of ``copy``, ``reverse``, ``sort``, ``recall`` (alias ``associative-recall``),
+            ``passkey``.
         **kwargs: Passed to the task's constructor (e.g. ``length``, ``n_symbols``, ``noise``).
 
     Raises:

@@ -15,19 +15,25 @@ Kernels. ``GPTConfig.attention`` names an entry of [`KERNELS`][llmkb.nn.attentio
 with ``mask`` bool ``(T, S)`` or ``None``, ``bias`` ``(H, T, S)`` or ``None``, and ``is_causal`` meaning
 "``mask`` is ``None`` and the keys are exactly the queries: apply the causal mask yourself". A new kernel
 (chunked, flash, quantized) is one function plus one entry in ``KERNELS``.
+
+A kernel named in [`BLOCKWISE`][llmkb.nn.attention.BLOCKWISE] works block by block and is called differently:
+``mask`` is ``None``, ``is_causal`` is True with the queries the last ``T`` of the ``S`` keys, the sliding
+window comes as the keyword ``window=`` and a positional bias as a
+[`BiasFn`][llmkb.nn.attention_chunked.BiasFn] evaluated per block, so the model never builds a ``(T, S)`` mask
+or an ``(H, T, S)`` bias for it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from llmkb.nn.attention_chunked import chunked_kernel
+from llmkb.nn.attention_chunked import BiasFn, chunked_kernel
 from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.positional import NO_POSITION, PositionalScheme
 
@@ -45,6 +51,7 @@ __all__ = [
     "naive_attention",
     "sdpa_attention",
     "KERNELS",
+    "BLOCKWISE",
     "MultiHeadAttention",
 ]
 
@@ -260,6 +267,28 @@ KERNELS: dict[str, AttentionKernel] = {
 """Attention kernels by ``GPTConfig.attention`` name (protocol in the module docstring)."""
 
 
+class BlockwiseKernel(Protocol):
+    """A kernel that also takes the sliding window as ``window=`` and the bias as a per-block function."""
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None,
+        bias: Tensor | BiasFn | None,
+        dropout_p: float,
+        is_causal: bool,
+        *,
+        window: int | None = None,
+    ) -> tuple[Tensor, Tensor | None]: ...
+
+
+BLOCKWISE: dict[str, BlockwiseKernel] = {"chunked": chunked_kernel}
+"""The kernels of ``KERNELS`` that the model calls blockwise: window as ``window=``, bias as a function, no mask
+(see the module docstring)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # the module
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +324,7 @@ class MultiHeadAttention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * hd, d, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.kernel = KERNELS[config.attention]
+        self.blockwise = BLOCKWISE.get(config.attention)
 
     def _split(self, x: Tensor, n: int) -> Tensor:
         B, T, _ = x.shape
@@ -320,6 +350,14 @@ class MultiHeadAttention(nn.Module):
             if S == T and key_start == pos_offset:  # keys are exactly the queries
                 return None, None, True
         return position_mask(q_pos, k_pos, window), bias, False  # (T, S)
+
+    @staticmethod
+    def _bias_fn(positional: PositionalScheme, key_start: int, device: torch.device) -> BiasFn | None:
+        """The scheme's score bias as a per-block function of key indices (``None``: the scheme has none)."""
+        one = torch.zeros(1, dtype=torch.long, device=device)
+        if positional.score_bias(one, one) is None:
+            return None
+        return lambda qi, kj: positional.score_bias(qi + key_start, kj + key_start)  # (H, t, c)
 
     def forward(
         self,
@@ -356,12 +394,21 @@ class MultiHeadAttention(nn.Module):
         if kv_cache is not None:
             key_start = kv_cache.start
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H_kv, S, D): cached past + this call
-        mask, bias, is_causal = self._mask_and_bias(
-            T, k.shape[2], pos_offset, key_start, positional, x.device
-        )
-        kernel = naive_attention if return_weights else self.kernel
         p = self.config.dropout if self.training else 0.0
-        y, weights = kernel(q, k, v, mask, bias, p, is_causal)  # (B, H, T, D), (B, H, T, S) | None
+        if self.blockwise is not None and not return_weights:
+            bias_fn = self._bias_fn(positional, key_start, x.device)
+            if key_start + k.shape[2] != pos_offset + T:
+                raise ValueError(
+                    f"keys {key_start}..{key_start + k.shape[2] - 1} must end at the last query "
+                    f"{pos_offset + T - 1} for the {self.config.attention} kernel"
+                )
+            y, weights = self.blockwise(q, k, v, None, bias_fn, p, True, window=self.config.sliding_window)
+        else:
+            mask, bias, is_causal = self._mask_and_bias(
+                T, k.shape[2], pos_offset, key_start, positional, x.device
+            )
+            kernel = naive_attention if return_weights else self.kernel
+            y, weights = kernel(q, k, v, mask, bias, p, is_causal)  # (B, H, T, D), (B, H, T, S) | None
         if hooks.heads is not None:
             y = hooks.heads(y)
         y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H*D)

@@ -24,12 +24,17 @@ the keys: no key or value head is copied.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["chunked_attention", "key_block_range", "chunked_kernel"]
+__all__ = ["BiasFn", "chunked_attention", "key_block_range", "chunked_kernel"]
+
+BiasFn = Callable[[Tensor, Tensor], Tensor]
+"""A score bias computed per block: ``fn(query_idx (t,), key_idx (c,)) -> (H, t, c)``, with indices counted along
+the keys (``0 .. S - 1``; the queries are the last ``T`` of them)."""
 
 
 def key_block_range(
@@ -83,13 +88,14 @@ def _query_block(
     k: Tensor,
     v: Tensor,
     mask: Tensor | None,
-    bias: Tensor | None,
+    bias: Tensor | BiasFn | None,
     q_pos: Tensor,
     blocks: list[tuple[int, int]],
     causal: bool,
     window: int | None,
 ) -> Tensor:
-    """Online softmax of one query block ``q`` ``(B, H_kv, G, t, D)`` over the key blocks ``blocks``."""
+    """Online softmax of one query block ``q`` ``(B, H_kv, G, t, D)`` over the key blocks ``blocks``; a
+    callable ``bias`` is evaluated for each ``(t, c)`` block only."""
     scale = 1.0 / math.sqrt(q.shape[-1])
     B, Hk, G, t, _ = q.shape
     m = torch.full((B, Hk, G, t, 1), float("-inf"), dtype=q.dtype, device=q.device)
@@ -98,7 +104,10 @@ def _query_block(
     for j0, j1 in blocks:
         kb, vb = k[:, :, :, j0:j1], v[:, :, :, j0:j1]  # (B, H_kv, 1, c, D)
         s = (q @ kb.transpose(-2, -1)) * scale  # (B, H_kv, G, t, c)
-        if bias is not None:
+        if callable(bias):
+            k_pos = torch.arange(j0, j1, device=q.device)
+            s = s + bias(q_pos, k_pos).detach().to(q.dtype).reshape(Hk, G, t, j1 - j0)  # (H_kv, G, t, c)
+        elif bias is not None:
             s = s + bias[..., j0:j1]
         allowed: Tensor | None = None if mask is None else mask[..., j0:j1]
         if causal or window is not None:
@@ -128,7 +137,7 @@ def chunked_attention(
     window: int | None = None,
     chunk_size: int = 256,
     mask: Tensor | None = None,
-    bias: Tensor | None = None,
+    bias: Tensor | BiasFn | None = None,
     trace: list[tuple[int, int]] | None = None,
 ) -> Tensor:
     """Exact attention ``softmax(Q K^T / sqrt(D) + bias, masked) V`` by blocks, without a ``T x S`` matrix.
@@ -147,7 +156,9 @@ def chunked_attention(
         chunk_size: rows of a query block and columns of a key block.
         mask: optional bool mask broadcastable to ``(B, H, T, S)``, True = may attend; key blocks where
             it allows nothing are skipped.
-        bias: optional float score bias broadcastable to ``(B, H, T, S)`` (e.g. ALiBi); no gradient.
+        bias: optional float score bias broadcastable to ``(B, H, T, S)`` (e.g. ALiBi), or a
+            [`BiasFn`][llmkb.nn.attention_chunked.BiasFn] that computes each ``(H, t, c)`` block when it is
+            needed, so no ``(H, T, S)`` tensor exists; no gradient.
         trace: if a list, every ``(query block, key block)`` pair that is computed is appended to it.
 
     Returns:
@@ -175,9 +186,10 @@ def chunked_attention(
     G = H // H_kv
     q5 = q.reshape(B, H_kv, G, T, D)  # query head h = g * G + r reads kv head g
     k5, v5 = k.unsqueeze(2), v.unsqueeze(2)  # (B, H_kv, 1, S, D): broadcast, never copied
-    mask5, bias5 = _as5d(mask, H, H_kv), _as5d(bias, H, H_kv)
-    if bias5 is not None:
-        bias5 = bias5.detach().to(q.dtype)
+    mask5 = _as5d(mask, H, H_kv)
+    bias5: Tensor | BiasFn | None = bias
+    if isinstance(bias, Tensor):
+        bias5 = _as5d(bias, H, H_kv).detach().to(q.dtype)  # type: ignore[union-attr]
     offset = S - T
     grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     outs = []
@@ -193,7 +205,7 @@ def chunked_attention(
             if trace is not None:
                 trace.append((qi, kj))
         m_blk = None if mask5 is None else mask5[..., i0:i1, :]
-        b_blk = None if bias5 is None else bias5[..., i0:i1, :]
+        b_blk = bias5[..., i0:i1, :] if isinstance(bias5, Tensor) else bias5
         q_pos = torch.arange(offset + i0, offset + i1, device=q.device)
         args = (q5[:, :, :, i0:i1], k5, v5, m_blk, b_blk, q_pos, blocks, causal, window)
         if grad:  # recompute this block's scores in backward instead of keeping them
@@ -212,13 +224,17 @@ def chunked_kernel(
     bias: Tensor | None,
     dropout_p: float,
     is_causal: bool,
+    *,
+    window: int | None = None,
 ) -> tuple[Tensor, None]:
     """Kernel ``chunked`` of [`KERNELS`][llmkb.nn.attention.KERNELS]: [`chunked_attention`][llmkb.nn.attention_chunked.chunked_attention].
 
-    The model passes its sliding window as a bool ``mask``; key blocks the mask rules out are skipped, so a
-    window still saves the work outside the band. Attention dropout is not supported (``dropout_p`` must
-    be 0).
+    A blockwise kernel (``BLOCKWISE`` in [`llmkb.nn.attention`][llmkb.nn.attention]): the model passes its
+    sliding ``window`` and, for ALiBi, a [`BiasFn`][llmkb.nn.attention_chunked.BiasFn], so neither a ``(T, S)``
+    mask nor an ``(H, T, S)`` bias is built and the key blocks outside the band are never read. A bool
+    ``mask`` still works (key blocks it rules out are skipped). Attention dropout is not supported
+    (``dropout_p`` must be 0).
     """
     if dropout_p > 0.0:
         raise ValueError(f"the chunked kernel has no attention dropout; got dropout_p={dropout_p}")
-    return chunked_attention(q, k, v, causal=is_causal, mask=mask, bias=bias), None
+    return chunked_attention(q, k, v, causal=is_causal, window=window, mask=mask, bias=bias), None

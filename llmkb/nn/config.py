@@ -47,10 +47,12 @@ class GPTConfig:
         max_seq_len: positions the model is trained for (size of the learned positional table; size of
             the precomputed RoPE/sinusoidal tables).
         positional: a key of [`POSITIONAL`][llmkb.nn.positional.POSITIONAL]: ``none`` | ``sinusoidal`` |
-            ``learned`` | ``rope`` | ``rope-pi`` | ``alibi``.
+            ``learned`` | ``rope`` | ``rope-pi`` (position interpolation) | ``rope-ntk`` (NTK-aware base) |
+            ``alibi``.
         rope_base: base ``b`` of the RoPE frequencies ``b^(-2i/head_dim)``.
-        rope_scale: position-interpolation factor ``s`` of ``rope-pi`` (position ``p`` is rotated as
-            ``p / s``; Chen et al. 2023, arXiv 2306.15595); ignored by the other schemes.
+        rope_scale: the context-extension factor ``s`` of ``rope-pi`` (position ``p`` is rotated as ``p / s``;
+            Chen et al. 2023, arXiv 2306.15595) and of ``rope-ntk`` (the base becomes
+            ``b s^(D / (D - 2))``, so the slowest pair turns ``s`` times slower); ignored by the other schemes.
         norm: a key of [`NORMS`][llmkb.nn.norm.NORMS]: ``layernorm`` | ``rmsnorm``.
         norm_position: ``pre`` (normalize the sublayer input, plus a final norm) or ``post``
             (normalize after the residual addition, as in Vaswani et al. 2017; no final norm).
@@ -58,7 +60,8 @@ class GPTConfig:
         activation: the feed-forward network, a key of [`FFNS`][llmkb.nn.ffn.FFNS]: ``gelu`` (tanh
             approximation, as GPT-2) | ``relu`` | ``swiglu``.
         attention: the kernel, a key of [`KERNELS`][llmkb.nn.attention.KERNELS]: ``naive`` (explicit
-            softmax(QK^T/sqrt(d))V) | ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``).
+            softmax(QK^T/sqrt(d))V) | ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``) |
+            ``chunked`` (the online softmax by blocks, banded with a sliding window; no attention dropout).
         dropout: dropout probability on embeddings, attention weights and residual branches.
         bias: biases in all linear layers (except the LM head) and LayerNorm.
         tie_embeddings: the LM head reuses the token-embedding matrix (Press & Wolf 2017, arXiv 1608.05859).

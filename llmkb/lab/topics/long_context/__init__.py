@@ -9,6 +9,9 @@
 * ``long-context/window`` runs the RoPE checkpoints with sliding windows of several sizes at a fixed long
   length, and measures how far back a token can still change the last prediction against the ``L (w - 1)``
   receptive field.
+* ``long-context/passkey`` trains a tiny sliding-window model and a full-attention one on passkey retrieval
+  (a passkey planted ``d`` positions back, asked for at the end) and measures accuracy per distance against
+  the same ``L (w - 1)``.
 """
 
-from . import experiments, experiments_window, figures  # noqa: F401
+from . import experiments, experiments_passkey, experiments_window, figures  # noqa: F401

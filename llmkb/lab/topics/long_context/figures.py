@@ -168,3 +168,23 @@ def reach_plot(res: Result):
     ax.set_ylabel("largest logit change")
     ax.legend(fontsize=8.5)
     return fig
+
+
+@TOPIC.figure("passkey", "accuracy", caption="Passkey accuracy vs distance, windowed and full attention")
+def passkey_plot(res: Result):
+    """Accuracy per distance for both models, the ``L (w - 1)`` line and the chance level with its band."""
+    import matplotlib.pyplot as plt
+
+    d = np.asarray(res["distances"])
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    chance, band = res["chance"], res["chance_band"]
+    ax.axhspan(chance - band, chance + band, color=style.muted(), alpha=0.15, lw=0)
+    ax.axhline(chance, color=style.muted(), lw=1, ls=":", label=f"chance 1/{round(1 / chance)}")
+    ax.plot(d, res["accuracy"]["full"], marker="s", ms=3, color="C0", label="full attention")
+    ax.plot(d, res["accuracy"]["window"], marker="o", ms=3, color="C1", label=f"window {res['window']}")
+    ax.axvline(res["theory"], color="C3", lw=1.2, ls="--", label=f"L·(w−1) = {res['theory']}")
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_xlabel(f"distance of the passkey before the query ({res['layers']} layers)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8.5, loc="center right")
+    return fig

@@ -11,6 +11,8 @@ CONTEXT = TOPIC.name("context")
 """Perplexity vs context length (0.5x to 16x the training length) for every positional variant."""
 WINDOW = TOPIC.name("window")
 """Sliding window on long text: perplexity vs window size, and how far back a token can still act."""
+PASSKEY = TOPIC.name("passkey")
+"""Passkey retrieval vs distance: a sliding-window model against ``L (w - 1)`` and full attention."""
 
 VARIANTS: tuple[str, ...] = ("rope", "rope-pi", "rope-ntk", "alibi", "rope-window", "learned")
 """The curves of the context experiment: RoPE as trained, with position interpolation, with the NTK-aware

@@ -21,6 +21,8 @@ __all__ = [
     "best_at",
     "reach_phrase",
     "window_phrase",
+    "passkey_phrase",
+    "relay_phrase",
 ]
 
 
@@ -120,3 +122,90 @@ def window_phrase(windows: Sequence[int], ppl: Sequence[float], T: int) -> str:
         f"{fmt(ppl[-1], '.2f')} with {windows[-1]}; the lowest, {fmt(ppl[best_i], '.2f')}, is at a window of "
         f"{windows[best_i]} ({fmt(windows[best_i] / T, 'g')}× the training length)."
     )
+
+
+def passkey_phrase(
+    *,
+    solid: int,
+    solid_min: float,
+    last: int,
+    theory: int,
+    layers: int,
+    window: int,
+    chance: float,
+    pooled: float,
+    n_beyond: int,
+    full_min: float,
+    longest: int,
+    level: float,
+) -> str:
+    """Where a windowed model's passkey retrieval fails, against ``L (w - 1)``; the full-attention reference.
+
+    Args:
+        solid: largest distance up to which every accuracy is at least ``level`` (0: none).
+        solid_min: the lowest accuracy at distances ``1 .. solid`` (ignored when ``solid`` is 0).
+        last: largest distance with accuracy above the chance band (0: none).
+        theory: ``L (w - 1)``.
+        layers: ``L``.
+        window: ``w``.
+        chance: ``1 / n_values``.
+        pooled: accuracy over all passkeys beyond ``theory``.
+        n_beyond: how many passkeys that is.
+        full_min: the full-attention model's lowest accuracy over the distances.
+        longest: the largest distance measured.
+        level: the accuracy ``solid`` refers to.
+    """
+    if last > theory:
+        raise ValueError(f"retrieval above chance at {last}, past the receptive field {theory}")
+    head = f"With {plural(layers, 'layer')} and a window of {window}, L·(w−1) = {theory}. "
+    if last == 0:
+        text = head + (
+            "The windowed model did not learn to retrieve the passkey at any distance in this run (no accuracy "
+            "above the chance band). "
+        )
+    else:
+        if solid == 0:
+            held = f"above chance up to distance {last}"
+        else:
+            held = (
+                f"right on every passkey at every distance up to {solid}"
+                if solid_min == 1.0
+                else f"at least {fmt(solid_min, '.0%')} accurate at every distance up to {solid}"
+            )
+            held += f" and above chance up to {last}" if solid < last else ""
+        where = (
+            "exactly one position past L·(w−1), as the theory says"
+            if last == theory
+            else f"{plural(theory - last, 'position')} short of L·(w−1)"
+        )
+        if last >= longest:
+            text = head + f"The windowed model is {held}, as far as it was measured. "
+        else:
+            text = head + (
+                f"The windowed model is {held}; from {last + 1} on it is no better than chance, so retrieval "
+                f"fails {where}. "
+            )
+    if n_beyond:
+        text += (
+            f"Beyond {theory} the passkey changes no logit at all (measured: exactly zero), and the accuracy "
+            f"there, {fmt(pooled, '.1%')} over {n_beyond} passkeys, is chance: 1/{round(1 / chance)} = "
+            f"{fmt(chance, '.1%')}. "
+        )
+    if full_min == 1.0:
+        text += f"The full-attention model, trained on the same passkeys, retrieves every one at every distance up to {longest}."
+    elif full_min >= level:
+        text += (
+            f"The full-attention model, trained on the same passkeys, is at least {fmt(full_min, '.0%')} "
+            f"accurate at every distance up to {longest}."
+        )
+    else:
+        text += f"The full-attention model's lowest accuracy over distances 1 to {longest} is {fmt(full_min, '.0%')}."
+    return text
+
+
+def relay_phrase(last: int, theory: int) -> str:
+    """How far the windowed passkey model retrieves, in a few words for a Q&A (``last``: the largest distance
+    above chance, 0 for none)."""
+    if last == 0:
+        return f"in this run it learned to retrieve at no distance, of a theoretical {theory}"
+    return f"above chance up to {plural(last, 'position')} back, of a theoretical {theory}"
