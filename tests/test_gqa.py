@@ -167,3 +167,15 @@ def test_converted_model_has_group_means_and_new_config() -> None:
     assert not gqa.training and count_parameters(gqa.config) == gqa.num_parameters()
     with pytest.raises(ValueError, match="must divide"):
         convert_mha_to_gqa(gqa, 4)
+
+
+@pytest.mark.parametrize("n_rep", [1, 2, 4])
+def test_repeat_kv_equals_hugging_face_repeat_kv(n_rep: int) -> None:
+    """``repeat_kv`` repeats each key/value head ``n_rep`` times in a row (head ``h`` reads ``h // n_rep``), as
+    transformers' Llama does — not tiled (``h % H_kv``)."""
+    from transformers.models.llama.modeling_llama import repeat_kv as hf_repeat_kv
+
+    from llmkb.nn import repeat_kv
+
+    x = torch.randn(2, 3, 5, 4)  # (B, H_kv, T, D)
+    assert torch.equal(repeat_kv(x, n_rep), hf_repeat_kv(x, n_rep))
