@@ -49,10 +49,12 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _imported_modules(name: str, path: Path, roots: frozenset[str]) -> set[str]:
-    """Names of modules under the top-level packages ``roots`` that the source at ``path`` imports (statically)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    is_pkg = path.name == "__init__.py"
+@cache
+def _imported_modules(name: str, source: bytes, is_pkg: bool, roots: frozenset[str]) -> frozenset[str]:
+    """Names of modules under the top-level packages ``roots`` that ``source`` (module ``name``) imports
+    statically. Memoised on the source itself, so each file is parsed once per process however many
+    experiments' closures contain it, and an edited file is parsed again."""
+    tree = ast.parse(source)
     package = name if is_pkg else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -74,7 +76,7 @@ def _imported_modules(name: str, path: Path, roots: frozenset[str]) -> set[str]:
     for mod in list(found):
         parts = mod.split(".")
         found.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return found
+    return frozenset(found)
 
 
 @cache
@@ -89,8 +91,9 @@ def _closure(module: str) -> tuple[tuple[str, str], ...]:
         path = _module_file(name)
         if path is None or path.suffix != ".py":
             continue
-        seen[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        todo.extend(_imported_modules(name, path, roots) - seen.keys())
+        source = path.read_bytes()
+        seen[name] = hashlib.sha256(source).hexdigest()
+        todo.extend(_imported_modules(name, source, path.name == "__init__.py", roots) - seen.keys())
     return tuple(sorted(seen.items()))
 
 
@@ -113,6 +116,7 @@ def code_hash(module: str) -> str:
 def clear_code_hash_cache() -> None:
     """Forget memoised code hashes (after editing sources in a running process)."""
     _closure.cache_clear()
+    _imported_modules.cache_clear()
 
 
 def make_key(parts: Mapping[str, Any]) -> str:
