@@ -206,9 +206,9 @@ class Watched:
         assert not self.foreign, f"requests to other hosts: {self.foreign}"
 
 
-@pytest.fixture
-def watched(browser, server_url: str) -> Iterator[Watched]:
-    """A fresh page that records console errors and any request not to the local server."""
+def watch(browser, server_url: str) -> tuple[object, Watched]:
+    """A new browser context and a page in it that records console errors and any request not to the local
+    server (close the context when done)."""
     context = browser.new_context()
     page = context.new_page()
     origin = server_url.split("/", 3)[:3]
@@ -226,6 +226,13 @@ def watched(browser, server_url: str) -> Iterator[Watched]:
     page.on("console", on_console)
     page.on("pageerror", lambda exc: w.errors.append(f"pageerror: {exc}"))
     page.on("request", on_request)
+    return context, w
+
+
+@pytest.fixture
+def watched(browser, server_url: str) -> Iterator[Watched]:
+    """A fresh page that records console errors and any request not to the local server."""
+    context, w = watch(browser, server_url)
     try:
         yield w
     finally:

@@ -9,8 +9,14 @@ import pytest
 pytestmark = pytest.mark.xdist_group("site")
 
 
-def _search(page, server_url: str, query: str):
-    """Open the home page, type ``query`` into Material's search and return the result locator."""
+@pytest.fixture(scope="module")
+def search(browser, server_url):
+    """One page of the home page whose search index is loaded once (Material's worker builds it from the
+    whole site's text: seconds); each call clears the box, types a query and returns the result locator."""
+    from conftest import watch
+
+    context, w = watch(browser, server_url)
+    page = w.page
     page.goto(server_url, wait_until="networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
     # the search worker loads the index in the background ("Initializing search"); on a busy machine that
@@ -20,26 +26,39 @@ def _search(page, server_url: str, query: str):
         " return m && m.textContent.trim() !== '' && !/Initializing/i.test(m.textContent); }",
         timeout=60000,
     )
-    # typed key by key: Material runs the query on key events (fill() only fires "input")
-    page.locator("input.md-search__input").press_sequentially(query, delay=20)
-    results = page.locator(".md-search-result__item")
-    results.first.wait_for(timeout=30000)
-    # results are redrawn for every prefix typed ("r", "ro", …): wait until the list stops changing
-    last, stable = None, 0
-    for _ in range(100):
-        now = page.locator(".md-search-result").inner_text()
-        stable = stable + 1 if now == last else 0
-        if stable >= 5:
-            break
-        last = now
-        page.wait_for_timeout(100)
-    return results
+    box = page.locator("input.md-search__input")
+
+    def run(query: str):
+        box.fill("")
+        box.press("Backspace")  # a key event: Material clears the list for the empty query
+        page.locator(".md-search-result__item").first.wait_for(state="detached", timeout=15000)
+        # typed key by key: Material runs the query on key events (fill() only fires "input")
+        box.press_sequentially(query, delay=20)
+        results = page.locator(".md-search-result__item")
+        results.first.wait_for(timeout=30000)
+        # results are redrawn for every prefix typed ("r", "ro", …): wait until the list stops changing
+        last, stable = None, 0
+        for _ in range(100):
+            now = page.locator(".md-search-result").inner_text()
+            stable = stable + 1 if now == last else 0
+            if stable >= 5:
+                break
+            last = now
+            page.wait_for_timeout(100)
+        return results
+
+    run.page = w.page  # type: ignore[attr-defined]
+    run.watched = w  # type: ignore[attr-defined]
+    try:
+        yield run
+    finally:
+        context.close()
 
 
-def test_search_finds_a_known_page(server_url, watched):
-    _search(watched.page, server_url, "learning path")
-    assert "Learning path" in watched.page.locator(".md-search-result").inner_text()
-    watched.check()
+def test_search_finds_a_known_page(search):
+    search("learning path")
+    assert "Learning path" in search.page.locator(".md-search-result").inner_text()
+    search.watched.check()
 
 
 @pytest.mark.parametrize(
@@ -55,12 +74,13 @@ def test_search_finds_a_known_page(server_url, watched):
         ("grouped query", "09-grouped-query-attention"),
     ],
 )
-def test_search_ranks_the_topic_page_first_for_its_terms(server_url, watched, query, topic):
-    """A topic's own page, not its lab notebook or the API reference, is the first result for its terms."""
-    results = _search(watched.page, server_url, query)
+def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):
+    """A topic's own page, not its lab notebook or the API reference, is the first result for its terms
+    (one page for every query: the index is loaded once)."""
+    results = search(query)
     href = results.first.locator("a").first.get_attribute("href") or ""
     assert f"{topic}/" in href and "/lab/" not in href and "reference/" not in href, (query, href)
-    watched.check()
+    search.watched.check()
 
 
 def test_graph_nodes_hover_and_click_navigate(built_site, server_url, watched):
