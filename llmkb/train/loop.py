@@ -44,6 +44,7 @@ from llmkb.data.batching import TokenDataset, get_batch, split_tokens
 from llmkb.data.synthetic import SyntheticTask, sequence_accuracy
 from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
+from llmkb.nn.moe import router_record
 from llmkb.train.checkpoint import has_checkpoint, load_train_state, replace_dir_atomically, save_train_state
 from llmkb.train.config import RESUMABLE_CHANGES, TrainConfig
 from llmkb.train.distributed import DistContext, setup_distributed
@@ -227,8 +228,9 @@ def train_step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     with autocast if autocast is not None else contextlib.nullcontext():
-        loss = model(x, y).loss
-    loss.backward()
+        out = model(x, y)
+        loss = out.loss
+    (loss if out.aux_loss is None else loss + out.aux_loss).backward()  # MoE balancing/z-loss
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -438,6 +440,7 @@ class _Trainer:
                 ):
                     elapsed_now = self.elapsed_before + time.perf_counter() - start
                     records = self._flush(pending, tokens_per_step, window_start, elapsed_now)
+                    records[-1].update(router_record(model))  # MoE: expert load, dropped, entropy
                     pending = []
                     if eval_now and self.source.has_val:
                         records[-1].update(self._evaluate(autocast))
