@@ -74,6 +74,8 @@ def test_balancing_loss_is_alpha_at_uniform_routing_and_grows_with_imbalance() -
     uniform = torch.full((N, E), 1.0 / E)
     spread = torch.arange(N).remainder(E)[:, None]  # token i -> expert i mod E
     assert balance_loss(uniform, spread, alpha).item() == pytest.approx(alpha)
+    spread2 = torch.cat([spread, (spread + 1) % E], dim=1)  # top-2, still uniform over the N k assignments
+    assert balance_loss(uniform, spread2, alpha).item() == pytest.approx(alpha)
     losses = []
     for skew in (0.0, 1.0, 2.0, 4.0):
         probs = torch.softmax(torch.tensor([skew, 0.0, 0.0, 0.0]).expand(N, E), dim=-1)
