@@ -57,6 +57,13 @@ def test_share_matrix_and_load_entropy():
         A.load_entropy([0, 0])
 
 
+def test_capacity_drops_count_the_overflow_of_each_batch():
+    choices = torch.tensor([0, 0, 0, 1, 0, 1, 1, 1])  # batches of 4: [0, 0, 0, 1], [0, 1, 1, 1]
+    assert A.capacity_drops(choices, 2, 1.0, 4) == pytest.approx(2 / 8)  # C = 2: one over in each batch
+    assert A.capacity_drops(choices, 2, 1.0, 8) == 0.0  # one batch of 8: 4 and 4, C = 4
+    assert A.capacity_drops(choices, 2, 2.0, 4) == 0.0
+
+
 def test_expert_choices_are_each_layers_first_choice_and_leave_the_model_alone():
     torch.manual_seed(0)
     cfg = GPTConfig.preset("tiny", activation="moe", moe={"n_experts": 4, "top_k": 2})
@@ -145,8 +152,9 @@ def test_train_runs_every_variant_and_seed(results):
         and len(active8["router_entropy"]) == 2
         and dense["router_entropy"] == []
     )
+    assert all(1 / 8 <= b <= 1 for b in active8["busiest"]) and dense["busiest"] == []
     assert [r["model"] for r in table_rows(res["table"])][0] == "dense"
-    assert set(res["balance"]) >= {"entropy_on", "entropy_off", "dropped_on", "dropped_off", "loss_gap"}
+    assert set(res["balance"]) >= {"entropy_on", "entropy_off", "busiest_on", "busiest_off", "loss_gap"}
 
 
 def test_routing_covers_datasets_kinds_and_both_models(results):
@@ -160,6 +168,7 @@ def test_routing_covers_datasets_kinds_and_both_models(results):
         assert (
             len(part["entropies"]) == 2 and 0 <= part["entropy"]["mean"] <= math.log(N.PROBE_EXPERTS) + 1e-9
         )
+        assert 0 <= part["drops"]["mean"] < 1 and part["drops"]["n"] == 2
     assert res["tokens_per_dataset"] == [2 * 16] * 3 and sum(res["kind_counts"]) == 3 * 2 * 16
     assert res["verdict"].startswith("with the balancing loss the load entropy is")
 

@@ -3,7 +3,7 @@
 * ``mixture-of-experts/train`` trains a dense model and Switch-style MoE models with 2, 4 and 8 experts on the
   shared corpus, at equal *active* parameters (each expert as wide as the dense FFN) and at equal *total*
   parameters (the dense FFN cut into E narrow experts), plus the 8-expert model without the balancing loss,
-  over several seeds: loss curves, held-out loss, router entropy and dropped tokens during training.
+  over several seeds: loss curves, held-out loss, router entropy and the busiest expert's share during training (no capacity limit).
 * ``mixture-of-experts/routing`` routes English prose (pydoc), Python code (stdlib) and synthetic copy/sort
   tasks written as text through the trained 8-expert models: per-layer load dataset × expert and token
   kind × expert, and the entropy of the experts' load with and without the balancing loss.

@@ -15,6 +15,7 @@ from llmkb.nn import GPT
 from llmkb.nn.moe import MoE, route
 
 __all__ = [
+    "capacity_drops",
     "effective_experts",
     "expert_choices",
     "load_entropy",
@@ -149,3 +150,17 @@ def load_entropy(load: Sequence[float] | Tensor) -> float:
 def effective_experts(load: Sequence[float] | Tensor) -> float:
     """``exp(entropy)``: the number of equally used experts with the same entropy (1 … E)."""
     return math.exp(load_entropy(load))
+
+
+def capacity_drops(choices: Tensor, n_experts: int, capacity_factor: float, batch_tokens: int) -> float:
+    """Share of top-1 assignments a capacity limit would drop, batch by batch.
+
+    ``choices`` is cut into consecutive batches of ``batch_tokens`` (a last shorter one counts too); in a
+    batch of ``n`` tokens each expert keeps at most ``C = ceil(c n / E)`` and the rest overflow
+    (``MoEConfig.capacity`` with ``k = 1``). Returns the dropped assignments over all assignments.
+    """
+    dropped = 0
+    for part in choices.split(batch_tokens):
+        cap = math.ceil(capacity_factor * len(part) / n_experts)
+        dropped += int((torch.bincount(part, minlength=n_experts) - cap).clamp_min(0).sum())
+    return dropped / len(choices)

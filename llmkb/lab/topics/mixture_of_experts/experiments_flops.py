@@ -42,7 +42,7 @@ def seconds_per_call(fn: Callable[[], Any], repeats: int) -> float:
     "flops",
     profiles={
         "quick": {"d_model": 32, "tokens": 32, "experts": [2, 8, 64], "repeats": 1},
-        "full": {"d_model": 128, "tokens": 512, "experts": [2, 4, 8, 16, 32, 64], "repeats": 3},
+        "full": {"d_model": 128, "tokens": 256, "experts": [2, 4, 8, 16, 32, 64], "repeats": 3},
     },
     title="FLOPs (FlopCounterMode) and wall time per token: dense, sparse top-1/top-2, dense simulation",
 )

@@ -13,6 +13,7 @@ from llmkb.lab import RunContext, kit
 from llmkb.lab.kit.evals import eval_windows, seed_stats
 from llmkb.lab.topics.mixture_of_experts import text
 from llmkb.lab.topics.mixture_of_experts.analysis import (
+    capacity_drops,
     effective_experts,
     expert_choices,
     load_entropy,
@@ -21,7 +22,14 @@ from llmkb.lab.topics.mixture_of_experts.analysis import (
     token_kinds,
 )
 from llmkb.lab.topics.mixture_of_experts.experiments_train import probe_dir
-from llmkb.lab.topics.mixture_of_experts.names import DATASETS, PROBE_EXPERTS, TOKEN_KINDS, TOPIC, TRAIN
+from llmkb.lab.topics.mixture_of_experts.names import (
+    CAPACITY_FACTOR,
+    DATASETS,
+    PROBE_EXPERTS,
+    TOKEN_KINDS,
+    TOPIC,
+    TRAIN,
+)
 from llmkb.nn import GPT
 from llmkb.train.shared_model import SHARED_CORPUS
 
@@ -50,19 +58,24 @@ def routing(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     trained = ctx.need(TRAIN)
     length = trained["config"]["train"]["seq_len"]
     sets = _datasets(length, cfg["n_windows"], cfg["stdlib_chars"])
-    windows = torch.cat(sets)  # (3 n, length)
-    dataset_of = torch.arange(len(sets)).repeat_interleave(torch.tensor([len(s) for s in sets]))
+    mix = torch.randperm(sum(len(s) for s in sets), generator=torch.Generator().manual_seed(0))
+    windows = torch.cat(sets)[mix]  # (3 n, length), datasets mixed as in a training batch
+    dataset_of = torch.arange(len(sets)).repeat_interleave(torch.tensor([len(s) for s in sets]))[mix]
+    batch_tokens = trained["config"]["train"]["batch_size"] * length
     groups_ds = dataset_of[:, None].expand(windows.shape).reshape(-1)
     kinds = torch.cat([token_kinds(bytes(row.tolist())) for row in windows])
     E = PROBE_EXPERTS
     out: dict[str, Any] = {}
     for alpha, name in ((0.01, "balanced"), (0.0, "unbalanced")):
-        entropies, per_seed = [], []
+        entropies, drops, per_seed = [], [], []
         for seed in trained["config"]["seeds"]:
             model = GPT.load(probe_dir(trained.dir, alpha, seed))
             choices = expert_choices(model, windows)
             loads = [torch.bincount(c, minlength=E).float() for c in choices]
             entropies.append(float(np.mean([load_entropy(q) for q in loads])))
+            drops.append(
+                float(np.mean([capacity_drops(c, E, CAPACITY_FACTOR, batch_tokens) for c in choices]))
+            )
             per_seed.append(choices)
         first = per_seed[0]  # the heatmaps show seed 0
         out[name] = {
@@ -71,6 +84,7 @@ def routing(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "load": [(torch.bincount(c, minlength=E).float() / len(c)).tolist() for c in first],
             "entropies": entropies,
             "entropy": seed_stats(entropies),
+            "drops": seed_stats(drops),
             "effective": effective_experts(torch.bincount(first[0], minlength=E)),
         }
     probe = next(r for r in trained["rows"] if r["experts"] == E and r["alpha"] == 0.01)
@@ -87,7 +101,9 @@ def routing(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         **out,
         "log_steps": probe["log_steps"],
         "entropy_curves": {"balanced": probe["router_entropy"], "unbalanced": bare["router_entropy"]},
-        "dropped_curves": {"balanced": probe["dropped"], "unbalanced": bare["dropped"]},
+        "busiest_curves": {"balanced": probe["busiest"], "unbalanced": bare["busiest"]},
+        "capacity_factor": CAPACITY_FACTOR,
+        "batch_tokens": batch_tokens,
         "sample": synthetic_text(2),
         "verdict": text.entropy_phrase(out["balanced"]["entropy"], out["unbalanced"]["entropy"], E),
         "specialist": text.specialist_phrase(out["balanced"]["by_dataset"], list(DATASETS)),
@@ -101,6 +117,7 @@ def routing(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                     "load entropy (nats), mean ± sd": f"{out[name]['entropy']['mean']:.2f} ± {out[name]['entropy']['sd']:.2f}",
                     "of the maximum ln E": kit.fmt(out[name]["entropy"]["mean"] / np.log(E), ".0%"),
                     "effective experts (layer 1, seed 0)": round(out[name]["effective"], 2),
+                    f"dropped at capacity factor {CAPACITY_FACTOR}": f"{out[name]['drops']['mean']:.1%} ± {out[name]['drops']['sd']:.1%}",
                 }
                 for name in ("balanced", "unbalanced")
             ]

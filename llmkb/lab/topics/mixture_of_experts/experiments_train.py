@@ -19,7 +19,7 @@ from llmkb.train import train
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _MODEL = {"vocab_size": 256, "d_model": 64, "n_layers": 2, "n_heads": 4, "max_seq_len": 64, **LLAMA}
-_TRAIN = {"steps": 40, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 4,
+_TRAIN = {"steps": 30, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 4,
           "weight_decay": 0.1, "eval_every": 5, "eval_batches": 1, "log_every": 5}  # fmt: skip
 _QUICK = {**_TRAIN, "steps": 4, "batch_size": 8, "warmup_steps": 1, "eval_every": 2, "eval_batches": 1,
           "log_every": 2}  # fmt: skip
@@ -40,6 +40,11 @@ def variant_config(cfg: dict[str, Any], v: dict[str, Any]) -> GPTConfig:
 
 def _mean_curve(runs: list[dict[str, list[float]]], key: str) -> list[float]:
     return np.mean([r[key] for r in runs], axis=0).tolist()
+
+
+def _busiest(history: list[dict[str, Any]]) -> list[float]:
+    """At each logged step: the largest expert's share of the assignments, averaged over layers."""
+    return [float(np.mean([max(layer) for layer in r["expert_load"]])) for r in history if "expert_load" in r]
 
 
 @TOPIC.experiment(
@@ -67,7 +72,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "val_steps": result.series("val_loss")[0], "val_loss": result.series("val_loss")[1],
             "log_steps": result.series("router_entropy")[0],
             "router_entropy": result.series("router_entropy")[1],
-            "dropped": result.series("dropped_frac")[1],
+            "busiest": _busiest(result.history),
         })  # fmt: skip
         if v["experts"] == PROBE_EXPERTS and v["budget"] == "equal active":
             model.save(probe_dir(ctx.out_dir, v["alpha"], seed))
@@ -83,7 +88,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                      "val_steps": rs[0]["val_steps"], "val_loss": _mean_curve(rs, "val_loss"),
                      "log_steps": rs[0]["log_steps"],
                      "router_entropy": _mean_curve(rs, "router_entropy") if v["experts"] else [],
-                     "dropped": _mean_curve(rs, "dropped") if v["experts"] else []})  # fmt: skip
+                     "busiest": _mean_curve(rs, "busiest") if v["experts"] else []})  # fmt: skip
     table = [
         {
             "model": r["label"],
@@ -91,7 +96,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "FFN parameters (all layers)": r["ffn_total"],
             "active per token": r["ffn_active"],
             "held-out loss, mean ± sd": f"{r['mean']:.3f} ± {r['sd']:.3f}",
-            "dropped in training (last)": kit.fmt(r["dropped"][-1], ".1%") if r["dropped"] else "–",
+            "busiest expert's share (end)": kit.fmt(r["busiest"][-1], ".0%") if r["busiest"] else "–",
         }
         for r in rows
     ]

@@ -88,10 +88,10 @@ def by_kind(res: Result):
 @TOPIC.figure(
     "routing",
     "entropy",
-    caption="Router entropy and dropped assignments during training, 8 experts with and without balancing",
+    caption="Router entropy and the busiest expert's share during training, 8 experts with and without balancing",
 )
 def entropy(res: Result):
-    """Two stacked panels over training steps: mean per-token router entropy; share of assignments dropped."""
+    """Two stacked panels over training steps: mean per-token router entropy; the busiest expert's share."""
     import matplotlib.pyplot as plt
 
     steps = res["log_steps"]
@@ -100,13 +100,19 @@ def entropy(res: Result):
         label = "with balancing loss" if name == "balanced" else "no balancing loss"
         axes[0].plot(steps, res["entropy_curves"][name], color=f"C{i}", marker="o", ms=3, label=label)
         axes[1].plot(
-            steps, 100 * np.asarray(res["dropped_curves"][name]), color=f"C{i}", marker="o", ms=3, label=label
+            steps, 100 * np.asarray(res["busiest_curves"][name]), color=f"C{i}", marker="o", ms=3, label=label
         )
     axes[0].axhline(
         res["max_entropy"], color=style.muted(), ls=":", lw=1.5, label=f"ln {res['experts']} (uniform)"
     )
     axes[0].set_ylabel("router entropy (nats)")
-    axes[1].set_ylabel("assignments dropped (%)")
+    cap = 100 * res["capacity_factor"] / res["experts"]
+    axes[1].axhline(
+        cap, color=style.muted(), ls=":", lw=1.5, label=f"capacity at factor {res['capacity_factor']}"
+    )
+    axes[1].axhline(100 / res["experts"], color=style.muted(), ls="--", lw=1, label="even share 1/E")
+    axes[1].set_ylabel("busiest expert (% of tokens)")
+    axes[1].legend(fontsize=9)
     axes[1].set_xlabel("training step")
     axes[0].legend(fontsize=9)
     return fig

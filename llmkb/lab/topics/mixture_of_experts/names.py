@@ -17,8 +17,12 @@ FLOPS = TOPIC.name("flops")
 LLAMA: dict[str, Any] = {"positional": "rope", "norm": "rmsnorm", "bias": False}
 """The shared model's architecture (Llama-style); the feed-forward network is what this lab varies."""
 
-SWITCH: dict[str, Any] = {"top_k": 1, "routing": "switch", "capacity_factor": 1.25, "expert": "swiglu"}
-"""The MoE settings of the trained models: top-1 Switch routing with Switch's capacity factor 1.25."""
+SWITCH: dict[str, Any] = {"top_k": 1, "routing": "switch", "capacity_factor": None, "expert": "swiglu"}
+"""The MoE settings of the trained models: top-1 Switch routing, no capacity limit (dropless), so that their
+losses compare experts rather than drops; what a capacity factor would drop is measured by ``routing``."""
+
+CAPACITY_FACTOR = 1.25
+"""Switch's capacity factor, applied after the fact to the trained models' routing (``routing``)."""
 
 PROBE_EXPERTS = 8
 """The expert count whose trained models the routing experiment reads (with and without balancing)."""

@@ -40,14 +40,15 @@ def budget_phrase(rows: Sequence[Mapping[str, Any]], budget: str) -> str:
 
 
 def balance_numbers(rows: Sequence[Mapping[str, Any]], experts: int) -> dict[str, Any]:
-    """Last logged router entropy and dropped share of the ``experts``-expert model with and without balancing."""
+    """Last logged router entropy and busiest expert's share of the ``experts``-expert model with and without
+    balancing, and their held-out losses."""
     got = {r["alpha"]: r for r in rows if r["experts"] == experts and r["budget"] == "equal active"}
     on, off = got[0.01], got[0.0]
     return {
         "entropy_on": on["router_entropy"][-1],
         "entropy_off": off["router_entropy"][-1],
-        "dropped_on": on["dropped"][-1],
-        "dropped_off": off["dropped"][-1],
+        "busiest_on": on["busiest"][-1],
+        "busiest_off": off["busiest"][-1],
         "loss_on": on["mean"],
         "loss_off": off["mean"],
         "loss_gap": kit.gap_phrase(off["mean"] - on["mean"]),
