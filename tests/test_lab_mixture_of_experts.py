@@ -113,6 +113,18 @@ def test_phrases_follow_the_numbers():
         X.overhead_phrase(pts)
         == "sparse top-2 is faster than the dense simulation at 8 experts and slower at 2"
     )
+    assert X.short_run_phrase(0.9, 2.0, 8) == (
+        "the balancing loss has not evened the load out, and the router's probabilities have hardly left uniform, "
+        "yet its top-1 choice lands on one expert for most tokens"
+    )
+    assert X.short_run_phrase(0.2, 1.0, 8) == (
+        "the balancing loss has brought the load close to even, and the router's probabilities have moved well "
+        "away from uniform"
+    )
+    ratios = {"64": {"time_sparse_over_simulation": 0.34, "sparse_over_simulation": 0.032}}
+    assert X.time_vs_flops_phrase(ratios, 64) == (
+        "at 64 experts sparse top-2 takes 34% of the dense simulation's time for 3.2% of its FLOPs"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ print(routing["kinds_vs_datasets"])
 # %%
 show_figure(routing, "entropy")
 print(routing["verdict"])
+print("at the end of training:", train["short_run"])
 show_table(routing["table"])
 
 # %% [markdown]
@@ -76,5 +77,6 @@ flops = lab.run(FLOPS)
 show_figure(flops, "cost")
 print(flops["flat"])
 print(flops["overhead"])
+print(flops["time_vs_flops"])
 show_table(flops["table"])
 show_table(flops["time_table"])

@@ -109,4 +109,5 @@ def flops(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "flat": text.flat_phrase(points),
         "overhead": text.overhead_phrase(points),
         "largest": max(cfg["experts"]),
+        "time_vs_flops": text.time_vs_flops_phrase(ratios, max(cfg["experts"])),
     }

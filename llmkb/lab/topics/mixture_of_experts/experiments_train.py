@@ -101,6 +101,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         for r in rows
     ]
     t = cfg["train"]
+    balance = text.balance_numbers(rows, PROBE_EXPERTS)
     return {
         "config": {k: cfg[k] for k in ("model", "train", "experts", "seeds", "n_windows")},
         "rows": rows,
@@ -113,5 +114,6 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "probe": PROBE_EXPERTS,
         "active_verdict": text.budget_phrase(rows, "equal active"),
         "total_verdict": text.budget_phrase(rows, "equal total"),
-        "balance": text.balance_numbers(rows, PROBE_EXPERTS),
+        "balance": balance,
+        "short_run": text.short_run_phrase(balance["busiest_on"], balance["entropy_on"], PROBE_EXPERTS),
     }

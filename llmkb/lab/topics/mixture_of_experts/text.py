@@ -13,8 +13,12 @@ __all__ = [
     "budget_phrase",
     "entropy_phrase",
     "flat_phrase",
+    "kind_vs_dataset_phrase",
     "overhead_phrase",
+    "sharpness",
+    "short_run_phrase",
     "specialist_phrase",
+    "time_vs_flops_phrase",
 ]
 
 
@@ -122,3 +126,23 @@ def kind_vs_dataset_phrase(by_kind: Sequence[Sequence[float]], by_dataset: Seque
         return head + ": kinds and datasets are split about as sharply"
     return head + (": the experts split kinds of byte more sharply than datasets" if k > d
                    else ": the experts split datasets more sharply than kinds of byte")  # fmt: skip
+
+
+def short_run_phrase(busiest: float, entropy: float, experts: int) -> str:
+    """Where the balanced router stands at the end of training, from its busiest expert's share and its
+    per-token entropy (nats)."""
+    spread = "has not evened the load out" if busiest > 2 / experts else "has brought the load close to even"
+    probs = (
+        "the router's probabilities have hardly left uniform"
+        if entropy > 0.9 * math.log(experts)
+        else "the router's probabilities have moved well away from uniform"
+    )
+    most = ", yet its top-1 choice lands on one expert for most tokens" if busiest > 0.5 else ""
+    return f"the balancing loss {spread}, and {probs}{most}"
+
+
+def time_vs_flops_phrase(ratios: Mapping[str, Mapping[str, float]], experts: int) -> str:
+    """Sparse top-2's share of the dense simulation's time against its share of the FLOPs, at ``experts``."""
+    r = ratios[str(experts)]
+    return (f"at {experts} experts sparse top-2 takes {r['time_sparse_over_simulation']:.0%} of the dense "
+            f"simulation's time for {r['sparse_over_simulation']:.1%} of its FLOPs")  # fmt: skip
