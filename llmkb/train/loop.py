@@ -4,7 +4,8 @@ One step ``s`` (1-based) of :func:`train`:
 
 1. set the learning rate to :func:`~llmkb.train.schedule.lr_at` ``(s)``;
 2. sample a batch with this process's batch generator;
-3. forward, mean cross-entropy on the scored targets, backward (gradients averaged across processes
+3. forward, mean cross-entropy on the scored targets, backward of it plus the model's auxiliary loss
+   (``ModelOutput.aux_loss``: mixture-of-experts balancing and z-losses; gradients averaged across processes
    under DDP);
 4. clip the global gradient norm to ``grad_clip`` (Pascanu et al. 2013, "On the difficulty of training
    recurrent neural networks", arXiv:1211.5063);
@@ -72,7 +73,9 @@ class TrainResult:
         history: One record per step: ``step``, ``train_loss``, ``lr``, ``grad_norm``, ``tokens_per_s``
             (averaged over the window since the previous loss read-out), ``elapsed_s`` (training seconds
             so far, across resumptions), and ``val_loss`` / ``val_accuracy`` (``None`` except at evaluation
-            steps; the accuracy is exact-match of answers, for synthetic tasks only).
+            steps; the accuracy is exact-match of answers, for synthetic tasks only). A model with
+            mixture-of-experts layers adds, at each read-out step, ``expert_load`` (per layer, each expert's share
+            of the assignments), ``dropped_frac`` and ``router_entropy`` (see ``llmkb.nn.moe.router_record``).
         wall_time: Seconds this call took.
         step: Last completed step.
         stopped_early: Whether a callback stopped the run before ``train_config.steps``.
@@ -223,7 +226,8 @@ def train_step(
         autocast: Mixed-precision context for the forward pass, if any.
 
     Returns:
-        ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device).
+        ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device); ``loss`` is the
+        language-model loss alone, while the backward pass also differentiates the model's ``aux_loss``.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
