@@ -72,6 +72,7 @@ def test_search_finds_a_known_page(search):
         ("mask", "03-attention"),
         ("window", "07-long-context"),
         ("grouped query", "09-grouped-query-attention"),
+        ("mixture of experts", "08-mixture-of-experts"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

@@ -4,7 +4,7 @@ Public entry points: [`GPTConfig`][llmkb.nn.GPTConfig] (+ [`PRESETS`][llmkb.nn.P
 [`GPT`][llmkb.nn.GPT] (returning a [`ModelOutput`][llmkb.nn.ModelOutput]),
 [`count_parameters`][llmkb.nn.count_parameters], and the KV caches [`KVCache`][llmkb.nn.KVCache] /
 [`ConcatKVCache`][llmkb.nn.ConcatKVCache]. Building blocks live in ``attention``, ``positional``, ``norm``,
-``ffn``, ``block``, ``kv_cache`` and ``hooks``.
+``ffn``, ``moe``, ``block``, ``kv_cache`` and ``hooks``.
 
 Variants: every named choice of ``GPTConfig`` is a key of a registry — [`POSITIONAL`][llmkb.nn.POSITIONAL],
 [`NORMS`][llmkb.nn.NORMS], [`FFNS`][llmkb.nn.FFNS], [`KERNELS`][llmkb.nn.KERNELS] — so a new variant is one
@@ -34,6 +34,7 @@ from llmkb.nn.ffn import FFNS, GELU, FeedForward, ReLUFeedForward, SwiGLU
 from llmkb.nn.hooks import SURGERIES, Hooks, freeze_qk, no_residual, surgery
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
 from llmkb.nn.model import GPT, ModelOutput, count_parameters
+from llmkb.nn.moe import MoE, MoEConfig, RouterStats
 from llmkb.nn.norm import NORMS, LayerNorm, RMSNorm
 from llmkb.nn.positional import (
     POSITIONAL,
@@ -83,6 +84,9 @@ __all__ = [
     "FeedForward",
     "ReLUFeedForward",
     "SwiGLU",
+    "MoE",
+    "MoEConfig",
+    "RouterStats",
     "PositionalScheme",
     "NoPosition",
     "ALiBi",

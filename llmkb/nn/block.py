@@ -45,9 +45,11 @@ class TransformerBlock(nn.Module):
         self.norm1 = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
         self.attn = MultiHeadAttention(config, layer_idx)
         self.norm2 = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
-        self.ffn = FFNS[config.activation](
-            config.d_model, config.ffn_dim, bias=config.bias, dropout=config.dropout
-        )
+        ffn = FFNS[config.activation]
+        if hasattr(ffn, "from_config"):  # a layer with settings of its own (MoE)
+            self.ffn: nn.Module = ffn.from_config(config)
+        else:
+            self.ffn = ffn(config.d_model, config.ffn_dim, bias=config.bias, dropout=config.dropout)
 
     def forward(
         self,

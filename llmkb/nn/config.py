@@ -19,6 +19,7 @@ from typing import Any
 
 from llmkb.nn.attention import KERNELS
 from llmkb.nn.ffn import FFNS
+from llmkb.nn.moe import MoEConfig
 from llmkb.nn.norm import NORMS
 from llmkb.nn.positional import POSITIONAL
 
@@ -58,7 +59,8 @@ class GPTConfig:
             (normalize after the residual addition, as in Vaswani et al. 2017; no final norm).
         norm_eps: epsilon of the normalization layers.
         activation: the feed-forward network, a key of [`FFNS`][llmkb.nn.ffn.FFNS]: ``gelu`` (tanh
-            approximation, as GPT-2) | ``relu`` | ``swiglu``.
+            approximation, as GPT-2) | ``relu`` | ``swiglu`` | ``moe`` (a routed mixture of experts,
+            [`MoE`][llmkb.nn.moe.MoE], set by ``moe``).
         attention: the kernel, a key of [`KERNELS`][llmkb.nn.attention.KERNELS]: ``naive`` (explicit
             softmax(QK^T/sqrt(d))V) | ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``) |
             ``chunked`` (the online softmax by blocks, banded with a sliding window; no attention dropout).
@@ -67,6 +69,9 @@ class GPTConfig:
         tie_embeddings: the LM head reuses the token-embedding matrix (Press & Wolf 2017, arXiv 1608.05859).
         sliding_window: if set, query ``i`` attends only to keys ``j`` with ``0 <= i - j < sliding_window``
             (Beltagy et al. 2020, arXiv 2004.05150; Mistral, arXiv 2310.06825).
+        moe: with ``activation="moe"``, the fields of [`MoEConfig`][llmkb.nn.moe.MoEConfig] to set (experts,
+            top-k, routing, capacity factor, shared expert, auxiliary-loss coefficients, expert kind);
+            ``None`` means the defaults there. Must be ``None`` for a dense feed-forward network.
     """
 
     vocab_size: int = 256
@@ -88,6 +93,7 @@ class GPTConfig:
     bias: bool = True
     tie_embeddings: bool = True
     sliding_window: int | None = None
+    moe: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         """Validate every field; raise ``ValueError`` with a one-line message on the first problem."""
@@ -104,6 +110,10 @@ class GPTConfig:
         _check_choice("norm_position", self.norm_position, NORM_POSITIONS)
         _check_choice("activation", self.activation, FFNS)
         _check_choice("attention", self.attention, KERNELS)
+        if self.moe is not None and self.activation != "moe":
+            raise ValueError(f"moe settings need activation='moe', got activation={self.activation!r}")
+        if self.activation == "moe":
+            MoEConfig.from_dict(self.moe)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.n_heads % self.kv_heads:
@@ -136,6 +146,8 @@ class GPTConfig:
         """Resolved feed-forward hidden width (see ``d_ff``)."""
         if self.d_ff is not None:
             return self.d_ff
+        if self.activation == "moe":
+            return FFNS[MoEConfig.from_dict(self.moe).expert].default_width(self.d_model)  # type: ignore[attr-defined]
         return FFNS[self.activation].default_width(self.d_model)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ (de)serialization

@@ -33,6 +33,7 @@ from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import GPTConfig
 from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
+from llmkb.nn.moe import MoE, MoEConfig, RouterStats, ffn_parameters
 from llmkb.nn.norm import NORMS
 from llmkb.nn.positional import NO_POSITION, POSITIONAL
 
@@ -53,7 +54,8 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
 
     * attention per layer: ``W_q, W_o``: ``2 d (H h) = 2 d^2``; ``W_k, W_v``: ``2 d (G h)``;
       biases ``b (H h + 2 G h + d)``;
-    * feed-forward per layer: MLP ``2 d f + b (f + d)``; SwiGLU ``3 d f + b (2 f + d)``;
+    * feed-forward per layer: MLP ``2 d f + b (f + d)``; SwiGLU ``3 d f + b (2 f + d)``; a mixture of ``E``
+      experts: ``E`` (plus one shared) expert networks and a router ``E d``;
     * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; two per layer, plus a final one with pre-norm;
     * embeddings: ``V d`` tokens, ``+ max_seq_len d`` for learned positions, ``+ V d`` for an untied head.
 
@@ -73,10 +75,12 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     d, L, V = config.d_model, config.n_layers, config.vocab_size
     H, G, h, f, b = config.n_heads, config.kv_heads, config.head_dim, config.ffn_dim, int(config.bias)
     attention = 2 * d * (H * h) + 2 * d * (G * h) + b * (H * h + 2 * G * h + d)
-    if config.activation == "swiglu":
-        ffn = 3 * d * f + b * (2 * f + d)
+    if config.activation == "moe":  # E experts (+ a shared one) and the router W_r: (E, d)
+        moe = MoEConfig.from_dict(config.moe)
+        ffn = (moe.n_experts + moe.shared_expert) * ffn_parameters(moe.expert, d, f, config.bias)
+        ffn += moe.n_experts * d
     else:
-        ffn = 2 * d * f + b * (f + d)
+        ffn = ffn_parameters(config.activation, d, f, config.bias)
     norm = d + (b * d if config.norm == "layernorm" else 0)
     body = L * (attention + ffn + 2 * norm) + (norm if config.norm_position == "pre" else 0)
     if exclude_embeddings:
@@ -94,11 +98,17 @@ class ModelOutput:
         logits: next-token logits ``(B, T, V)``.
         loss: mean cross-entropy against ``targets`` (a scalar), or ``None`` without targets.
         attn: with ``return_attn``, one attention-weight tensor ``(B, H, T, S)`` per layer; else ``None``.
+        aux_loss: with mixture-of-experts layers, the sum of their auxiliary losses (load balancing,
+            router z-loss; with its graph), never folded into ``loss``, so held-out losses stay comparable
+            with dense models; else ``None``. Training adds it to the loss it differentiates.
+        router: with mixture-of-experts layers, one [`RouterStats`][llmkb.nn.moe.RouterStats] per MoE layer.
     """
 
     logits: Tensor
     loss: Tensor | None = None
     attn: list[Tensor] | None = None
+    aux_loss: Tensor | None = None
+    router: list[RouterStats] | None = None
 
 
 class GPT(nn.Module):
@@ -151,7 +161,7 @@ class GPT(nn.Module):
         with torch.no_grad():
             for name, module in self.named_modules():
                 if isinstance(module, nn.Linear):
-                    std = resid_std if name.endswith(("attn.o_proj", "ffn.down")) else 0.02
+                    std = resid_std if name.endswith(("attn.o_proj", ".down")) else 0.02
                     nn.init.normal_(module.weight, std=std)
                     if module.bias is not None:
                         nn.init.zeros_(module.bias)
@@ -211,7 +221,11 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
-        return ModelOutput(logits, loss, attn if return_attn else None)
+        moes = [b.ffn for b in self.blocks if isinstance(b.ffn, MoE)]
+        if not moes:
+            return ModelOutput(logits, loss, attn if return_attn else None)
+        aux = torch.stack([m.aux_loss for m in moes]).sum()  # type: ignore[misc]
+        return ModelOutput(logits, loss, attn if return_attn else None, aux, [m.stats for m in moes])  # type: ignore[misc]
 
     @contextlib.contextmanager
     def hooks(self, **hooks: Any) -> Iterator[GPT]:

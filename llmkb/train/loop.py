@@ -4,7 +4,8 @@ One step ``s`` (1-based) of :func:`train`:
 
 1. set the learning rate to :func:`~llmkb.train.schedule.lr_at` ``(s)``;
 2. sample a batch with this process's batch generator;
-3. forward, mean cross-entropy on the scored targets, backward (gradients averaged across processes
+3. forward, mean cross-entropy on the scored targets, backward of it plus the model's auxiliary loss
+   (``ModelOutput.aux_loss``: mixture-of-experts balancing and z-losses; gradients averaged across processes
    under DDP);
 4. clip the global gradient norm to ``grad_clip`` (Pascanu et al. 2013, "On the difficulty of training
    recurrent neural networks", arXiv:1211.5063);
@@ -44,6 +45,7 @@ from llmkb.data.batching import TokenDataset, get_batch, split_tokens
 from llmkb.data.synthetic import SyntheticTask, sequence_accuracy
 from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
+from llmkb.nn.moe import router_record
 from llmkb.train.checkpoint import has_checkpoint, load_train_state, replace_dir_atomically, save_train_state
 from llmkb.train.config import RESUMABLE_CHANGES, TrainConfig
 from llmkb.train.distributed import DistContext, setup_distributed
@@ -71,7 +73,9 @@ class TrainResult:
         history: One record per step: ``step``, ``train_loss``, ``lr``, ``grad_norm``, ``tokens_per_s``
             (averaged over the window since the previous loss read-out), ``elapsed_s`` (training seconds
             so far, across resumptions), and ``val_loss`` / ``val_accuracy`` (``None`` except at evaluation
-            steps; the accuracy is exact-match of answers, for synthetic tasks only).
+            steps; the accuracy is exact-match of answers, for synthetic tasks only). A model with
+            mixture-of-experts layers adds, at each read-out step, ``expert_load`` (per layer, each expert's share
+            of the assignments), ``dropped_frac`` and ``router_entropy`` (see ``llmkb.nn.moe.router_record``).
         wall_time: Seconds this call took.
         step: Last completed step.
         stopped_early: Whether a callback stopped the run before ``train_config.steps``.
@@ -222,13 +226,15 @@ def train_step(
         autocast: Mixed-precision context for the forward pass, if any.
 
     Returns:
-        ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device).
+        ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device); ``loss`` is the
+        language-model loss alone, while the backward pass also differentiates the model's ``aux_loss``.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
     with autocast if autocast is not None else contextlib.nullcontext():
-        loss = model(x, y).loss
-    loss.backward()
+        out = model(x, y)
+        loss = out.loss
+    (loss if out.aux_loss is None else loss + out.aux_loss).backward()  # MoE balancing/z-loss
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -438,6 +444,7 @@ class _Trainer:
                 ):
                     elapsed_now = self.elapsed_before + time.perf_counter() - start
                     records = self._flush(pending, tokens_per_step, window_start, elapsed_now)
+                    records[-1].update(router_record(model))  # MoE: expert load, dropped, entropy
                     pending = []
                     if eval_now and self.source.has_val:
                         records[-1].update(self._evaluate(autocast))
