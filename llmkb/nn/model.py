@@ -31,6 +31,7 @@ from torch.nn import functional as F
 
 from llmkb.nn.block import TransformerBlock
 from llmkb.nn.config import GPTConfig
+from llmkb.nn.ffn import FFNS
 from llmkb.nn.hooks import NO_HOOKS, Hooks
 from llmkb.nn.kv_cache import BaseKVCache, ConcatKVCache, KVCache
 from llmkb.nn.norm import NORMS
@@ -53,8 +54,9 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
 
     * attention per layer: ``W_q, W_o``: ``2 d (H h) = 2 d^2``; ``W_k, W_v``: ``2 d (G h)``;
       biases ``b (H h + 2 G h + d)``;
-    * feed-forward per layer: MLP ``2 d f + b (f + d)``; SwiGLU ``3 d f + b (2 f + d)``;
-    * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; two per layer, plus a final one with pre-norm;
+    * feed-forward per layer: MLP ``2 d f + b (f + d)``; gated (SwiGLU, GeGLU) ``3 d f + b (2 f + d)``;
+    * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; none ``0``; two per layer, plus a final one with
+      pre-norm;
     * embeddings: ``V d`` tokens, ``+ max_seq_len d`` for learned positions, ``+ V d`` for an untied head.
 
     ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``, for the built-in entries of
@@ -73,11 +75,11 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
     d, L, V = config.d_model, config.n_layers, config.vocab_size
     H, G, h, f, b = config.n_heads, config.kv_heads, config.head_dim, config.ffn_dim, int(config.bias)
     attention = 2 * d * (H * h) + 2 * d * (G * h) + b * (H * h + 2 * G * h + d)
-    if config.activation == "swiglu":
+    if getattr(FFNS[config.activation], "gated", False):  # SwiGLU, GeGLU
         ffn = 3 * d * f + b * (2 * f + d)
     else:
         ffn = 2 * d * f + b * (f + d)
-    norm = d + (b * d if config.norm == "layernorm" else 0)
+    norm = 0 if config.norm == "none" else d + (b * d if config.norm == "layernorm" else 0)
     body = L * (attention + ffn + 2 * norm) + (norm if config.norm_position == "pre" else 0)
     if exclude_embeddings:
         return body
