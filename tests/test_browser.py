@@ -53,6 +53,7 @@ def test_search_finds_a_known_page(server_url, watched):
         ("mask", "03-attention"),
         ("window", "07-long-context"),
         ("grouped query", "09-grouped-query-attention"),
+        ("normalization", "10-norms-and-activations"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(server_url, watched, query, topic):
