@@ -29,7 +29,7 @@ from llmkb.train import train
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _MODEL = {**BASE, "d_model": 32, "n_layers": 3, "n_heads": 4, "max_seq_len": 32}
-_TRAIN = {"steps": 50, "batch_size": 8, "seq_len": 32, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 6,
+_TRAIN = {"steps": 40, "batch_size": 8, "seq_len": 32, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 6,
           "weight_decay": 0.1, "eval_every": 0, "eval_batches": 1, "log_every": 10, "dynamics": True}  # fmt: skip
 _QUICK_MODEL = {**_MODEL, "d_model": 16, "n_layers": 2, "n_heads": 2}
 _QUICK_TRAIN = {**_TRAIN, "steps": 4, "warmup_steps": 1, "log_every": 2}
@@ -173,7 +173,7 @@ _SWEEP_TRAIN = {**_TRAIN, "steps": 20, "dynamics": False, "log_every": 5}
         "full": {
             "model": _MODEL,
             "train": _SWEEP_TRAIN,
-            "lrs": [1e-2, 3e-2, 0.1, 0.3, 1.0],
+            "lrs": [1e-2, 0.3, 0.7, 1.2],
             "warmups": [0, 10],
             "tail": 5,
         },
