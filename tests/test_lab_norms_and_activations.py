@@ -125,7 +125,7 @@ def test_depth_reads_every_layer_at_init_and_trained(results):
             assert len(stats["resid_hist"]) == L + 1 and len(stats["resid_hist"][0]) == len(res["edges"]) - 1
             assert all(sum(h) == pytest.approx(1.0) for h in stats["ffn_hist"])
         assert r["growth_trained"] == pytest.approx(
-            r["trained"]["resid_norm"][-1] / r["trained"]["resid_norm"][0]
+            r["trained"]["resid_norm"][-1] / r["trained"]["resid_norm"][1]
         )
     assert res["swiglu_dead_trained"] == 0.0
 
