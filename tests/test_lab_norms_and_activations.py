@@ -67,6 +67,12 @@ def test_prose_follows_the_numbers():
     needs = [{"variant": "post · x", "needs_warmup": True}, {"variant": "pre · x", "needs_warmup": False}]
     assert X.warmup_phrase(needs).startswith("post · x diverges at a lower")
     assert X.warmup_phrase(needs[1:]).startswith("no variant")
+    grads = [{"norm_position": "pre", "layer_grad_norms": [[4.0, 1.0], [4.0, 1.0]]},
+             {"norm_position": "post", "layer_grad_norms": [[1.0, 2.0]]}]  # fmt: skip
+    assert X.gradient_phrase(grads) == (
+        "pre-norm blocks get their largest gradients at the first layer (last / first = 0.25); "
+        "post-norm blocks get their largest gradients at the last layer (last / first = 2.00)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -122,7 +128,10 @@ def test_depth_reads_every_layer_at_init_and_trained(results):
         for when in ("init", "trained"):
             stats = r[when]
             assert len(stats["resid_norm"]) == L + 1 and len(stats["dead"]) == L
-            assert len(stats["resid_hist"]) == L + 1 and len(stats["resid_hist"][0]) == len(res["edges"]) - 1
+            assert (
+                len(stats["resid_hist"]) == L + 1
+                and len(stats["resid_hist"][0]) == len(r["edges"]["resid"]) - 1
+            )
             assert all(sum(h) == pytest.approx(1.0) for h in stats["ffn_hist"])
         assert r["growth_trained"] == pytest.approx(
             r["trained"]["resid_norm"][-1] / r["trained"]["resid_norm"][1]

@@ -150,6 +150,7 @@ def grid(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "d_model": cfg["model"]["d_model"],
         "verdict": text.grid_phrase(rows),
         "best": best["variant"],
+        "gradients": text.gradient_phrase(rows),
         "speed": speed,
         "speed_verdict": text.speed_phrase(speed["mean"], speed["sd"], "in training, per token"),
         "param_range": [min(r["parameters"] for r in rows), max(r["parameters"] for r in rows)],

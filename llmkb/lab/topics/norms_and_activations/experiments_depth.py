@@ -20,7 +20,7 @@ from llmkb.lab.topics.norms_and_activations.analysis import (
 from llmkb.lab.topics.norms_and_activations.names import BASE, TOPIC
 from llmkb.nn import GPT
 from llmkb.train import train
-from llmkb.train.dynamics import HIST_EDGES, histogram, probe_activations
+from llmkb.train.dynamics import histogram, probe_activations
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _VARIANTS = [
@@ -33,14 +33,19 @@ _TRAIN = {"steps": 50, "batch_size": 8, "seq_len": 32, "lr": 1e-2, "min_lr": 1e-
           "weight_decay": 0.1, "eval_every": 0, "eval_batches": 1, "log_every": 10, "dynamics": True}  # fmt: skip
 
 
-def _read(model: GPT, x: torch.Tensor) -> dict[str, Any]:
-    """Per-layer statistics of one forward pass on ``x``."""
-    probe = probe_activations(model, x)
+def _edges(*groups: list[torch.Tensor], bins: int = 48) -> torch.Tensor:
+    """Symmetric bin edges that hold 99.9 % of the largest |value| of every tensor in ``groups``."""
+    lim = max(float(torch.quantile(t.abs().flatten()[:200_000], 0.999)) for g in groups for t in g)
+    return torch.linspace(-lim, lim, bins + 1)
+
+
+def _read(probe: dict[str, list[torch.Tensor]], edges: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Per-layer statistics of one forward pass (from ``probe_activations``), histograms in ``edges``."""
     resid, hidden = probe["resid"], probe["hidden"]
     return {
         "resid_norm": [float(t.norm(dim=-1).mean()) for t in resid],
-        "resid_hist": density_rows([histogram(t).tolist() for t in resid]),
-        "ffn_hist": density_rows([histogram(t).tolist() for t in hidden]),
+        "resid_hist": density_rows([histogram(t, edges["resid"]).tolist() for t in resid]),
+        "ffn_hist": density_rows([histogram(t, edges["ffn"]).tolist() for t in hidden]),
         "outlier": [outlier_ratio(t) for t in resid],
         "dead": [dead_fraction(t) for t in hidden],
     }
@@ -66,13 +71,18 @@ def depth(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     for v in ctx.progress(_VARIANTS, total=len(_VARIANTS), desc="depth"):
         mcfg = kit.model_config(cfg, **v)
         torch.manual_seed(0)  # the trainer builds the same initial model from seed 0
-        init = _read(GPT(mcfg), x)
+        before = probe_activations(GPT(mcfg), x)
         result = train(mcfg, kit.train_config(cfg, seed=0), data, progress=False)
-        trained = _read(result.model, x)
+        after = probe_activations(result.model, x)
+        edges = {
+            "resid": _edges(before["resid"], after["resid"]),
+            "ffn": _edges(before["hidden"], after["hidden"]),
+        }
+        init, trained = _read(before, edges), _read(after, edges)
         hist = result.history
         rows.append({
             "variant": variant_name(v["norm"], v["activation"], v["norm_position"]), **v,
-            "init": init, "trained": trained,
+            "init": init, "trained": trained, "edges": {k: e.tolist() for k, e in edges.items()},
             "growth_init": init["resid_norm"][-1] / init["resid_norm"][1],  # last block / first block
             "growth_trained": trained["resid_norm"][-1] / trained["resid_norm"][1],
             "layer_grad_norms": np.asarray([r["layer_grad_norms"] for r in hist]).mean(0).tolist(),
@@ -90,7 +100,6 @@ def depth(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {
         "rows": rows,
         "table": kit.table(table),
-        "edges": HIST_EDGES.tolist(),
         "n_layers": L,
         "steps": cfg["train"]["steps"],
         "verdict": text.depth_phrase(pre["growth_trained"], post["growth_trained"], L),

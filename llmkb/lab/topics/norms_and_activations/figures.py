@@ -44,8 +44,9 @@ def curves(res: Result):
 def dynamics(res: Result):
     """Top: per-layer gradient norm by layer; bottom: global update/weight ratio over steps."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(2, 1, figsize=(6.4, 5.6), layout="constrained")
+    fig, axes = plt.subplots(2, 1, figsize=(6.4, 6.4), layout="constrained")
     for r in res["rows"]:
         colour = _STYLES[(r["norm"], r["activation"])]
         ls = "-" if r["norm_position"] == "pre" else "--"
@@ -53,12 +54,13 @@ def dynamics(res: Result):
         axes[0].plot(np.arange(1, len(g) + 1), g, ls, color=colour, marker="o", label=r["variant"])
         axes[1].plot(np.arange(1, len(r["update_ratio"]) + 1), r["update_ratio"], ls, color=colour)
     axes[0].set_xlabel("layer")
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("gradient norm")
     axes[0].set_yscale("log")
-    axes[0].legend(fontsize=9, ncols=2)
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("‖Δw‖ / ‖w‖")
     axes[1].set_yscale("log")
+    fig.legend(loc="outside lower center", ncols=2, fontsize=9)
     return fig
 
 
@@ -121,21 +123,20 @@ def histograms(res: Result):
     """One row per variant: a layer x value heatmap of the residual stream and of the FFN hidden units."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator
 
     rows = res["rows"]
-    edges = res["edges"]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(6.4, 2.0 * len(rows) + 0.6), layout="constrained",
-                             sharex=True)  # fmt: skip
+    fig, axes = plt.subplots(len(rows), 2, figsize=(6.4, 2.0 * len(rows) + 0.6), layout="constrained")
     for row_axes, r in zip(np.atleast_2d(axes), rows, strict=True):
-        for ax, key, title in zip(
-            row_axes, ("resid_hist", "ffn_hist"), ("residual", "FFN hidden"), strict=True
-        ):
-            h = np.asarray(r["trained"][key]) + 1e-6
-            first = 0 if key == "resid_hist" else 1
+        for ax, key, title in zip(row_axes, ("resid", "ffn"), ("residual", "FFN hidden"), strict=True):
+            h = np.asarray(r["trained"][f"{key}_hist"]) + 1e-6
+            edges = r["edges"][key]
+            first = 0 if key == "resid" else 1
             ax.imshow(h, aspect="auto", origin="lower", cmap="viridis", norm=LogNorm(1e-4, 1),
                       extent=(edges[0], edges[-1], first - 0.5, first + len(h) - 0.5))  # fmt: skip
             ax.set_title(f"{r['variant']}: {title}", fontsize=9)
             ax.set_ylabel("layer")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in np.atleast_2d(axes)[-1]:
         ax.set_xlabel("value")
     return fig

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from llmkb.lab import kit
 
-__all__ = ["depth_phrase", "grid_phrase", "lr_phrase", "speed_phrase", "warmup_phrase"]
+__all__ = ["depth_phrase", "gradient_phrase", "grid_phrase", "lr_phrase", "speed_phrase", "warmup_phrase"]
 
 
 def grid_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -57,3 +59,21 @@ def depth_phrase(pre_growth: float, post_growth: float, n_layers: int) -> str:
         f"after training, the residual stream's norm grows {pre_growth:.1f}× from the first to the last of "
         f"{n_layers} pre-norm blocks and {post_growth:.1f}× across the same {n_layers} post-norm blocks"
     )
+
+
+def gradient_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Where the gradient is largest, pre-norm against post-norm: the last layer's gradient norm over the
+    first's, averaged over steps and then over the variants of each placement (geometric mean)."""
+    parts = []
+    for pos in ("pre", "post"):
+        ratios = []
+        for r in rows:
+            if r["norm_position"] == pos:
+                per_layer = np.asarray(r["layer_grad_norms"]).mean(0)
+                ratios.append(per_layer[-1] / per_layer[0])
+        if not ratios:
+            continue
+        g = float(np.exp(np.mean(np.log(ratios))))
+        where = "the last layer" if g > 1 else "the first layer"
+        parts.append(f"{pos}-norm blocks get their largest gradients at {where} (last / first = {g:.2f})")
+    return "; ".join(parts)
