@@ -54,7 +54,11 @@ def test_per_layer_statistics():
 
 
 def test_prose_follows_the_numbers():
-    rows = [{"variant": "a", "mean": 3.0, "sd": 0.01}, {"variant": "b", "mean": 3.1, "sd": 0.01}]
+    rows = [
+        {"variant": "a", "mean": 3.0, "sd": 0.01, "n": 3},
+        {"variant": "b", "mean": 3.1, "sd": 0.01, "n": 3},
+    ]
+    assert X.grid_phrase([{**r, "n": 1, "sd": 0.0} for r in rows]).endswith("no spread to judge the gap by")
     assert X.grid_phrase(rows).endswith("more than the spread over seeds")
     rows[1]["mean"] = 3.015
     assert "not told apart" in X.grid_phrase(rows) and X.grid_phrase(rows).startswith("a ends lowest")

@@ -17,12 +17,12 @@ def grid_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
     ranked = sorted(rows, key=lambda r: r["mean"])
     best, second = ranked[0], ranked[1]
     gap = second["mean"] - best["mean"]
-    overlap = gap < best["sd"] + second["sd"]
-    tail = (
-        "within the spread over seeds, so the two are not told apart at this size"
-        if overlap
-        else "more than the spread over seeds"
-    )
+    if min(best.get("n", 1), second.get("n", 1)) < 2:
+        tail = "one seed each, so there is no spread to judge the gap by"
+    elif gap < best["sd"] + second["sd"]:
+        tail = "within the spread over seeds, so the two are not told apart at this size"
+    else:
+        tail = "more than the spread over seeds"
     return (
         f"{best['variant']} ends lowest ({best['mean']:.3f} ± {best['sd']:.3f}); "
         f"{second['variant']} is next ({second['mean']:.3f} ± {second['sd']:.3f}), {gap:.3f} nats higher — {tail}"
