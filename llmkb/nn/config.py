@@ -54,13 +54,15 @@ class GPTConfig:
         rope_scale: the context-extension factor ``s`` of ``rope-pi`` (position ``p`` is rotated as ``p / s``;
             Chen et al. 2023, arXiv 2306.15595) and of ``rope-ntk`` (the base becomes
             ``b s^(D / (D - 2))``, so the slowest pair turns ``s`` times slower); ignored by the other schemes.
-        norm: a key of [`NORMS`][llmkb.nn.norm.NORMS]: ``layernorm`` | ``rmsnorm``.
+        norm: a key of [`NORMS`][llmkb.nn.norm.NORMS]: ``layernorm`` | ``rmsnorm`` | ``none`` (no
+            normalization, an ablation).
         norm_position: ``pre`` (normalize the sublayer input, plus a final norm) or ``post``
             (normalize after the residual addition, as in Vaswani et al. 2017; no final norm).
         norm_eps: epsilon of the normalization layers.
         activation: the feed-forward network, a key of [`FFNS`][llmkb.nn.ffn.FFNS]: ``gelu`` (tanh
-            approximation, as GPT-2) | ``relu`` | ``swiglu`` | ``moe`` (a routed mixture of experts,
-            [`MoE`][llmkb.nn.moe.MoE], set by ``moe``).
+            approximation, as GPT-2; also ``gelu-tanh``) | ``gelu-exact`` (erf) | ``relu`` | ``silu`` |
+            ``swiglu`` | ``geglu`` (gated: ``SiLU`` / ``GELU`` on the gate branch) | ``moe`` (a routed
+            mixture of experts, [`MoE`][llmkb.nn.moe.MoE], set by ``moe``).
         attention: the kernel, a key of [`KERNELS`][llmkb.nn.attention.KERNELS]: ``naive`` (explicit
             softmax(QK^T/sqrt(d))V) | ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``) |
             ``chunked`` (the online softmax by blocks, banded with a sliding window; no attention dropout).

@@ -1,4 +1,4 @@
-"""Position-wise feed-forward networks: the MLP with GELU or ReLU, and the gated SwiGLU variant.
+"""Position-wise feed-forward networks: the MLP with GELU, ReLU or SiLU, and the gated SwiGLU and GeGLU.
 
 ``GPTConfig.activation`` names an entry of [`FFNS`][llmkb.nn.ffn.FFNS]. Protocol: an entry is built as
 ``FFNS[name](d_model, d_ff, bias=bias, dropout=dropout)``, maps ``(B, T, d_model)`` to the same shape, and
@@ -15,7 +15,16 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FFNS", "GELU", "FeedForward", "ReLUFeedForward", "SwiGLU"]
+__all__ = [
+    "FFNS",
+    "GELU",
+    "ExactGELUFeedForward",
+    "FeedForward",
+    "GeGLU",
+    "ReLUFeedForward",
+    "SiLUFeedForward",
+    "SwiGLU",
+]
 
 
 class GELU(nn.Module):
@@ -85,11 +94,29 @@ class ReLUFeedForward(FeedForward):
     activation = nn.ReLU
 
 
+class ExactGELUFeedForward(FeedForward):
+    """The same MLP with the exact GELU ``z Phi(z)`` (erf), as BERT's reference code and ``torch.nn.GELU()``."""
+
+    activation = staticmethod(lambda: GELU("none"))
+
+
+class SiLUFeedForward(FeedForward):
+    """The same MLP with ``SiLU(z) = z * sigmoid(z)`` (Swish-1; Elfwing et al. 2017, Ramachandran et al. 2017),
+    the activation SwiGLU gates with, here without the gate."""
+
+    activation = nn.SiLU
+
+
 class SwiGLU(nn.Module):
     """Gated feed-forward ``W_down (SiLU(W_gate x) * (W_up x))`` (Shazeer 2020, arXiv 2002.05202).
 
-    ``SiLU(z) = z * sigmoid(z)`` (Swish with beta = 1). Three matrices instead of two, so the hidden width is
-    usually ``2/3 * 4 d`` to keep the parameter count of a ``4 d`` MLP (Llama, Touvron et al. 2023).
+    ``SiLU(z) = z * sigmoid(z)`` (Swish with beta = 1). The gate branch goes through the non-linearity, the up
+    branch stays linear, and their element-wise product lets each hidden unit scale its own value by a learned,
+    input-dependent factor (a bilinear term ``(w_g . x)(w_u . x)`` near zero). Three matrices instead of two,
+    so the hidden width is ``2/3 * 4 d`` to keep the parameter count of a ``4 d`` MLP (Llama, Touvron et al.
+    2023). Numerically equal to ``transformers``' ``LlamaMLP`` with the same weights.
+
+    A gated variant with another non-linearity is a subclass that sets ``gate_activation`` (see ``GeGLU``).
 
     Args:
         d_model: input/output width.
@@ -97,6 +124,14 @@ class SwiGLU(nn.Module):
         bias: biases on the three linear layers.
         dropout: dropout on the output.
     """
+
+    gated = True
+    """Three matrices (gate, up, down) instead of two: ``count_parameters`` reads this."""
+
+    @staticmethod
+    def gate_activation(z: Tensor) -> Tensor:
+        """The non-linearity of the gate branch, ``SiLU(z) = z * sigmoid(z)``."""
+        return nn.functional.silu(z)
 
     def __init__(self, d_model: int, d_ff: int, bias: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
@@ -112,9 +147,29 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, T, d_model) -> (B, T, d_model)``."""
-        hidden = nn.functional.silu(self.gate(x)) * self.up(x)  # (B, T, d_ff)
+        hidden = self.gate_activation(self.gate(x)) * self.up(x)  # (B, T, d_ff)
         return self.dropout(self.down(hidden))
 
 
-FFNS: dict[str, type[nn.Module]] = {"gelu": FeedForward, "relu": ReLUFeedForward, "swiglu": SwiGLU}
+class GeGLU(SwiGLU):
+    """Gated feed-forward with GELU on the gate, ``W_down (GELU(W_gate x) * (W_up x))`` (Shazeer 2020).
+
+    The exact (erf) GELU, as in T5 v1.1's "gated-gelu" reference; same shapes and width rule as ``SwiGLU``.
+    """
+
+    @staticmethod
+    def gate_activation(z: Tensor) -> Tensor:
+        """The non-linearity of the gate branch, the exact ``GELU(z) = z Phi(z)``."""
+        return nn.functional.gelu(z)
+
+
+FFNS: dict[str, type[nn.Module]] = {
+    "gelu": FeedForward,
+    "gelu-tanh": FeedForward,
+    "gelu-exact": ExactGELUFeedForward,
+    "relu": ReLUFeedForward,
+    "silu": SiLUFeedForward,
+    "swiglu": SwiGLU,
+    "geglu": GeGLU,
+}
 """Feed-forward networks by ``GPTConfig.activation`` name (protocol in the module docstring)."""

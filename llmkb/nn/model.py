@@ -54,9 +54,10 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
 
     * attention per layer: ``W_q, W_o``: ``2 d (H h) = 2 d^2``; ``W_k, W_v``: ``2 d (G h)``;
       biases ``b (H h + 2 G h + d)``;
-    * feed-forward per layer: MLP ``2 d f + b (f + d)``; SwiGLU ``3 d f + b (2 f + d)``; a mixture of ``E``
-      experts: ``E`` (plus one shared) expert networks and a router ``E d``;
-    * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; two per layer, plus a final one with pre-norm;
+    * feed-forward per layer: MLP ``2 d f + b (f + d)``; gated (SwiGLU, GeGLU) ``3 d f + b (2 f + d)``; a
+      mixture of ``E`` experts: ``E`` (plus one shared) expert networks and a router ``E d``;
+    * each norm: RMSNorm ``d``; LayerNorm ``d + b d``; none ``0``; two per layer, plus a final one with
+      pre-norm;
     * embeddings: ``V d`` tokens, ``+ max_seq_len d`` for learned positions, ``+ V d`` for an untied head.
 
     ``N = embeddings + L (attention + feed-forward + 2 norm) + [pre-norm] norm``, for the built-in entries of
@@ -81,7 +82,7 @@ def count_parameters(config: GPTConfig, exclude_embeddings: bool = False) -> int
         ffn += moe.n_experts * d
     else:
         ffn = ffn_parameters(config.activation, d, f, config.bias)
-    norm = d + (b * d if config.norm == "layernorm" else 0)
+    norm = 0 if config.norm == "none" else d + (b * d if config.norm == "layernorm" else 0)
     body = L * (attention + ffn + 2 * norm) + (norm if config.norm_position == "pre" else 0)
     if exclude_embeddings:
         return body

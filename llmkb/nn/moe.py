@@ -184,9 +184,10 @@ def z_loss(logits: Tensor, beta: float) -> Tensor:
 
 
 def ffn_parameters(kind: str, d_model: int, d_ff: int, bias: bool) -> int:
-    """Parameters of one dense feed-forward network ``FFNS[kind](d_model, d_ff, bias)`` (closed form)."""
+    """Parameters of one dense feed-forward network ``FFNS[kind](d_model, d_ff, bias)`` (closed form): a gated
+    network (SwiGLU, GeGLU: three matrices) ``3 d f + b (2 f + d)``, an MLP ``2 d f + b (f + d)``."""
     b = int(bias)
-    if kind == "swiglu":
+    if getattr(FFNS[kind], "gated", False):
         return 3 * d_model * d_ff + b * (2 * d_ff + d_model)
     return 2 * d_model * d_ff + b * (d_ff + d_model)
 

@@ -1,4 +1,4 @@
-"""Normalization layers: LayerNorm and RMSNorm, written out so the formulas are visible.
+"""Normalization layers: LayerNorm, RMSNorm and (for ablations) none, written out so the formulas are visible.
 
 ``GPTConfig.norm`` names an entry of [`NORMS`][llmkb.nn.norm.NORMS]; every entry is built as
 ``NORMS[name](dim, eps=eps, bias=bias)`` and maps ``(..., dim)`` to the same shape. A new normalization is
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NORMS", "LayerNorm", "RMSNorm"]
+__all__ = ["NORMS", "LayerNorm", "NoNorm", "RMSNorm"]
 
 
 class LayerNorm(nn.Module):
@@ -73,5 +73,25 @@ class RMSNorm(nn.Module):
         return (xf * rms_inv).to(x.dtype) * self.weight
 
 
-NORMS: dict[str, type[nn.Module]] = {"layernorm": LayerNorm, "rmsnorm": RMSNorm}
+class NoNorm(nn.Module):
+    """No normalization, ``y = x``: the ablation that shows what a norm is for.
+
+    Without a norm nothing bounds the scale of the residual stream or of a sublayer's input, so depth,
+    learning rate and initialization alone decide whether activations stay in range. Has no parameters.
+
+    Args:
+        dim: ignored (accepted so that every entry of ``NORMS`` is built alike).
+        eps: ignored.
+        bias: ignored.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = False) -> None:
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` unchanged."""
+        return x
+
+
+NORMS: dict[str, type[nn.Module]] = {"layernorm": LayerNorm, "rmsnorm": RMSNorm, "none": NoNorm}
 """Normalization layers by ``GPTConfig.norm`` name; each is built as ``cls(dim, eps=eps, bias=bias)``."""

@@ -8,15 +8,27 @@ from typing import Any
 
 from llmkb.errors import UsageError
 
-__all__ = ["PRECISIONS", "TrainConfig"]
+__all__ = ["OPTIMIZERS", "PRECISIONS", "TrainConfig"]
 
 #: Accepted values of :attr:`TrainConfig.precision`.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
+#: Accepted values of :attr:`TrainConfig.optimizer`: torch's AdamW or the written-out one of llmkb.
+OPTIMIZERS: tuple[str, ...] = ("torch", "llmkb")
+
 #: Fields that may differ between a checkpoint and the run resuming it without changing the maths of
 #: the steps already taken (``steps`` changes the schedule of the remaining ones, which is the point).
 RESUMABLE_CHANGES: frozenset[str] = frozenset(
-    {"steps", "eval_every", "eval_batches", "log_every", "checkpoint_every", "device"}
+    {
+        "steps",
+        "eval_every",
+        "eval_batches",
+        "log_every",
+        "checkpoint_every",
+        "device",
+        "dynamics",
+        "histogram_every",
+    }
 )
 
 
@@ -43,6 +55,12 @@ class TrainConfig:
             the end. Needs ``out_dir``.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         precision: ``"fp32"`` or ``"bf16"`` (autocast; weights and optimizer state stay fp32).
+        optimizer: ``"torch"`` (``torch.optim.AdamW`` and ``clip_grad_norm_``) or ``"llmkb"`` (the same
+            maths written out, :class:`llmkb.train.optim.AdamW`).
+        dynamics: Record training dynamics in the history (:mod:`llmkb.train.dynamics`): per-layer gradient
+            norms, update/weight ratios and residual-stream norms. Reads only; the steps are unchanged.
+        histogram_every: With ``dynamics``, also record per-layer activation histograms every this many
+            steps (and at step 1); ``0`` never.
     """
 
     steps: int = 200
@@ -61,13 +79,16 @@ class TrainConfig:
     checkpoint_every: int = 0
     device: str = "cpu"
     precision: str = "fp32"
+    optimizer: str = "torch"
+    dynamics: bool = False
+    histogram_every: int = 0
 
     def __post_init__(self) -> None:
         """Validate the fields (raises :class:`~llmkb.errors.UsageError` with a one-line message)."""
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         for name in ("steps", "batch_size", "seq_len", "eval_batches", "log_every"):
             _check_int(name, getattr(self, name), 1)
-        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed"):
+        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed", "histogram_every"):
             _check_int(name, getattr(self, name), 0)
         if not self.lr > 0:
             raise UsageError(f"lr must be > 0, got {self.lr}")
@@ -79,6 +100,10 @@ class TrainConfig:
             raise UsageError(f"betas must be in [0, 1), got {self.betas}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise UsageError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not isinstance(self.dynamics, bool):
+            raise UsageError(f"dynamics must be True or False, got {self.dynamics!r}")
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 

@@ -49,7 +49,8 @@ from llmkb.nn.moe import router_record
 from llmkb.train.checkpoint import has_checkpoint, load_train_state, replace_dir_atomically, save_train_state
 from llmkb.train.config import RESUMABLE_CHANGES, TrainConfig
 from llmkb.train.distributed import DistContext, setup_distributed
-from llmkb.train.optim import build_optimizer
+from llmkb.train.dynamics import DynamicsRecorder
+from llmkb.train.optim import build_optimizer, loop_grad_clip
 from llmkb.train.schedule import lr_at
 
 __all__ = ["Callback", "DataLike", "TrainResult", "derive_seed", "train", "train_step"]
@@ -330,7 +331,11 @@ class _Trainer:
         self._maybe_resume()
         # a directory that did not exist is created by the first checkpoint, never merged into another
         self.create_out = self.out is not None and not self.out.exists()
-        stopped = self._loop(start) if self.step < cfg.steps else False
+        self.recorder = (
+            DynamicsRecorder(self.model, self.optimizer, cfg.histogram_every) if cfg.dynamics else None
+        )
+        with self.recorder or contextlib.nullcontext():
+            stopped = self._loop(start) if self.step < cfg.steps else False
         return TrainResult(
             model=self.model,
             history=self.history,
@@ -406,6 +411,7 @@ class _Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
         tokens_per_step = cfg.batch_size * self.source.seq_len * dctx.world_size
+        grad_clip = loop_grad_clip(self.optimizer, cfg)  # the written-out AdamW clips inside its step
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
@@ -424,7 +430,7 @@ class _Trainer:
                 x, y = self.source.train_batch(self.batch_gen)
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 loss, grad_norm = train_step(
-                    wrapped, self.optimizer, params, x, y, lr=lr, grad_clip=cfg.grad_clip, autocast=autocast
+                    wrapped, self.optimizer, params, x, y, lr=lr, grad_clip=grad_clip, autocast=autocast
                 )
                 self.step = step
                 pending.append((step, lr, loss, grad_norm))
@@ -446,6 +452,8 @@ class _Trainer:
                     records = self._flush(pending, tokens_per_step, window_start, elapsed_now)
                     records[-1].update(router_record(model))  # MoE: expert load, dropped, entropy
                     pending = []
+                    if self.recorder is not None:
+                        self.recorder.annotate(records)
                     if eval_now and self.source.has_val:
                         records[-1].update(self._evaluate(autocast))
                     self.history.extend(records)
