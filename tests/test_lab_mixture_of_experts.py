@@ -222,3 +222,15 @@ def test_experiments_are_registered_with_both_profiles():
     assert {8, 64} <= set(full["experts"]) and {8, 64} <= set(
         get_experiment(N.FLOPS).config("quick")["experts"]
     )
+
+
+def test_mixtral_counts_are_the_published_ones():
+    """Mistral's announcement of Mixtral 8x7B: 46.7 B parameters in all, 12.9 B used per token; our count from
+    its shape must agree, and so must the built layer's own parameter count at a reduced width."""
+    total, active = A.total_and_active(N.MIXTRAL_8X7B)
+    assert round(total / 1e9, 1) == 46.7 and round(active / 1e9, 1) == 12.9
+    small = {**N.MIXTRAL_8X7B, "vocab_size": 64, "d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
+             "d_ff": 48, "max_seq_len": 16}  # fmt: skip
+    model = GPT(GPTConfig.from_dict(small))
+    expert = sum(p.numel() for p in model.blocks[0].ffn.experts[0].parameters())
+    assert A.total_and_active(small) == (model.num_parameters(), model.num_parameters() - 2 * 6 * expert)

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from llmkb.nn import GPT
-from llmkb.nn.moe import MoE, route
+from llmkb.nn import GPT, GPTConfig, count_parameters
+from llmkb.nn.moe import MoE, MoEConfig, ffn_parameters, route
 
 __all__ = [
     "capacity_drops",
@@ -22,6 +22,7 @@ __all__ = [
     "share_matrix",
     "synthetic_text",
     "token_kinds",
+    "total_and_active",
     "variants",
 ]
 
@@ -164,3 +165,19 @@ def capacity_drops(choices: Tensor, n_experts: int, capacity_factor: float, batc
         cap = math.ceil(capacity_factor * len(part) / n_experts)
         dropped += int((torch.bincount(part, minlength=n_experts) - cap).clamp_min(0).sum())
     return dropped / len(choices)
+
+
+def total_and_active(model: dict[str, Any]) -> tuple[int, int]:
+    """Total parameters of an MoE model config and those one token uses: all but ``E - k`` experts per layer.
+
+    Args:
+        model: ``GPTConfig`` fields with ``activation="moe"``.
+
+    Returns:
+        ``(total, active)``.
+    """
+    cfg = GPTConfig.from_dict(model)
+    moe = MoEConfig.from_dict(cfg.moe)
+    one = ffn_parameters(moe.expert, cfg.d_model, cfg.ffn_dim, cfg.bias)
+    total = count_parameters(cfg)
+    return total, total - cfg.n_layers * (moe.n_experts - moe.top_k) * one

@@ -11,7 +11,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from llmkb.lab import RunContext, kit
 from llmkb.lab.topics.mixture_of_experts import text
-from llmkb.lab.topics.mixture_of_experts.names import TOPIC
+from llmkb.lab.topics.mixture_of_experts.analysis import total_and_active
+from llmkb.lab.topics.mixture_of_experts.names import MIXTRAL_8X7B, TOPIC
 from llmkb.nn.ffn import SwiGLU
 from llmkb.nn.moe import MoE, MoEConfig
 
@@ -36,6 +37,11 @@ def seconds_per_call(fn: Callable[[], Any], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return float(sorted(times)[len(times) // 2])
+
+
+def _billions(counts: tuple[int, int]) -> dict[str, float]:
+    """``{"total": …, "active": …}`` in billions of parameters."""
+    return {"total": counts[0] / 1e9, "active": counts[1] / 1e9}
 
 
 @TOPIC.experiment(
@@ -110,4 +116,5 @@ def flops(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "overhead": text.overhead_phrase(points),
         "largest": max(cfg["experts"]),
         "time_vs_flops": text.time_vs_flops_phrase(ratios, max(cfg["experts"])),
+        "mixtral": _billions(total_and_active(MIXTRAL_8X7B)),
     }

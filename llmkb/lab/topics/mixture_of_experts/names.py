@@ -32,3 +32,19 @@ TOKEN_KINDS: tuple[str, ...] = ("letter", "digit", "whitespace", "punctuation", 
 
 DATASETS: tuple[str, ...] = ("English prose", "Python code", "copy/sort tasks")
 """The texts routed through the trained models (pydoc held-out text, stdlib sources, synthetic tasks)."""
+
+MIXTRAL_8X7B: dict[str, Any] = {
+    **LLAMA,
+    "vocab_size": 32000,
+    "d_model": 4096,
+    "n_layers": 32,
+    "n_heads": 32,
+    "n_kv_heads": 8,
+    "d_ff": 14336,
+    "max_seq_len": 32768,
+    "tie_embeddings": False,
+    "activation": "moe",
+    "moe": {"n_experts": 8, "top_k": 2, "routing": "mixtral", "expert": "swiglu"},
+}
+"""Mixtral 8x7B's published shape (Jiang et al. 2024, arXiv 2401.04088; its Hugging Face ``config.json``): the
+page's total and active parameter counts are computed from it, not typed."""
