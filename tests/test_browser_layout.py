@@ -98,44 +98,87 @@ def _check(built_site, rel: str, m: dict, viewport: str, scheme: str) -> list[st
     return out
 
 
-def test_every_page_fits_and_its_figures_read(built_site, server_url, browser):
-    """Each page is loaded once (desktop, light) and then looked at on a phone and in the dark palette by
-    resizing the window and switching Material's palette attribute, as a reader turning a phone or the
-    palette toggle does (the widget tests load each width and palette afresh)."""
-    context = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme="light")
-    page = context.new_page()
+WALKERS = 3
+"""Browsers walking the pages side by side: a walk is mostly waiting (loads, frames, the lightbox), so three
+share the cores that one leaves idle."""
+
+
+def _walk(built_site, server_url: str, pages: list[str]) -> tuple[list[str], list[str], list[str], int]:
+    """One browser of its own (Playwright's sync API is one instance per thread) walking ``pages``: returns the
+    problems, console errors, requests to other hosts and the number of figures seen."""
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
     errors: list[str] = []
     foreign: list[str] = []  # requests to any other host: the site serves everything itself
     origin = "/".join(server_url.split("/", 3)[:3])
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on(
-        "request",
-        lambda req: (
-            None if req.url.startswith((origin, "data:", "blob:", "about:")) else foreign.append(req.url)
-        ),
-    )
-    problems: list[str] = []
     n_figs = 0
-    try:
-        for rel in _pages(built_site):
-            page.set_viewport_size(VIEWPORTS["desktop"])
-            resp = page.goto(server_url + rel, wait_until="load")
-            assert resp is not None and resp.status == 200, rel
-            assert page.locator("article").count() >= 1, rel
-            assert page.evaluate("document.body.dataset.mdColorScheme") == "default", rel
-            # a page without figures (the API reference: long, figure-less) is the same in both palettes
-            has_figs = page.locator("figure.llmkb-figure").count() > 0
-            for viewport, scheme in COMBOS if has_figs else COMBOS[:2]:
-                page.set_viewport_size(VIEWPORTS[viewport])
-                page.evaluate(_SHOW, "slate" if scheme == "dark" else "default")
-                m = page.evaluate(_MEASURE)
-                problems += _check(built_site, rel, m, viewport, scheme)
-                n_figs += len(m["figs"])
-                if m["figs"] and (viewport, scheme) in (("desktop", "light"), ("phone", "dark")):
-                    _open_full_size(page, len(m["figs"]) - 1)  # every figure is a link to its file (above)
-    finally:
-        context.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme="light").new_page()
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on(
+                "request",
+                lambda req: (
+                    None
+                    if req.url.startswith((origin, "data:", "blob:", "about:"))
+                    else foreign.append(req.url)
+                ),
+            )
+            for rel in pages:
+                page.set_viewport_size(VIEWPORTS["desktop"])
+                resp = page.goto(server_url + rel, wait_until="load")
+                assert resp is not None and resp.status == 200, rel
+                assert page.locator("article").count() >= 1, rel
+                assert page.evaluate("document.body.dataset.mdColorScheme") == "default", rel
+                # a page without figures (the API reference: long, figure-less) is the same in both palettes
+                has_figs = page.locator("figure.llmkb-figure").count() > 0
+                for viewport, scheme in COMBOS if has_figs else COMBOS[:2]:
+                    page.set_viewport_size(VIEWPORTS[viewport])
+                    page.evaluate(_SHOW, "slate" if scheme == "dark" else "default")
+                    m = page.evaluate(_MEASURE)
+                    problems += _check(built_site, rel, m, viewport, scheme)
+                    n_figs += len(m["figs"])
+                    if m["figs"] and (viewport, scheme) in (("desktop", "light"), ("phone", "dark")):
+                        _open_full_size(
+                            page, len(m["figs"]) - 1
+                        )  # every figure is a link to its file (above)
+        finally:
+            browser.close()
+    return problems, errors, foreign, n_figs
+
+
+def _share(built_site, pages: list[str], n: int) -> list[list[str]]:
+    """``pages`` dealt to ``n`` walkers, heaviest first (by HTML size) to whoever has the least so far."""
+    loads = [0] * n
+    out: list[list[str]] = [[] for _ in range(n)]
+    size = {rel: (built_site.dir / rel / "index.html").stat().st_size for rel in pages}
+    for rel in sorted(pages, key=lambda r: -size[r]):
+        i = loads.index(min(loads))
+        out[i].append(rel)
+        loads[i] += size[rel] + 200_000  # a page costs its bytes plus a fixed load
+    return out
+
+
+def test_every_page_fits_and_its_figures_read(built_site, server_url):
+    """Each page is loaded once (desktop, light) and then looked at on a phone and in the dark palette by
+    resizing the window and switching Material's palette attribute, as a reader turning a phone or the
+    palette toggle does (the widget tests load each width and palette afresh). The pages are shared by
+    ``WALKERS`` browsers walking side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pages = _pages(built_site)
+    with ThreadPoolExecutor(WALKERS) as pool:
+        walks = list(
+            pool.map(lambda chunk: _walk(built_site, server_url, chunk), _share(built_site, pages, WALKERS))
+        )
+    problems = [p for w in walks for p in w[0]]
+    errors = [e for w in walks for e in w[1]]
+    foreign = [f for w in walks for f in w[2]]
+    n_figs = sum(w[3] for w in walks)
     assert not problems, "\n".join(problems)
     assert not errors, f"console errors: {errors}"
     assert not foreign, f"requests to other hosts: {foreign}"
