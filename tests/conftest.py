@@ -242,7 +242,7 @@ def watched(browser, server_url: str) -> Iterator[Watched]:
 def open_widget(page, url: str, widget: str) -> None:
     """Load ``url`` (HTTP 200) and wait until the in-page widget matching the CSS selector ``widget`` says it
     is ready (``data-ready="1"``, the contract in llmkb.js)."""
-    resp = page.goto(url, wait_until="networkidle")
+    resp = page.goto(url, wait_until="load")
     assert resp is not None and resp.status == 200, url
     page.wait_for_selector(f"{widget}[data-ready='1']", timeout=15000)
 
