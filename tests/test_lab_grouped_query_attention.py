@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from labkit import assert_figures_draw
 
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import table_rows
-from llmkb.lab.registry import RunContext, figures_of, get_experiment
+from llmkb.lab.registry import RunContext, get_experiment
 from llmkb.lab.topics.grouped_query_attention import analysis as A
 from llmkb.lab.topics.grouped_query_attention import analysis_bench as AB
 from llmkb.lab.topics.grouped_query_attention import names as N
@@ -161,15 +162,7 @@ def test_quality_and_uptrain_runs(results):
 
 @pytest.mark.parametrize("name", [N.BENCH, N.QUALITY, N.UPTRAIN])
 def test_figures_draw(results, name, tmp_path):
-    import matplotlib.pyplot as plt
-
-    res = Result(name, "quick", "test", tmp_path, results[name], ran=True)
-    figs = figures_of(name)
-    assert figs
-    for f in figs:
-        fig = f.fn(res)
-        assert fig.axes
-        plt.close(fig)
+    assert_figures_draw(name, Result(name, "quick", "test", tmp_path, results[name], ran=True))
 
 
 def test_experiments_are_registered_with_both_profiles():

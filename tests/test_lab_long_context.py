@@ -13,11 +13,12 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from labkit import assert_figures_draw
 
 from llmkb.bench import attention as bench
 from llmkb.data.synthetic import PasskeyTask
 from llmkb.lab import RunContext
-from llmkb.lab.registry import figures_of, get_experiment
+from llmkb.lab.registry import get_experiment
 from llmkb.lab.topics.long_context import analysis as A
 from llmkb.lab.topics.long_context import passkey as P
 from llmkb.lab.topics.long_context import text as X
@@ -305,11 +306,4 @@ def test_passkey_phrase_follows_the_numbers() -> None:
 
 @pytest.mark.parametrize("name", [BENCHMARK, CONTEXT, WINDOW, PASSKEY])
 def test_figures_draw(results, name) -> None:
-    import matplotlib.pyplot as plt
-
-    figs = figures_of(name)
-    assert figs
-    for f in figs:
-        fig = f.fn(results[name])
-        assert fig.axes
-        plt.close(fig)
+    assert_figures_draw(name, results[name])

@@ -6,10 +6,11 @@ import math
 
 import pytest
 import torch
+from labkit import assert_figures_draw
 
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import table_rows
-from llmkb.lab.registry import RunContext, figures_of, get_experiment
+from llmkb.lab.registry import RunContext, get_experiment
 from llmkb.lab.topics.mixture_of_experts import analysis as A
 from llmkb.lab.topics.mixture_of_experts import names as N
 from llmkb.lab.topics.mixture_of_experts import text as X
@@ -203,15 +204,7 @@ def test_flops_are_counted_not_computed_and_match_the_layer(results):
 
 @pytest.mark.parametrize("name", [N.TRAIN, N.ROUTING, N.FLOPS])
 def test_figures_draw(results, name, tmp_path):
-    import matplotlib.pyplot as plt
-
-    res = Result(name, "quick", "test", tmp_path, results[name], ran=True)
-    figs = figures_of(name)
-    assert figs
-    for f in figs:
-        fig = f.fn(res)
-        assert fig.axes
-        plt.close(fig)
+    assert_figures_draw(name, Result(name, "quick", "test", tmp_path, results[name], ran=True))
 
 
 def test_experiments_are_registered_with_both_profiles():

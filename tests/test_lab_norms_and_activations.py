@@ -6,10 +6,11 @@ import math
 
 import pytest
 import torch
+from labkit import assert_figures_draw
 
 from llmkb.lab.cache import Result
 from llmkb.lab.kit import table_rows
-from llmkb.lab.registry import RunContext, figures_of, get_experiment
+from llmkb.lab.registry import RunContext, get_experiment
 from llmkb.lab.topics.norms_and_activations import analysis as A
 from llmkb.lab.topics.norms_and_activations import names as N
 from llmkb.lab.topics.norms_and_activations import text as X
@@ -151,12 +152,4 @@ def test_cost_checks_its_formula(results):
 
 @pytest.mark.parametrize("name", [N.GRID, N.STABILITY, N.DEPTH])
 def test_figures_draw(results, name, tmp_path):
-    import matplotlib.pyplot as plt
-
-    res = Result(name, "quick", "test", tmp_path, results[name], ran=True)
-    figs = figures_of(name)
-    assert figs
-    for f in figs:
-        fig = f.fn(res)
-        assert fig.axes
-        plt.close(fig)
+    assert_figures_draw(name, Result(name, "quick", "test", tmp_path, results[name], ran=True))

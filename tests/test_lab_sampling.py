@@ -10,10 +10,11 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from labkit import assert_figures_draw
 
 from llmkb.infer.sampling import SamplingConfig, entropy, filtered_probs
 from llmkb.lab import RunContext
-from llmkb.lab.registry import figures_of, get_experiment
+from llmkb.lab.registry import get_experiment
 from llmkb.lab.topics.sampling import analysis as A
 from llmkb.lab.topics.sampling import text as T
 from llmkb.lab.topics.sampling.analysis_decode import decode_settings, next_logits
@@ -281,11 +282,4 @@ def test_prompts_and_settings_get_distinct_seeds():
 
 @pytest.mark.parametrize("name", [GRID, GREEDY])
 def test_figures_draw(results, name):
-    import matplotlib.pyplot as plt
-
-    figs = figures_of(name)
-    assert figs
-    for f in figs:
-        fig = f.fn(results[name])
-        assert fig.axes
-        plt.close(fig)
+    assert_figures_draw(name, results[name])
