@@ -131,6 +131,7 @@ def test_instant_navigation_keeps_the_document_and_reinitialises_the_graph(serve
         ("02-positional-embeddings/", "pe3d"),
         ("05-sampling/", "sampling"),
         ("06-kv-cache/", "kvcache"),
+        ("quiz/", "quiz"),
     ],
 )
 def test_every_widget_is_ready_and_styled(server_url, watched, page_path, name):

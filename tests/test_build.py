@@ -29,6 +29,8 @@ def test_generated_pages_exist(built_site):
         "reference/nn/index.html",
         "graph.json",
         "search/search_index.json",
+        "quiz/index.html",
+        "quiz.json",
     ):
         assert (d / rel).is_file(), rel
     home = (d / "index.html").read_text(encoding="utf-8")
@@ -152,3 +154,32 @@ def test_lab_pages_show_each_figure_once(built_site):
                 assert (page.parent / href).resolve().is_file(), f"{topic}: {href} missing"
         assert not re.search(r'<img\b[^>]*\bsrc="data:', html), f"{topic}: inline image data on the lab page"
         assert not LAB_FIGURE.search(html) and "No description has been provided" not in html
+
+
+def test_the_quiz_asks_every_question_of_every_topic_page(built_site):
+    """quiz.json holds each topic page's Q&A items, as many as its Markdown writes and in its order, and each
+    topic page links to the quiz on its own questions."""
+    import json
+
+    from conftest import ROOT
+
+    from llmkb.site.pages import read_topics
+
+    data = {
+        t["id"]: t for t in json.loads((built_site.dir / "quiz.json").read_text(encoding="utf-8"))["topics"]
+    }
+    topics = read_topics(ROOT / "docs")
+    assert set(data) == {
+        tid for tid, t in topics.items() if "??? question" in (ROOT / "docs" / t.src_uri).read_text()
+    }
+    for tid, t in topics.items():
+        md = (ROOT / "docs" / t.src_uri).read_text(encoding="utf-8")
+        asked = re.findall(r'^\?\?\? question "(.*)"$', md, flags=re.MULTILINE)
+        if not asked:
+            continue
+        items = data[tid]["items"]
+        assert len(items) == len(asked), tid
+        assert items[0]["q"].replace("&amp;", "&").startswith(asked[0][:20]), (tid, items[0]["q"], asked[0])
+        assert all(i["a"].strip() for i in items), tid
+        page = (built_site.dir / tid / "index.html").read_text(encoding="utf-8")
+        assert f'href="../quiz/#{tid}"' in page, tid

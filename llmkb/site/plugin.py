@@ -40,7 +40,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
 from llmkb.site import graph as kgraph
-from llmkb.site import notebooks, preview, roadmap
+from llmkb.site import notebooks, preview, quiz, roadmap
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
 from llmkb.site.placeholders import PLACEHOLDER, QUICK_CLASS, PlaceholderError, outside_code, substitute
@@ -68,6 +68,9 @@ math { font-family: "Noto Sans Math", math; }
 """
 
 
+QUIZ_PAGE = "quiz.md"
+"""The quiz page; each topic page's Q&A section links to it (``#<topic id>`` picks the topic)."""
+_QA_HEADING = re.compile(r"^## Q&A[ \t]*$", re.MULTILINE)
 _BIG_STYLE = re.compile(r"<style[^>]*>(?P<css>[^<]{50000,})</style>")
 
 
@@ -131,8 +134,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         self.results: dict[str, Any] = {}
         self.figure_files: dict[tuple[str, str], tuple[RenderedFigure, File, File]] = {}
         self.shared_css: dict[str, str] = {}
+        self.questions: dict[str, list[dict[str, str]]] = {}  # topic id -> its Q&A, for the quiz
         self.data_files: dict[tuple[str, str], File] = {}
         self.topic_files: dict[str, File] = {}
+        self.quiz_file: File | None = None
         self.profile = "quick"
         self.fallback = ""
         self.quick: set[str] = set()  # experiments shown from the fallback profile in this build
@@ -222,6 +227,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         for title, uri in (
             ("Knowledge graph", "graph.md"),
             ("Learning path", "learning-path.md"),
+            ("Test yourself", "quiz.md"),
             ("How this site is built", "how-it-is-built.md"),
         ):
             if (docs / uri).is_file():
@@ -247,6 +253,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                     File.generated(config, f"{fonts}/noto-sans-math-LICENSE.txt", abs_src_path=str(lic))
                 )
         self._run_labs(files, config)
+        self.quiz_file = files.get_file_from_path(QUIZ_PAGE)
         for t in self.topics.values():
             f = files.get_file_from_path(t.src_uri)
             if f is not None:
@@ -439,6 +446,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         topic = next((t for t in self.topics.values() if t.src_uri == src), None)
         if topic is not None:
             markdown = self._decorate_topic(markdown, topic)
+            markdown = self._quiz_link(markdown, topic, page)
         if from_quick:
             markdown = preview.after_h1(markdown, preview.banner_markdown())
         return markdown
@@ -477,6 +485,17 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 line += f"  \n   *Needs:* {pre}"
             out.append(line)
         return "\n".join(out) if out else "*No topic pages yet.*"
+
+    def _quiz_link(self, markdown: str, t: Topic, page) -> str:
+        """A "test yourself" button under the page's ``## Q&A`` heading, opening the quiz on this topic."""
+        if self.quiz_file is None or not _QA_HEADING.search(markdown):
+            return markdown
+        url = get_relative_url(self.quiz_file.url, page.url) + f"#{t.id}"
+        button = (
+            f'<p class="llmkb-quiz-link"><a class="md-button" href="{html.escape(url)}">'
+            "Test yourself on these questions</a></p>"
+        )
+        return _QA_HEADING.sub(lambda m: f"{m[0]}\n{button}\n", markdown, count=1)
 
     def _decorate_topic(self, markdown: str, t: Topic) -> str:
         src = t.src_uri
@@ -548,12 +567,15 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             html_text = self._lab_figures(html_text, page)
             if self._notebook_quick(page):
                 html_text = preview.notebook_banner_html() + html_text
-        if "arithmatex" not in html_text:
-            return html_text
-        try:
-            return render_math(html_text)
-        except MathError as exc:
-            raise PluginError(f"llmkb: {page.file.src_uri}: {html.escape(str(exc))}") from None
+        if "arithmatex" in html_text:
+            try:
+                html_text = render_math(html_text)
+            except MathError as exc:
+                raise PluginError(f"llmkb: {page.file.src_uri}: {html.escape(str(exc))}") from None
+        topic = next((t for t in self.topics.values() if t.src_uri == page.file.src_uri), None)
+        if topic is not None:
+            self.questions[topic.id] = quiz.harvest(html_text, page.url)
+        return html_text
 
     def _lab_figures(self, html_text: str, page) -> str:
         """Replace each figure a lab notebook showed (``show_figure``'s image, inline PNG data in a notebook)
@@ -606,6 +628,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
 
     def on_post_build(self, config) -> None:
         trim_search_index(Path(config.site_dir) / "search" / "search_index.json")
+        ordered = sorted(self.topics.values(), key=lambda t: t.number)
+        data = quiz.quiz_data((t.id, t.title, self.questions.get(t.id, [])) for t in ordered)
+        (Path(config.site_dir) / quiz.QUIZ_FILE).write_text(json.dumps(data), encoding="utf-8")
         for uri, css in self.shared_css.items():
             out = Path(config.site_dir) / uri
             out.parent.mkdir(parents=True, exist_ok=True)
