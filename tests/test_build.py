@@ -31,6 +31,7 @@ def test_generated_pages_exist(built_site):
         "search/search_index.json",
         "quiz/index.html",
         "quiz.json",
+        "tags/index.html",
     ):
         assert (d / rel).is_file(), rel
     home = (d / "index.html").read_text(encoding="utf-8")
@@ -183,3 +184,26 @@ def test_the_quiz_asks_every_question_of_every_topic_page(built_site):
         assert all(i["a"].strip() for i in items), tid
         page = (built_site.dir / tid / "index.html").read_text(encoding="utf-8")
         assert f'href="../quiz/#{tid}"' in page, tid
+
+
+def test_the_tags_page_lists_each_topic_under_each_of_its_tags(built_site):
+    """Material's tags index (docs/tags.md) from the topics' front matter: every tag is a section that links to
+    every topic carrying it."""
+    import html
+
+    from conftest import ROOT
+
+    from llmkb.site.pages import read_topics
+
+    page = (built_site.dir / "tags" / "index.html").read_text(encoding="utf-8")
+    sections = re.split(r"<h2 ", page)
+    seen = 0
+    for tid, t in read_topics(ROOT / "docs").items():
+        for tag in t.tags:
+            section = next(
+                (s for s in sections if f'<span class="md-tag">{html.escape(tag)}</span>' in s), None
+            )
+            assert section is not None, (tag, tid)
+            assert f'href="../{tid}/"' in section, (tag, tid)
+            seen += 1
+    assert seen >= 10

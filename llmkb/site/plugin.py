@@ -228,6 +228,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             ("Knowledge graph", "graph.md"),
             ("Learning path", "learning-path.md"),
             ("Test yourself", "quiz.md"),
+            ("Tags", "tags.md"),
             ("How this site is built", "how-it-is-built.md"),
         ):
             if (docs / uri).is_file():
