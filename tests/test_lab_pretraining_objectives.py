@@ -57,6 +57,9 @@ def test_phrases_follow_the_numbers():
         "per token predicted, MLM's fell 3.12× as fast as CLM's"
     )
     assert "did not lower" in X.efficiency_phrase(clm, {**mlm, "drop": -0.1})
+    assert X.efficiency_phrase(clm, {**mlm, "per_seen": 0.0199}).startswith(
+        "per token seen, CLM's held-out loss fell about as fast as MLM's (1.01×)"
+    )
     assert X.mean_sd({"mean": 0.5, "sd": 0.1, "n": 3}, ".0%") == "50% ± 10%"
     assert X.mean_sd({"mean": 0.5, "sd": 0.0, "n": 1}, ".2f") == "0.50"
     stats = {"mean": 0.0, "sd": 0.0, "n": 1}
@@ -66,6 +69,7 @@ def test_phrases_follow_the_numbers():
     ]  # fmt: skip
     v = X.task_verdicts(rows)
     assert v["nll"] == "CLM" and v["cloze"] == "MLM" and v["copy"] == "CLM and MLM"
+    assert v["rev"] == "none (every model scores 0%)"
     assert list(X.table_row(rows[0]))[:2] == ["model (decoding)", "free text: reference NLL ↓"]
 
 

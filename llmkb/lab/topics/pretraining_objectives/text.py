@@ -18,9 +18,12 @@ def efficiency_phrase(clm: dict[str, Any], mlm: dict[str, Any]) -> str:
         )
     seen = clm["per_seen"] / mlm["per_seen"]
     pred = mlm["per_predicted"] / clm["per_predicted"]
-    faster = "faster" if seen > 1 else "slower"
+    if abs(seen - 1) < 0.05:
+        pace = f"about as fast as MLM's ({kit.fmt(seen, '.2f')}×)"
+    else:
+        pace = f"{kit.fmt(seen, '.2f')}× as fast as MLM's ({'faster' if seen > 1 else 'slower'})"
     return (
-        f"per token seen, CLM's held-out loss fell {kit.fmt(seen, '.2f')}× as fast as MLM's ({faster}); "
+        f"per token seen, CLM's held-out loss fell {pace}; "
         f"per token predicted, MLM's fell {kit.fmt(pred, '.2f')}× as fast as CLM's"
     )
 
@@ -45,11 +48,15 @@ def table_row(row: dict[str, Any]) -> dict[str, str]:
 
 
 def task_verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """For each column, the best row by mean (ties named together), e.g. ``"MLM"`` or ``"CLM and prefix LM"``."""
+    """For each column, the best row by mean (ties named together), e.g. ``"MLM"`` or ``"CLM and prefix LM"``;
+    an accuracy that no model gets above 0 says so."""
     out = {}
     for key, lower in (("nll", True), ("distinct", False), ("cloze", False), *((t, False) for t in TASKS)):
         means = {r["name"]: r["metrics"][key]["mean"] for r in rows}
         best = min(means.values()) if lower else max(means.values())
+        if not lower and best == 0:
+            out[key] = "none (every model scores 0%)"
+            continue
         out[key] = kit.join_names([n for n, v in means.items() if abs(v - best) < 1e-9])
     return out
 
