@@ -128,7 +128,7 @@ def test_train_counts_tokens_and_keeps_every_model(results):
 
 def test_samples_score_every_model_on_every_task(results):
     res = results[N.SAMPLES]
-    assert [r["name"] for r in res["rows"]] == ["CLM", "MLM", "prefix LM", "prefix LM, empty prefix"]
+    assert [r["name"] for r in res["rows"]] == ["CLM", "MLM", "prefix LM", "prefix LM (empty prefix)"]
     for r in res["rows"]:
         m = r["metrics"]
         assert all(0 <= m[k]["mean"] <= 1 for k in ("distinct", "cloze", *N.TASKS)) and m["nll"]["mean"] > 0
@@ -136,7 +136,7 @@ def test_samples_score_every_model_on_every_task(results):
         assert len(r["examples"]["sample"].encode()) >= 1 and len(r["examples"]["fill"].encode()) >= 1
     mlm = res["rows"][1]["examples"]
     assert len(mlm["copy_example"]) == 5  # told the answer's length: one mask per byte
-    assert len(table_rows(res["table"])) == 4 and "prefix LM, empty prefix" in res["examples"]
+    assert len(table_rows(res["table"])) == 4 and "prefix LM (empty prefix)" in res["examples"]
     assert torch.equal(torch.tensor(res["masks"]["prefix"]).bool(), prefix_lm_mask(8, 3)[0, 0])
     for objective, m in res["maps"].items():
         w = torch.tensor(m)

@@ -30,7 +30,7 @@ RUNS: tuple[tuple[str, str], ...] = (
 
 def _name(objective: str, mode: str) -> str:
     return OBJECTIVE_NAMES[objective] + (
-        ", empty prefix" if objective == "prefix" and mode == "causal" else ""
+        " (empty prefix)" if objective == "prefix" and mode == "causal" else ""
     )
 
 

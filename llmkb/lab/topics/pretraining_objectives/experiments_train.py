@@ -28,7 +28,7 @@ _MODEL = {
     "max_seq_len": 64,
     **LLAMA,
 }
-_TRAIN = {"steps": 200, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 20,
+_TRAIN = {"steps": 140, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 20,
           "weight_decay": 0.1, "eval_every": 20, "eval_batches": 4}  # fmt: skip
 _QUICK = {**_TRAIN, "steps": 12, "batch_size": 8, "warmup_steps": 2, "eval_every": 6, "eval_batches": 1}
 
