@@ -113,6 +113,8 @@ def test_mask_switch_refuses_what_it_cannot_do() -> None:
     model = _model()
     with pytest.raises(ValueError, match="attn_mask needs"):
         model(idx, attn_mask=bidirectional_mask(8), kv_cache=KVCache(model.config, 1, 16))
+    with pytest.raises(ValueError, match="attn_mask needs"):
+        _model(sliding_window=4)(idx, attn_mask=bidirectional_mask(8))
 
 
 # ---------------------------------------------------------------------------------------------- MLM
