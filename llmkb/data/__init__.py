@@ -5,6 +5,7 @@
 * :mod:`llmkb.data.batching`: :func:`encode_corpus`, :func:`split_tokens`, :func:`get_batch`,
   :class:`TokenDataset`.
 * :mod:`llmkb.data.synthetic`: copy / reverse / sort / associative-recall tasks with a known best loss.
+* :mod:`llmkb.data.objectives`: batches and attention masks of CLM, MLM and prefix LM (``[MASK]`` = 256).
 """
 
 from llmkb.data.batching import TokenDataset, encode_corpus, get_batch, split_tokens

@@ -243,7 +243,7 @@ def sdpa_attention(
     if bias is not None:
         attn_mask = bias.to(q.dtype)  # (H, T, S) float
         if mask is not None:
-            attn_mask = attn_mask.masked_fill(~mask, float("-inf"))
+            attn_mask = torch.where(mask, attn_mask, float("-inf"))  # broadcasts a (B, 1, T, S) mask
     out = F.scaled_dot_product_attention(
         q,
         k,
@@ -368,8 +368,9 @@ class MultiHeadAttention(nn.Module):
         kv_cache: BaseKVCache | None = None,
         return_weights: bool = False,
         hooks: Hooks = NO_HOOKS,
+        attn_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Attend causally over ``x`` (and the cached past).
+        """Attend causally over ``x`` (and the cached past), or as ``attn_mask`` says.
 
         Args:
             x: ``(B, T, d_model)`` normalized layer input.
@@ -378,6 +379,9 @@ class MultiHeadAttention(nn.Module):
             kv_cache: cache to append this call's keys/values to and read the past from.
             return_weights: also return the attention weights (forces the ``naive`` kernel).
             hooks: the ablation hooks in force.
+            attn_mask: bool ``(T, T)`` or ``(B, 1, T, T)``, True = may attend, replacing the causal mask
+                (bidirectional or prefix-LM attention, :mod:`llmkb.data.objectives`); no KV cache, no
+                sliding window, not with a blockwise kernel.
 
         Returns:
             ``(out (B, T, d_model), weights (B, H, T, S) | None)``.
@@ -395,7 +399,16 @@ class MultiHeadAttention(nn.Module):
             key_start = kv_cache.start
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, H_kv, S, D): cached past + this call
         p = self.config.dropout if self.training else 0.0
-        if self.blockwise is not None and not return_weights:
+        if attn_mask is not None:
+            if kv_cache is not None or self.blockwise is not None or self.config.sliding_window is not None:
+                raise ValueError(
+                    f"attn_mask needs no KV cache, no sliding window and a full kernel, not {self.config.attention}"
+                )
+            q_pos = torch.arange(pos_offset, pos_offset + T, device=x.device)  # (T,)
+            bias = positional.score_bias(q_pos, q_pos)  # (H, T, T) | None
+            kernel = naive_attention if return_weights else self.kernel
+            y, weights = kernel(q, k, v, attn_mask, bias, p, False)  # (B, H, T, D), (B, H, T, T) | None
+        elif self.blockwise is not None and not return_weights:
             bias_fn = self._bias_fn(positional, key_start, x.device)
             if key_start + k.shape[2] != pos_offset + T:
                 raise ValueError(

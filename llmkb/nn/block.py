@@ -60,11 +60,17 @@ class TransformerBlock(nn.Module):
         kv_cache: BaseKVCache | None = None,
         return_weights: bool = False,
         hooks: Hooks = NO_HOOKS,
+        attn_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """``(B, T, d_model) -> ((B, T, d_model), attention weights (B, H, T, S) | None)``; the keyword
         arguments are passed to [`MultiHeadAttention`][llmkb.nn.attention.MultiHeadAttention]."""
         add = hooks.residual or torch.add
-        kw = {"pos_offset": pos_offset, "positional": positional, "kv_cache": kv_cache}
+        kw = {
+            "pos_offset": pos_offset,
+            "positional": positional,
+            "kv_cache": kv_cache,
+            "attn_mask": attn_mask,
+        }
         if self.pre:
             h, weights = self.attn(self.norm1(x), return_weights=return_weights, hooks=hooks, **kw)
             x = add(x, h)

@@ -178,6 +178,7 @@ class GPT(nn.Module):
         kv_cache: BaseKVCache | None = None,
         pos_offset: int | None = None,
         return_attn: bool = False,
+        attn_mask: Tensor | None = None,
     ) -> ModelOutput:
         """Compute next-token logits (and optionally the loss and attention weights).
 
@@ -188,6 +189,9 @@ class GPT(nn.Module):
                 keys/values are appended and the cached past is attended to.
             pos_offset: absolute position of ``idx[:, 0]``; defaults to ``kv_cache.length`` (or 0).
             return_attn: also return per-layer attention weights (computed with the naive kernel).
+            attn_mask: bool ``(T, T)`` or ``(B, 1, T, T)``, True = may attend, replacing the causal mask:
+                bidirectional (MLM) or prefix-LM attention from :mod:`llmkb.data.objectives`. ``None``
+                (default): causal, exactly as without the argument.
 
         Returns:
             A [`ModelOutput`][llmkb.nn.model.ModelOutput]: ``logits`` always, ``loss`` with ``targets``,
@@ -211,6 +215,8 @@ class GPT(nn.Module):
             x = x * self.pos_emb.token_scale  # kept when positions are hooked off
         x = self.drop(positional.add_to_embeddings(x, offset))  # (B, T, d)
         kw = {"pos_offset": offset, "positional": positional, "kv_cache": kv_cache, "hooks": hooks}
+        if attn_mask is not None:
+            kw["attn_mask"] = attn_mask
         attn: list[Tensor] = []
         for block in self.blocks:
             x, weights = block(x, return_weights=return_attn, **kw)

@@ -1,0 +1,78 @@
+"""Page prose of the pretraining-objectives lab, computed from the numbers it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkb.lab import kit
+from llmkb.lab.topics.pretraining_objectives.names import TASK_NAMES, TASKS
+
+__all__ = ["efficiency_phrase", "examples_block", "mean_sd", "table_row", "task_verdicts"]
+
+
+def efficiency_phrase(clm: dict[str, Any], mlm: dict[str, Any]) -> str:
+    """Compare the loss drop per token seen and per token predicted of CLM and MLM (rows of ``train``)."""
+    if clm["drop"] <= 0 or mlm["drop"] <= 0:
+        return (
+            "at least one of the runs did not lower its held-out loss, so no per-token efficiency is measured"
+        )
+    seen = clm["per_seen"] / mlm["per_seen"]
+    pred = mlm["per_predicted"] / clm["per_predicted"]
+    if abs(seen - 1) < 0.05:
+        pace = f"about as fast as MLM's ({kit.fmt(seen, '.2f')}×)"
+    else:
+        pace = f"{kit.fmt(seen, '.2f')}× as fast as MLM's ({'faster' if seen > 1 else 'slower'})"
+    return (
+        f"per token seen, CLM's held-out loss fell {pace}; "
+        f"per token predicted, MLM's fell {kit.fmt(pred, '.2f')}× as fast as CLM's"
+    )
+
+
+def mean_sd(stats: dict[str, float], spec: str) -> str:
+    """``mean ± sd`` over seeds, or the value alone for one seed."""
+    if stats["n"] > 1:
+        return f"{kit.fmt(stats['mean'], spec)} ± {kit.fmt(stats['sd'], spec)}"
+    return kit.fmt(stats["mean"], spec)
+
+
+def table_row(row: dict[str, Any]) -> dict[str, str]:
+    """One row of the objective × task table: mean ± sd over seeds."""
+    m = row["metrics"]
+    out = {
+        "model (decoding)": row["name"],
+        "free text: reference NLL ↓": mean_sd(m["nll"], ".3f"),
+        "distinct-2": mean_sd(m["distinct"], ".2f"),
+        "cloze (middle span) ↑": mean_sd(m["cloze"], ".0%"),
+    }
+    return {**out, **{TASK_NAMES[t] + " ↑": mean_sd(m[t], ".0%") for t in TASKS}}
+
+
+def task_verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """For each column, the best row by mean (ties named together), e.g. ``"MLM"`` or ``"CLM and prefix LM"``;
+    an accuracy that no model gets above 0 says so."""
+    out = {}
+    for key, lower in (("nll", True), ("distinct", False), ("cloze", False), *((t, False) for t in TASKS)):
+        means = {r["name"]: r["metrics"][key]["mean"] for r in rows}
+        best = min(means.values()) if lower else max(means.values())
+        if not lower and best == 0:
+            out[key] = "none (every model scores 0%)"
+            continue
+        out[key] = kit.join_names([n for n, v in means.items() if abs(v - best) < 1e-9])
+    return out
+
+
+def examples_block(
+    rows: list[dict[str, Any]], prompt: str, cloze: str, P: int, span: int, sets: dict[str, Any]
+) -> str:
+    """A text block of one prompt's continuation, one cloze fill and one answer per task, by every model."""
+    lines = [f"prompt:     {prompt!r}"]
+    lines += [f"  {r['name']:<24} {r['examples']['sample']!r}" for r in rows]
+    lines.append(
+        f"cloze:      {cloze[:P]!r} [{span} × ?] {cloze[P + span :]!r}, truth {cloze[P : P + span]!r}"
+    )
+    lines += [f"  {r['name']:<24} {r['examples']['fill']!r}" for r in rows]
+    for task in TASKS:
+        prompt_t, answer = sets[task][0][0], sets[task][1][0]
+        lines.append(f"{TASK_NAMES[task]}: {prompt_t.strip()!r}, truth {answer!r}")
+        lines += [f"  {r['name']:<24} {r['examples'][task + '_example']!r}" for r in rows]
+    return "\n".join(lines)
