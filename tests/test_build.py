@@ -32,6 +32,7 @@ def test_generated_pages_exist(built_site):
         "quiz/index.html",
         "quiz.json",
         "tags/index.html",
+        "glossary/index.html",
     ):
         assert (d / rel).is_file(), rel
     home = (d / "index.html").read_text(encoding="utf-8")
@@ -160,6 +161,7 @@ def test_lab_pages_show_each_figure_once(built_site):
 def test_the_quiz_asks_every_question_of_every_topic_page(built_site):
     """quiz.json holds each topic page's Q&A items, as many as its Markdown writes and in its order, and each
     topic page links to the quiz on its own questions."""
+    import html
     import json
 
     from conftest import ROOT
@@ -180,7 +182,8 @@ def test_the_quiz_asks_every_question_of_every_topic_page(built_site):
             continue
         items = data[tid]["items"]
         assert len(items) == len(asked), tid
-        assert items[0]["q"].replace("&amp;", "&").startswith(asked[0][:20]), (tid, items[0]["q"], asked[0])
+        shown = html.unescape(re.sub(r"<[^>]+>", "", items[0]["q"]))  # glossary terms come as <abbr>
+        assert shown.startswith(asked[0][:20]), (tid, shown, asked[0])
         assert all(i["a"].strip() for i in items), tid
         page = (built_site.dir / tid / "index.html").read_text(encoding="utf-8")
         assert f'href="../quiz/#{tid}"' in page, tid
@@ -207,3 +210,20 @@ def test_the_tags_page_lists_each_topic_under_each_of_its_tags(built_site):
             assert f'href="../{tid}/"' in section, (tag, tid)
             seen += 1
     assert seen >= 10
+
+
+def test_glossary_terms_are_tooltips_on_their_pages_and_listed_on_the_glossary(built_site):
+    import html
+
+    from conftest import ROOT
+
+    from llmkb.site.glossary import load
+
+    listed = (built_site.dir / "glossary" / "index.html").read_text(encoding="utf-8")
+    for e in load(ROOT / "docs" / "glossary.yaml"):
+        page = (built_site.dir / e.topic / "index.html").read_text(encoding="utf-8")
+        title = html.escape(e.means, quote=False).replace('"', "&quot;")  # as ElementTree writes it
+        assert f'<abbr title="{title}">{html.escape(e.term)}</abbr>' in page, e.term
+        term = re.escape(html.escape(e.term))
+        assert re.search(rf"<strong>(<abbr [^>]*>)?{term}(</abbr>)?</strong>", listed), e.term
+        assert f'href="../{e.topic}/"' in listed, e.term

@@ -39,8 +39,8 @@ from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
+from llmkb.site import glossary, notebooks, preview, quiz, roadmap
 from llmkb.site import graph as kgraph
-from llmkb.site import notebooks, preview, quiz, roadmap
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
 from llmkb.site.placeholders import PLACEHOLDER, QUICK_CLASS, PlaceholderError, outside_code, substitute
@@ -137,6 +137,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         self.questions: dict[str, list[dict[str, str]]] = {}  # topic id -> its Q&A, for the quiz
         self.data_files: dict[tuple[str, str], File] = {}
         self.topic_files: dict[str, File] = {}
+        self.glossary: list[glossary.Entry] = []
         self.quiz_file: File | None = None
         self.profile = "quick"
         self.fallback = ""
@@ -178,6 +179,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             self.topics = read_topics(docs)
             self.path = kgraph.learning_path(self.topics)
             roadmap.status(self.topics)
+            self.glossary = glossary.load(docs / glossary.GLOSSARY_FILE)
+            unknown = sorted({e.topic for e in self.glossary} - set(self.topics))
+            if unknown:
+                raise ValueError(f"glossary.yaml names topics that do not exist: {', '.join(unknown)}")
         except (FrontMatterError, kgraph.CycleError, ValueError) as exc:
             raise PluginError(f"llmkb: {exc}") from None
         widgets = (
@@ -228,6 +233,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             ("Knowledge graph", "graph.md"),
             ("Learning path", "learning-path.md"),
             ("Test yourself", "quiz.md"),
+            ("Glossary", "glossary.md"),
             ("Tags", "tags.md"),
             ("How this site is built", "how-it-is-built.md"),
         ):
@@ -442,6 +448,11 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         if "<!-- llmkb:graph -->" in markdown:
             svg = kgraph.to_svg(self.graph, self.pos, href)
             markdown = markdown.replace("<!-- llmkb:graph -->", f'<div class="llmkb-graph-wrap">{svg}</div>')
+        if glossary.MARKER in markdown:
+            table = glossary.table_markdown(
+                self.glossary, lambda tid: self._rel(src, tid), lambda tid: self.topics[tid].title
+            )
+            markdown = markdown.replace(glossary.MARKER, table)
         if "<!-- llmkb:learning-path -->" in markdown:
             markdown = markdown.replace("<!-- llmkb:learning-path -->", self._learning_path_md(src))
         topic = next((t for t in self.topics.values() if t.src_uri == src), None)
@@ -450,7 +461,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             markdown = self._quiz_link(markdown, topic, page)
         if from_quick:
             markdown = preview.after_h1(markdown, preview.banner_markdown())
-        return markdown
+        return markdown + glossary.abbreviations(self.glossary)
 
     def _figure_html(self, exp: str, name: str, page, caption: str | None = None, quick: bool = False) -> str:
         """A lab figure's ``<figure>`` for ``page`` (:func:`llmkb.site.figures.figure_html`)."""
