@@ -71,7 +71,7 @@ def test_frontier_is_the_minimum_of_the_law_along_constant_compute() -> None:
     for compute in (1e18, 5.76e23):
         n_opt, d_opt = compute_optimal(fit, compute)
         assert 6 * n_opt * d_opt == pytest.approx(compute, rel=1e-9)
-        best = minimize_scalar(lambda ln: float(fit.predict(np.exp(ln), compute / (6 * np.exp(ln)))),
+        best = minimize_scalar(lambda ln, c=compute: float(fit.predict(np.exp(ln), c / (6 * np.exp(ln)))),
                                bounds=(np.log(1e3), np.log(1e15)), method="bounded", options={"xatol": 1e-9})  # fmt: skip
         assert n_opt == pytest.approx(np.exp(best.x), rel=1e-3)
         assert loss_at_compute(fit, compute) == pytest.approx(best.fun, rel=1e-9)

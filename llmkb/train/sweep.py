@@ -74,7 +74,7 @@ def step_flops(config: GPTConfig, batch_size: int, seq_len: int) -> int:
 
 
 def train_point(
-    run: SweepRun, data: TokenDataset, windows: torch.Tensor, device: str = "cpu"
+    run: SweepRun, data: DataLike, windows: torch.Tensor, device: str = "cpu"
 ) -> dict[str, Any]:
     """Train ``run`` and measure it (the record described in the module docstring).
 
