@@ -73,9 +73,7 @@ def step_flops(config: GPTConfig, batch_size: int, seq_len: int) -> int:
     return int(counter.get_total_flops())
 
 
-def train_point(
-    run: SweepRun, data: DataLike, windows: torch.Tensor, device: str = "cpu"
-) -> dict[str, Any]:
+def train_point(run: SweepRun, data: DataLike, windows: torch.Tensor, device: str = "cpu") -> dict[str, Any]:
     """Train ``run`` and measure it (the record described in the module docstring).
 
     Args:
