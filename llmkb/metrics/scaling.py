@@ -11,7 +11,7 @@ Large Language Models", arXiv 2203.15556, approach 3):
 The objective is ``sum_i Huber_delta(log L_hat_i - log L_i)`` with
 ``log L_hat = LSE(e, a - alpha log N, b - beta log D)`` (``E = exp(e)``, ``A = exp(a)``, ``B = exp(b)``), minimised
 by ``scipy.optimize.least_squares(loss="huber", f_scale=delta)`` from the best points of a grid of starts
-(the log-sum-exp keeps every term positive). Besiroglu et al. 2024 ("Chinchilla Scaling: A replication attempt",
+(the log-sum-exp keeps every term positive; the exponents are bounded below by 0). Besiroglu et al. 2024 ("Chinchilla Scaling: A replication attempt",
 arXiv 2404.10102) showed how narrow published intervals can be misleading: :func:`bootstrap` refits on
 resampled points and :func:`intervals` reports percentile intervals.
 
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.special import logsumexp
 
 __all__ = [
     "FORMS",
@@ -80,6 +79,12 @@ class LawFit:
 ArrayLike = Sequence[float] | np.ndarray
 
 
+def _lse(x: np.ndarray) -> np.ndarray:
+    """``log sum exp`` over the first axis (scipy's is slow for the small arrays of a fit)."""
+    m = x.max(axis=0)
+    return m + np.log(np.exp(x - m).sum(axis=0))
+
+
 def _log_pred(theta: np.ndarray, logs: list[np.ndarray]) -> np.ndarray:
     """``LSE(e, a1 - alpha1 log x1, …)`` for ``theta = (e, a1, alpha1, a2, alpha2, …)`` (or a stack of thetas,
     ``(S, P)`` → ``(S, n_points)``)."""
@@ -87,7 +92,7 @@ def _log_pred(theta: np.ndarray, logs: list[np.ndarray]) -> np.ndarray:
     terms = [np.broadcast_to(t[..., 0, :], t.shape[:-2] + logs[0].shape)]
     for i, lx in enumerate(logs):
         terms.append(t[..., 1 + 2 * i, :] - t[..., 2 + 2 * i, :] * lx)
-    return logsumexp(np.stack(terms), axis=0)
+    return _lse(np.stack(terms))
 
 
 def _jac(theta: np.ndarray, logs: list[np.ndarray]) -> np.ndarray:
@@ -96,7 +101,7 @@ def _jac(theta: np.ndarray, logs: list[np.ndarray]) -> np.ndarray:
         theta[1 + 2 * i] - theta[2 + 2 * i] * lx for i, lx in enumerate(logs)
     ]
     stacked = np.stack(terms)
-    w = np.exp(stacked - logsumexp(stacked, axis=0))  # (terms, n)
+    w = np.exp(stacked - _lse(stacked))  # (terms, n)
     cols = [w[0]]
     for i, lx in enumerate(logs):
         cols += [w[1 + i], -w[1 + i] * lx]
@@ -115,19 +120,27 @@ def _grid(n_terms: int) -> np.ndarray:
 
 
 def _fit(
-    logs: list[np.ndarray], loss: np.ndarray, delta: float, starts: np.ndarray | None, keep: int
+    logs: list[np.ndarray],
+    loss: np.ndarray,
+    delta: float,
+    starts: np.ndarray | None,
+    keep: int,
+    max_nfev: int | None,
 ) -> np.ndarray:
     ll = np.log(loss)
     grid = _grid(len(logs)) if starts is None else np.atleast_2d(starts)
     costs = _huber(_log_pred(grid, logs) - ll, delta).sum(axis=-1)
     best, best_cost = grid[0], np.inf
+    lower = np.array([-np.inf] + [-np.inf, 0.0] * len(logs))  # exponents >= 0: a law that falls with scale
     for i in np.argsort(costs)[:keep]:
         sol = least_squares(
             lambda t: _log_pred(t, logs) - ll,
-            grid[i],
+            np.maximum(grid[i], lower + 1e-9),
+            bounds=(lower, np.inf),
             jac=lambda t: _jac(t, logs),
             loss="huber",
             f_scale=delta,
+            max_nfev=max_nfev,
         )
         c = _huber(sol.fun, delta).sum()
         if c < best_cost:
@@ -161,6 +174,7 @@ def fit_law(
     form: str = "N",
     delta: float = _HUBER_DELTA,
     start: LawFit | None = None,
+    max_nfev: int | None = None,
 ) -> LawFit:
     """Fit ``L(x) = E + A / x^alpha`` (``form="N"``) or ``E + B / x^beta`` (``form="D"``), Huber on log-loss.
 
@@ -170,6 +184,7 @@ def fit_law(
         form: ``"N"`` or ``"D"``: only the names of the fitted parameters differ.
         delta: the Huber threshold on log-loss residuals (1e-3, Hoffmann et al.).
         start: start from this fit instead of the grid (bootstrap refits).
+        max_nfev: cap on the optimiser's function evaluations per start (``None``: scipy's default).
 
     Raises:
         ValueError: fewer than 3 points, a form other than N/D, or a non-positive value.
@@ -177,12 +192,20 @@ def fit_law(
     if form not in ("N", "D"):
         raise ValueError(f"form must be 'N' or 'D' for a one-variable law, got {form!r}")
     xs, ls = _check([x], loss, 3)
-    theta = _fit([np.log(xs[0])], ls, delta, None if start is None else _from_fit(start), 1 if start else 3)
+    theta = _fit(
+        [np.log(xs[0])], ls, delta, None if start is None else _from_fit(start), 1 if start else 3, max_nfev
+    )
     return _to_fit(form, theta)
 
 
 def fit_chinchilla(
-    n: ArrayLike, d: ArrayLike, loss: ArrayLike, *, delta: float = _HUBER_DELTA, start: LawFit | None = None
+    n: ArrayLike,
+    d: ArrayLike,
+    loss: ArrayLike,
+    *,
+    delta: float = _HUBER_DELTA,
+    start: LawFit | None = None,
+    max_nfev: int | None = None,
 ) -> LawFit:
     """Fit ``L(N, D) = E + A / N^alpha + B / D^beta`` with a Huber loss on log-loss (Hoffmann et al., approach 3).
 
@@ -192,13 +215,19 @@ def fit_chinchilla(
         loss: measured losses (nats).
         delta: the Huber threshold on log-loss residuals.
         start: start from this fit instead of the grid (bootstrap refits).
+        max_nfev: cap on the optimiser's function evaluations per start (``None``: scipy's default).
 
     Raises:
         ValueError: fewer than 5 points, or a non-positive value.
     """
     (ns, ds), ls = _check([n, d], loss, 5)
     theta = _fit(
-        [np.log(ns), np.log(ds)], ls, delta, None if start is None else _from_fit(start), 1 if start else 4
+        [np.log(ns), np.log(ds)],
+        ls,
+        delta,
+        None if start is None else _from_fit(start),
+        1 if start else 3,
+        max_nfev,
     )
     return _to_fit("ND", theta)
 
@@ -256,6 +285,10 @@ def compute_optimal(fit: LawFit, compute: float | np.ndarray) -> tuple[np.ndarra
         raise ValueError(f"the compute-optimal frontier needs an L(N, D) fit, got form {fit.form!r}")
     p = fit.params
     a, b = p["alpha"], p["beta"]
+    if min(a, b) <= 0:
+        raise ValueError(
+            f"the fit has a zero exponent (alpha={a:.3g}, beta={b:.3g}): no compute-optimal size"
+        )
     g = (a * p["A"] / (b * p["B"])) ** (1 / (a + b))
     c6 = np.asarray(compute, dtype=float) / 6
     return g * c6 ** (b / (a + b)), c6 ** (a / (a + b)) / g
