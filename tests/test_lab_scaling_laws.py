@@ -79,7 +79,9 @@ def test_prose_follows_the_numbers():
            "d_run": 1.5e7, "measured": 2.0, "predicted": 2.05, "tolerance": 0.1, "grid_best": 2.1}  # fmt: skip
     s = X.optimal_phrase(opt)
     assert "more than the rule's 20 tokens per parameter" in s and "within the fit's typical error" in s
-    assert "0.100 nats below the sweep's best point" in s
+    assert "0.100 nats below the sweep's best point" in s and "capped" not in s
+    capped = X.optimal_phrase({**opt, "capped": True, "n_run": 1e4, "d_run": 4e6})
+    assert "(N = 10,000, D = 4,000,000, capped by the lab's time budget: 24% of the compute C)" in capped
     assert X.flops_phrase([1.1, 1.6], [0.2, 0.9]).startswith(
         "Counted FLOPs of a training step are 1.10–1.60 × 6ND"
     )

@@ -65,6 +65,14 @@ def flops_phrase(ratio: Sequence[float], head_share: Sequence[float]) -> str:
     )
 
 
+def _cap(opt: dict[str, Any]) -> str:
+    """`` — capped …`` when the check run could not afford all the tokens its compute allows."""
+    if not opt.get("capped"):
+        return ""
+    share = opt["d_run"] * opt["n_run"] * 6 / opt["compute"]
+    return f", capped by the lab's time budget: {kit.fmt(share, '.0%')} of the compute C"
+
+
 def optimal_phrase(opt: dict[str, Any]) -> str:
     """The compute-optimal recommendation against the 20-tokens-per-parameter rule, and the check run's verdict."""
     ratio = opt["tokens_per_parameter"]
@@ -76,7 +84,7 @@ def optimal_phrase(opt: dict[str, Any]) -> str:
         f"At C = {kit.fmt(opt['compute'], '.3g')} FLOPs the fit recommends N ≈ {kit.readable(opt['n_opt'])} "
         f"non-embedding parameters and D ≈ {kit.readable(opt['d_opt'])} tokens, {kit.fmt(ratio, '.3g')} tokens per "
         f"parameter — {side} than the rule's {rule}. The run at the nearest size (N = {kit.readable(opt['n_run'])}, "
-        f"D = {kit.readable(opt['d_run'])}) reached {kit.fmt(opt['measured'], '.3f')} nats against the law's "
+        f"D = {kit.readable(opt['d_run'])}{_cap(opt)}) reached {kit.fmt(opt['measured'], '.3f')} nats against the law's "
         f"{kit.fmt(opt['predicted'], '.3f')}: {'within' if close else 'outside'} the fit's typical error of "
         f"{kit.fmt(opt['tolerance'], '.3f')} nats; it ends {kit.gap_phrase(opt['measured'] - opt['grid_best'])} the sweep's "
         f"best point, none of which used more compute ({kit.fmt(opt['grid_best'], '.3f')} nats)."
