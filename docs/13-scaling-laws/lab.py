@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lab: scaling laws on a CPU, from six thousand to two hundred thousand parameters
+# # Lab: scaling laws on a CPU, measured and fitted
 #
 # This lab runs the three cached experiments of the lab package `llmkb.lab.topics.scaling_laws`:
 #

@@ -37,8 +37,14 @@ def step_seconds(config: GPTConfig, batch_size: int, seq_len: int, repeats: int)
 @TOPIC.experiment(
     "profiles",
     profiles={
-        "quick": {"width": 16, "batches": [2, 8], "lengths": [16, 32], "repeats": 1},
-        "full": {"width": 64, "batches": [4, 16, 64], "lengths": [32, 64, 128, 256], "repeats": 3},
+        "quick": {"width": 16, "batches": [2, 8], "lengths": [16, 32], "repeats": 1, "isolated": False},
+        "full": {
+            "width": 64,
+            "batches": [4, 16, 64],
+            "lengths": [32, 64, 128, 256],
+            "repeats": 3,
+            "isolated": True,
+        },
     },  # fmt: skip
     needs=[SWEEP],
     title="Peak memory (measured vs weights + gradients + AdamW + activations) and step time vs size, batch, length",
@@ -53,7 +59,7 @@ def profiles(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     settings += [("length", cfg["width"], b0, t) for t in cfg["lengths"]]
     specs = [{"model": model_dict({**scfg["model"], "max_seq_len": max(t, scfg["model"]["max_seq_len"])}, w,
                                   scfg["layers"]), "batch_size": b, "seq_len": t} for _, w, b, t in settings]  # fmt: skip
-    measured = measure_steps(specs)
+    measured = measure_steps(specs, isolated=cfg["isolated"])
     rows = []
     for (axis, w, b, t), spec, peak in zip(settings, specs, measured, strict=True):
         config = GPTConfig.from_dict(spec["model"])
@@ -85,4 +91,7 @@ def profiles(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "ratio": {"min": min(ratio), "max": max(ratio)},
         "activation_share": {"min": min(act), "max": max(act)},
         "device": "cpu",
+        "method": "in a subprocess whose allocator returns large blocks to the system"
+        if cfg["isolated"]
+        else "in the lab's own process, where the allocator reuses freed memory and the figures undercount",
     }

@@ -48,7 +48,7 @@ def sweep(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     ]
     rows = [
         {
-            "model": f"d = {w}, {cfg['layers']} layers",
+            "model": f"d = {w}, {kit.plural(cfg['layers'], 'layer')}",
             "N (non-embedding)": r["non_embedding"],
             "parameters (all)": r["params"],
             **{
@@ -76,6 +76,9 @@ def sweep(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "flops_ratio": {"min": float(ratio.min()), "max": float(ratio.max())},
         "head_share": {"min": float(min(head_share)), "max": float(max(head_share))},
         "tokens_max": int(p["d"].max()),
+        "steps_max": max(cfg["budgets"]),
+        "layers_text": kit.plural(cfg["layers"], "layer"),
+        "widths_text": ", ".join(str(w) for w in cfg["widths"]),
         "flops_text": text.flops_phrase(ratio, head_share),
         "exponent_text": text.exponent_phrase(fits),
         "order_text": text.order_phrase([r["loss"][-1] for r in records]),
