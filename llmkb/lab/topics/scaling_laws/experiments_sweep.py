@@ -16,7 +16,7 @@ from llmkb.lab.topics.scaling_laws.names import LLAMA, TOPIC
 from llmkb.train.shared_model import SHARED_CORPUS
 from llmkb.train.sweep import run_sweep, train_point
 
-_TRAIN = {"batch_size": 16, "seq_len": 64, "lr": 5e-3, "warmup_steps": 10, "weight_decay": 0.1, "eval_every": 0,
+_TRAIN = {"batch_size": 16, "seq_len": 64, "lr": 2e-3, "warmup_steps": 10, "weight_decay": 0.1, "eval_every": 0,
           "eval_batches": 1, "log_every": 10}  # fmt: skip
 _FULL = {"model": {**LLAMA, "max_seq_len": 64}, "train": _TRAIN, "layers": 2,
          "widths": [16, 24, 32, 48, 64, 96], "budgets": [30, 60, 120, 240], "n_windows": 64, "n_boot": 100, "max_nfev": None}  # fmt: skip

@@ -21,7 +21,7 @@ HEAD_DIM = 16
 """Width of an attention head; a model of width ``d`` has ``max(2, d // HEAD_DIM)`` heads."""
 
 KAPLAN: dict[str, float] = {"alpha_N": 0.076, "alpha_D": 0.095}
-"""Kaplan et al. 2020 (arXiv 2001.08361, section 1.2 and table 5): L(N) = (N_c/N)^alpha_N, L(D) = (D_c/D)^alpha_D
+"""Kaplan et al. 2020 (arXiv 2001.08361, section 1.2): L(N) = (N_c/N)^alpha_N, L(D) = (D_c/D)^alpha_D
 for non-embedding N, models trained to convergence on WebText2."""
 
 CHINCHILLA: dict[str, float] = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
