@@ -75,6 +75,7 @@ def test_search_finds_a_known_page(search):
         ("mixture of experts", "08-mixture-of-experts"),
         ("normalization", "10-norms-and-activations"),
         ("pretraining", "11-pretraining-objectives"),
+        ("chinchilla", "13-scaling-laws"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):
