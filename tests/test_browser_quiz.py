@@ -21,7 +21,7 @@ def test_reveal_record_reorder_and_reload(built_site, server_url, watched):
     data = json.loads((built_site.dir / "quiz.json").read_text(encoding="utf-8"))
     topic = data["topics"][1]  # not the first: the address must pick it
     page = watched.page
-    open_widget(page, server_url + f"quiz/#{topic['id']}", WIDGET)
+    open_widget(page, server_url + f"quiz/?topic={topic['id']}", WIDGET)
     checked = page.locator(f"{WIDGET} input[type=checkbox]:checked")
     assert checked.count() == 1 and checked.first.get_attribute("value") == topic["id"]
     status = page.locator(f"{WIDGET} .qz-status")

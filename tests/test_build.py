@@ -186,7 +186,7 @@ def test_the_quiz_asks_every_question_of_every_topic_page(built_site):
         assert shown.startswith(asked[0][:20]), (tid, shown, asked[0])
         assert all(i["a"].strip() for i in items), tid
         page = (built_site.dir / tid / "index.html").read_text(encoding="utf-8")
-        assert f'href="../quiz/#{tid}"' in page, tid
+        assert f'href="../quiz/?topic={tid}"' in page, tid
 
 
 def test_the_tags_page_lists_each_topic_under_each_of_its_tags(built_site):

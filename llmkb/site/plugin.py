@@ -69,7 +69,7 @@ math { font-family: "Noto Sans Math", math; }
 
 
 QUIZ_PAGE = "quiz.md"
-"""The quiz page; each topic page's Q&A section links to it (``#<topic id>`` picks the topic)."""
+"""The quiz page; each topic page's Q&A section links to it (``?topic=<topic id>`` picks the topic)."""
 _QA_HEADING = re.compile(r"^## Q&A[ \t]*$", re.MULTILINE)
 _BIG_STYLE = re.compile(r"<style[^>]*>(?P<css>[^<]{50000,})</style>")
 
@@ -502,7 +502,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         """A "test yourself" button under the page's ``## Q&A`` heading, opening the quiz on this topic."""
         if self.quiz_file is None or not _QA_HEADING.search(markdown):
             return markdown
-        url = get_relative_url(self.quiz_file.url, page.url) + f"#{t.id}"
+        url = get_relative_url(self.quiz_file.url, page.url) + f"?topic={t.id}"
         button = (
             f'<p class="llmkb-quiz-link"><a class="md-button" href="{html.escape(url)}">'
             "Test yourself on these questions</a></p>"

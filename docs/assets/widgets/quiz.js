@@ -4,8 +4,8 @@
    What the reader answered stays in this browser: localStorage["llmkb-quiz-v1"] maps "<topic id>|<question
    text>" to {k: 1 knew it / 0 didn't, n: times answered, t: when last (ms)}. Order of the questions: those last
    answered "didn't know" first (longest ago first), then those never answered, then those known (longest ago
-   first); page order breaks ties. A #<topic id> in the address picks that topic alone (each topic page's Q&A
-   section links here so). Keys: space shows the answer, k "knew it", d "didn't know".
+   first); page order breaks ties. ?topic=<topic id> in the address picks that topic alone (each topic page's
+   Q&A section links here so; not a #fragment, which Material's navigation tracking rewrites as the reader scrolls). Keys: space shows the answer, k "knew it", d "didn't know".
    For tests: el.dataset.ready, data-current on the card (the item's key), data-known / data-total / data-due
    on the status line. */
 (function () {
@@ -183,8 +183,8 @@
           show.focus();
         }
 
-        function pickFromHash() {
-          const id = decodeURIComponent(window.location.hash.slice(1));
+        function pickFromAddress() {
+          const id = new URLSearchParams(window.location.search).get("topic");
           const only = topics.some(function (t) { return t.id === id; }) ? id : null;
           topics.forEach(function (t) { boxes[t.id].checked = !only || t.id === only; });
         }
@@ -202,8 +202,6 @@
           restart();
         });
         picks.addEventListener("change", restart);
-        function onHash() { if (el.isConnected) { pickFromHash(); restart(); } else window.removeEventListener("hashchange", onHash); }
-        window.addEventListener("hashchange", onHash);
         function onKey(ev) {
           if (!el.isConnected) { document.removeEventListener("keydown", onKey); return; }
           const tag = (ev.target && ev.target.tagName) || "";
@@ -214,7 +212,7 @@
         }
         document.addEventListener("keydown", onKey);
 
-        pickFromHash();
+        pickFromAddress();
         restart();
         el.dataset.ready = "1";
       })
