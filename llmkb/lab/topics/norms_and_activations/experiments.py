@@ -173,8 +173,8 @@ _SWEEP_TRAIN = {**_TRAIN, "steps": 20, "dynamics": False, "log_every": 5}
         },
         "full": {
             "model": _MODEL,
-            "train": _SWEEP_TRAIN,
-            "lrs": [1e-2, 0.3, 0.7, 1.2],
+            "train": {**_SWEEP_TRAIN, "steps": 40},
+            "lrs": [1e-2, 3e-2, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.2],
             "warmups": [0, 10],
             "tail": 5,
         },
