@@ -113,14 +113,9 @@ def residual_norm(res: Result):
     return fig
 
 
-@TOPIC.figure(
-    "depth",
-    "histograms",
-    caption="Distribution of residual-stream values (left) and FFN hidden activations (right) by layer, after "
-    "training; colour: share of values per bin (log scale)",
-)
-def histograms(res: Result):
-    """One row per variant: a layer x value heatmap of the residual stream and of the FFN hidden units."""
+def _histograms(res: Result, state: str):
+    """One row per variant: a layer x value heatmap of the residual stream and of the FFN hidden units, read
+    from the ``state`` ("init" or "trained") models."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import MaxNLocator
@@ -129,7 +124,7 @@ def histograms(res: Result):
     fig, axes = plt.subplots(len(rows), 2, figsize=(6.4, 2.0 * len(rows) + 0.6), layout="constrained")
     for row_axes, r in zip(np.atleast_2d(axes), rows, strict=True):
         for ax, key, title in zip(row_axes, ("resid", "ffn"), ("residual", "FFN hidden"), strict=True):
-            h = np.asarray(r["trained"][f"{key}_hist"]) + 1e-6
+            h = np.asarray(r[state][f"{key}_hist"]) + 1e-6
             edges = r["edges"][key]
             first = 0 if key == "resid" else 1
             ax.imshow(h, aspect="auto", origin="lower", cmap="viridis", norm=LogNorm(1e-4, 1),
@@ -140,3 +135,24 @@ def histograms(res: Result):
     for ax in np.atleast_2d(axes)[-1]:
         ax.set_xlabel("value")
     return fig
+
+
+@TOPIC.figure(
+    "depth",
+    "histograms",
+    caption="Distribution of residual-stream values (left) and FFN hidden activations (right) by layer, after "
+    "training; colour: share of values per bin (log scale)",
+)
+def histograms(res: Result):
+    """The heatmaps of the trained models."""
+    return _histograms(res, "trained")
+
+
+@TOPIC.figure(
+    "depth",
+    "histograms-init",
+    caption="The same distributions at initialization, in the same bins as after training",
+)
+def histograms_init(res: Result):
+    """The heatmaps of the models at initialization (same bins as the trained ones)."""
+    return _histograms(res, "init")
