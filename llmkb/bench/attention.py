@@ -25,7 +25,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from typing import Any
 
 import torch
 
+from llmkb.bench.isolated import run_module_json
 from llmkb.errors import UsageError
 
 __all__ = [
@@ -222,18 +222,7 @@ def run_subprocess(lengths: Sequence[int], timeout: float = 600.0, **options: An
     spec = json.dumps(
         {"lengths": list(lengths), **{k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}}
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "llmkb.bench.attention", spec],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"attention benchmark subprocess failed ({proc.returncode}): {tail}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_module_json("llmkb.bench.attention", spec, env, timeout, "attention benchmark")
 
 
 def _main_json(spec: str) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import torch
 
 from llmkb.bench.attention import peak_extra_bytes
+from llmkb.bench.isolated import run_module_json
 from llmkb.nn import GPT, GPTConfig, count_parameters
 
 __all__ = ["breakdown", "measure_steps", "peak_bytes", "saved_activation_bytes", "step_peak"]
@@ -112,18 +112,7 @@ def measure_steps(
         return _measure(specs, device)
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
     spec = json.dumps({"specs": list(specs), "device": device})
-    proc = subprocess.run(
-        [sys.executable, "-m", "llmkb.bench.memory", spec],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"memory measurement subprocess failed ({proc.returncode}): {tail}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_module_json("llmkb.bench.memory", spec, env, timeout, "memory measurement")
 
 
 def _measure(specs: Sequence[dict[str, Any]], device: str) -> list[int]:
