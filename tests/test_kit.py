@@ -163,3 +163,16 @@ def test_show_table_displays_html_in_a_notebook(monkeypatch, capsys):
 def test_readable_cells_never_wrap_into_exponents_for_ordinary_values():
     cells = [readable(v) for v in np.linspace(0.001, 99_999, 50)]
     assert not any("e" in c for c in cells) and all(math.isfinite(float(c.replace(",", ""))) for c in cells)
+
+
+def test_training_facts_count_seeds_steps_and_tokens():
+    from llmkb.lab.kit import training_facts
+
+    cfg = {"seeds": [0, 1, 2], "train": {"steps": 30, "batch_size": 16, "seq_len": 64, "lr": 1e-2}}
+    assert training_facts(cfg) == {
+        "seeds": 3,
+        "seeds_text": "3 seeds",
+        "steps": 30,
+        "tokens_seen": 30 * 16 * 64,
+    }
+    assert training_facts({**cfg, "seeds": [0]})["seeds_text"] == "1 seed"

@@ -6,7 +6,7 @@
 * :mod:`~llmkb.lab.kit.labels` — one printable label per byte or token, the same glyphs everywhere;
 * :mod:`~llmkb.lab.kit.smoothing` — a moving average that keeps the x axis;
 * :mod:`~llmkb.lab.kit.configs` — ``GPTConfig``/``TrainConfig`` from an experiment config's ``model``/``train``;
-* :mod:`~llmkb.lab.kit.runs` — training curves of a run as arrays;
+* :mod:`~llmkb.lab.kit.runs` — training curves of a run as arrays, and the facts of a seeded training config;
 * :mod:`~llmkb.lab.kit.evals` — fixed held-out windows, the loss at each position, mean and spread over seeds;
 * :mod:`~llmkb.lab.kit.memory` — KV-cache and weight bytes by formula, bytes written for a reader;
 * :mod:`~llmkb.lab.kit.phrases` — generated comparison phrases, counts with agreeing nouns and verbs, rounding;
@@ -17,7 +17,7 @@ from llmkb.lab.kit.configs import model_config, train_config
 from llmkb.lab.kit.labels import byte_label, byte_labels, token_labels
 from llmkb.lab.kit.numbers import fmt, readable
 from llmkb.lab.kit.phrases import count_of, gap_phrase, join_names, plural, round_sig
-from llmkb.lab.kit.runs import curves
+from llmkb.lab.kit.runs import curves, training_facts
 from llmkb.lab.kit.smoothing import moving_average
 from llmkb.lab.kit.tables import html_table, show_table, table, table_rows, text_table
 
@@ -39,6 +39,7 @@ __all__ = [
     "table",
     "table_rows",
     "text_table",
+    "training_facts",
     "token_labels",
     "train_config",
 ]

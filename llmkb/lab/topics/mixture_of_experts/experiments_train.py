@@ -100,16 +100,12 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         }
         for r in rows
     ]
-    t = cfg["train"]
     balance = text.balance_numbers(rows, PROBE_EXPERTS)
     return {
         "config": {k: cfg[k] for k in ("model", "train", "experts", "seeds", "n_windows")},
         "rows": rows,
         "table": kit.table(table),
-        "seeds": len(cfg["seeds"]),
-        "seeds_text": kit.plural(len(cfg["seeds"]), "seed"),
-        "steps": t["steps"],
-        "tokens_seen": t["steps"] * t["batch_size"] * t["seq_len"],
+        **kit.training_facts(cfg),
         "dense_width": dense_width,
         "probe": PROBE_EXPERTS,
         "active_verdict": text.budget_phrase(rows, "equal active"),

@@ -85,7 +85,6 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "code": seed_stats([r["code"] for r in runs])["mean"],
             **efficiency(losses, c.seen, predicted),
         })  # fmt: skip
-    t = cfg["train"]
     by = {r["objective"]: r for r in rows}
     table = [
         {
@@ -103,10 +102,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "config": {k: cfg[k] for k in ("model", "train", "seeds", "task_lines", "code_chars")},
         "rows": rows,
         "table": kit.table(table),
-        "seeds": len(cfg["seeds"]),
-        "seeds_text": kit.plural(len(cfg["seeds"]), "seed"),
-        "steps": t["steps"],
-        "tokens_seen": t["steps"] * t["batch_size"] * t["seq_len"],
+        **kit.training_facts(cfg),
         "mlm_share": by["mlm"]["predicted"][-1] / by["mlm"]["seen"][-1],
         "seen_ratio": by["clm"]["per_seen"] / by["mlm"]["per_seen"],
         "predicted_ratio": by["mlm"]["per_predicted"] / by["clm"]["per_predicted"],
