@@ -33,6 +33,9 @@ def test_generated_pages_exist(built_site):
         "quiz.json",
         "tags/index.html",
         "glossary/index.html",
+        "papers/index.html",
+        "repositories/index.html",
+        "reading-map/index.html",
     ):
         assert (d / rel).is_file(), rel
     home = (d / "index.html").read_text(encoding="utf-8")
@@ -227,3 +230,41 @@ def test_glossary_terms_are_tooltips_on_their_pages_and_listed_on_the_glossary(b
         term = re.escape(html.escape(e.term))
         assert re.search(rf"<strong>(<abbr [^>]*>)?{term}(</abbr>)?</strong>", listed), e.term
         assert f'href="../{e.topic}/"' in listed, e.term
+
+
+def test_papers_repositories_and_run_box_are_rendered_from_the_data_files(built_site):
+    """Each topic's Papers and Further reading lists come from docs/papers.yaml and docs/repositories.yaml, the
+    index pages list every entry with the topics citing it, and each lab page says how to install and run it."""
+    import html
+
+    from conftest import ROOT
+
+    from llmkb.site import references
+    from llmkb.site.extras import install_line
+    from llmkb.site.pages import read_topics
+
+    topics = read_topics(ROOT / "docs")
+    papers = references.load_papers(ROOT / "docs" / "papers.yaml")
+    repos = references.load_repositories(ROOT / "docs" / "repositories.yaml")
+    index = (built_site.dir / "papers" / "index.html").read_text(encoding="utf-8")
+    rindex = (built_site.dir / "repositories" / "index.html").read_text(encoding="utf-8")
+    for t in topics.values():
+        page = (built_site.dir / t.id / "index.html").read_text(encoding="utf-8")
+        words = html.unescape(re.sub(r"<[^>]+>", "", page))  # glossary terms in titles come as <abbr>
+        assert "llmkb:papers" not in page and "llmkb:repositories" not in page
+        for c in t.papers:
+            p = papers[c.key]
+            assert f"{p.authors} ({p.year}), {p.title}" in words, (t.id, c.key)
+            if p.url:
+                assert f'href="{p.url}"' in page and f'href="{p.url}"' in index
+        for c in t.repositories:
+            assert f'href="{repos[c.key].url}"' in page and f'href="{repos[c.key].url}"' in rindex, (
+                t.id,
+                c.key,
+            )
+        if t.has_lab:
+            assert install_line(t.extras) in words, t.id
+            assert f"llmkb lab run {t.slug} --profile quick" in words
+    assert index.count("<em>Cited by:</em>") == len(papers)
+    reading = (built_site.dir / "reading-map" / "index.html").read_text(encoding="utf-8")
+    assert reading.count("What it adds:") >= 8 and "llmkb:reading-map" not in reading

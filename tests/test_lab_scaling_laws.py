@@ -98,3 +98,50 @@ def test_experiments_and_figures_are_registered_with_both_profiles():
         full["model"], min(full["widths"]), full["layers"]
     )
     assert span >= 30 and len(full["widths"]) >= 6 and len(full["budgets"]) >= 3
+
+
+def _law_records(hardware: str) -> dict:
+    """A ``llmkb bench scaling`` result whose losses follow Chinchilla's law exactly (no training)."""
+    records = []
+    for w, n in ((64, 2e5), (128, 8e5), (256, 3.2e6)):
+        steps = [100, 200, 400, 800]
+        tokens = [4096 * s for s in steps]
+        loss = [1.69 + 406.4 / n**0.34 + 410.7 / t**0.28 for t in tokens]
+        records.append({"name": f"d{w}", "non_embedding": n, "steps": steps, "tokens": tokens, "loss": loss,
+                        "step_flops": 6 * n * 4096, "tokens_per_s": 1e6, "peak_bytes": 2**30})  # fmt: skip
+    return {"hardware": hardware, "date": "2026-12-02", "torch": "2.13.0", "settings": {"layers": 4},
+            "records": records}  # fmt: skip
+
+
+def test_gpu_section_fits_a_kept_result_and_escapes_its_text():
+    from llmkb.lab.topics.scaling_laws.experiments_gpu import file_digest, gpu_section
+
+    out = gpu_section(_law_records("<b>H200</b>"), n_boot=2)
+    assert (
+        out["available"] and "&lt;b&gt;H200&lt;/b&gt;" in out["section"] and "<b>H200" not in out["section"]
+    )
+    assert out["section"].count("<tr>") == 1 + 3 + 1 + 5  # size table (head + 3) + exponent table (head + 5)
+    assert out["fits"]["ND"]["params"]["alpha"] == pytest.approx(0.34, abs=0.05)
+    missing = gpu_section(None, n_boot=2)
+    assert not missing["available"] and "llmkb bench scaling --device cuda" in missing["section"]
+    assert get_experiment(N.TOPIC.name("gpu")).config("quick")["file"] == file_digest()
+
+
+def test_bench_scaling_writes_a_result_the_page_can_fit_and_refuses_bad_input(tmp_path, monkeypatch, capsys):
+    import json
+
+    from llmkb.cli import main
+    from llmkb.lab.topics.scaling_laws.experiments_gpu import gpu_section
+
+    argv = ["bench", "scaling", "--device", "cpu", "--out", str(tmp_path), "--no-progress", "--widths", "8", "12",
+            "16", "--budgets", "1", "2", "3", "--batch-size", "2", "--seq-len", "8"]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads((tmp_path / "scaling_cpu.json").read_text())
+    assert [r["name"] for r in result["records"]] == ["d8", "d12", "d16"]
+    assert all(len(r["loss"]) == 3 and r["device"] == "cpu" for r in result["records"])
+    assert gpu_section(result, n_boot=2)["available"]
+    assert main(["bench", "scaling", "--device", "tpu"]) == 2
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["bench", "scaling", "--device", "cuda", "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+    assert "needs a CUDA GPU" in capsys.readouterr().err

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from llmkb.site.references import Cite, cites
+
 TOPIC_DIR = re.compile(r"^(?P<num>\d{2})-(?P<slug>[a-z0-9][a-z0-9-]*)$")
 _MD_LINK = re.compile(r"\]\((?P<target>[^)\s#]+\.md)(?:#[^)]*)?\)")
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
@@ -37,6 +39,9 @@ class Topic:
     prerequisites: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     next: list[str] = field(default_factory=list)
+    papers: list[Cite] = field(default_factory=list)  # front matter 'papers' (keys of docs/papers.yaml)
+    repositories: list[Cite] = field(default_factory=list)  # front matter 'repositories'
+    extras: list[str] = field(default_factory=list)  # pyproject extras its lab needs beyond the core
     has_lab: bool = False
     text_links: set[str] = field(default_factory=set)  # src_uris linked from the body text
 
@@ -110,6 +115,9 @@ def read_topics(docs_dir: Path) -> dict[str, Topic]:
             tags=_as_list(meta, "tags", src_uri),
             roadmap=_as_list(meta, "roadmap", src_uri),
             modules=_as_list(meta, "modules", src_uri),
+            papers=cites(meta, "papers", src_uri),
+            repositories=cites(meta, "repositories", src_uri),
+            extras=_as_list(meta, "extras", src_uri),
             has_lab=(d / "lab.py").is_file(),
             text_links=markdown_links(src_uri, body),
         )

@@ -39,7 +39,7 @@ from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
-from llmkb.site import glossary, notebooks, preview, quiz, roadmap
+from llmkb.site import extras, glossary, notebooks, preview, quiz, reading, references, roadmap
 from llmkb.site import graph as kgraph
 from llmkb.site.mathml import MathError, render_math
 from llmkb.site.pages import FrontMatterError, Topic, backlinks, next_topics, read_topics
@@ -138,6 +138,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
         self.data_files: dict[tuple[str, str], File] = {}
         self.topic_files: dict[str, File] = {}
         self.glossary: list[glossary.Entry] = []
+        self.papers: dict[str, references.Paper] = {}
+        self.repositories: dict[str, references.Repository] = {}
+        self.reading: list[reading.Resource] = []
         self.quiz_file: File | None = None
         self.profile = "quick"
         self.fallback = ""
@@ -183,6 +186,16 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             unknown = sorted({e.topic for e in self.glossary} - set(self.topics))
             if unknown:
                 raise ValueError(f"glossary.yaml names topics that do not exist: {', '.join(unknown)}")
+            self.papers = references.load_papers(docs / references.PAPERS_FILE)
+            self.repositories = references.load_repositories(docs / references.REPOSITORIES_FILE)
+            references.check_cited(self._cited("papers"), self.papers, references.PAPERS_FILE)
+            references.check_cited(
+                self._cited("repositories"), self.repositories, references.REPOSITORIES_FILE
+            )
+            known_extras = extras.pyproject_extras(root / "pyproject.toml")
+            extras.check_extras({tid: t.extras for tid, t in self.topics.items()}, known_extras)
+            self.reading = reading.load(docs / reading.READING_FILE)
+            reading.check_topics(self.reading, self.topics)
         except (FrontMatterError, kgraph.CycleError, ValueError) as exc:
             raise PluginError(f"llmkb: {exc}") from None
         widgets = (
@@ -209,6 +222,10 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             config.nav = self._nav(docs)
         return config
 
+    def _cited(self, field: str) -> dict[str, list[references.Cite]]:
+        """Topic id -> its citations of ``field`` (``papers`` or ``repositories``)."""
+        return {tid: getattr(t, field) for tid, t in self.topics.items()}
+
     def _reference_modules(self) -> list[str]:
         import llmkb
 
@@ -234,6 +251,9 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             ("Learning path", "learning-path.md"),
             ("Test yourself", "quiz.md"),
             ("Glossary", "glossary.md"),
+            ("Papers", "papers.md"),
+            ("Repositories", "repositories.md"),
+            ("Reading map", "reading-map.md"),
             ("Tags", "tags.md"),
             ("How this site is built", "how-it-is-built.md"),
         ):
@@ -453,6 +473,7 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 self.glossary, lambda tid: self._rel(src, tid), lambda tid: self.topics[tid].title
             )
             markdown = markdown.replace(glossary.MARKER, table)
+        markdown = self._references(markdown, src)
         if "<!-- llmkb:learning-path -->" in markdown:
             markdown = markdown.replace("<!-- llmkb:learning-path -->", self._learning_path_md(src))
         topic = next((t for t in self.topics.values() if t.src_uri == src), None)
@@ -483,6 +504,31 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             css_class=QUICK_CLASS if quick else "",
             note=note,
         )
+
+    def _references(self, markdown: str, src: str) -> str:
+        """Fill the papers/repositories markers: a topic's own lists, or the site-wide indexes."""
+        m = references.MARKERS
+        topic = next((t for t in self.topics.values() if t.src_uri == src), None)
+
+        def href(tid: str) -> str:
+            return self._rel(src, tid)
+
+        def title(tid: str) -> str:
+            return self.topics[tid].title
+
+        if topic is not None:  # elsewhere (this design page) a marker is only mentioned, in code
+            markdown = markdown.replace(m["papers"], references.papers_markdown(topic.papers, self.papers))
+            text = references.repositories_markdown(topic.repositories, self.repositories)
+            markdown = markdown.replace(m["repositories"], text)
+        if reading.MARKER in markdown:
+            markdown = markdown.replace(reading.MARKER, reading.table_markdown(self.reading, href, title))
+        if m["papers-index"] in markdown:
+            text = references.papers_index(self._cited("papers"), self.papers, href, title)
+            markdown = markdown.replace(m["papers-index"], text)
+        if m["repositories-index"] in markdown:
+            text = references.repositories_index(self._cited("repositories"), self.repositories, href, title)
+            markdown = markdown.replace(m["repositories-index"], text)
+        return markdown
 
     def _rel(self, src: str, tid: str) -> str:
         return posixpath.relpath(self.topics[tid].src_uri, posixpath.dirname(src) or ".")
@@ -525,6 +571,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 + (" · [Lab notebook](lab.py) · [download .ipynb](lab.ipynb)" if t.has_lab else "")
                 + "</small>\n"
             )
+        if t.has_lab:
+            head.append(extras.run_box(t.slug, t.extras))
         nexts = next_topics(self.topics)[t.id]
         back = sorted(backlinks(self.topics)[t.id], key=lambda i: self.topics[i].number)
         tail = [

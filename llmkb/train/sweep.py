@@ -33,7 +33,7 @@ from llmkb.nn import GPT, GPTConfig, count_parameters
 from llmkb.train.config import TrainConfig
 from llmkb.train.loop import DataLike, train
 
-__all__ = ["SweepRun", "run_sweep", "step_flops", "train_point"]
+__all__ = ["SweepRun", "budget_runs", "run_sweep", "step_flops", "train_point", "width_model"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,35 @@ class SweepRun:
         """A 12-hex-digit hash of the spec and ``fingerprint`` (e.g. a hash of the code that runs it)."""
         spec = json.dumps({**asdict(self), "fingerprint": fingerprint}, sort_keys=True, default=str)
         return hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
+def width_model(base: dict[str, Any], width: int, layers: int, head_dim: int = 16) -> dict[str, Any]:
+    """``GPTConfig`` fields of a model of ``width`` and ``layers`` on ``base``: heads of width about ``head_dim``
+    (at least two; the largest count up to ``max(2, width // head_dim)`` that divides ``width``)."""
+    heads = max(2, width // head_dim)
+    while width % heads:
+        heads -= 1
+    return {**base, "d_model": width, "n_layers": layers, "n_heads": heads}
+
+
+def budget_runs(
+    base: dict[str, Any],
+    train: dict[str, Any],
+    widths: Sequence[int],
+    layers: int,
+    budgets: Sequence[int],
+    head_dim: int = 16,
+) -> list[SweepRun]:
+    """One constant-schedule run per width (named ``d<width>``), its held-out loss read at every budget (steps).
+
+    The learning rate is held at ``train["lr"]`` after warm-up (``min_lr = lr``), so the first ``s`` steps of the
+    longest run are the ``s``-step run and one run per size serves every budget.
+    """
+    tcfg = {**train, "steps": max(budgets), "min_lr": train["lr"]}
+    return [
+        SweepRun(f"d{w}", width_model(base, w, layers, head_dim), tcfg, tuple(sorted(budgets)))
+        for w in widths
+    ]
 
 
 def step_flops(config: GPTConfig, batch_size: int, seq_len: int) -> int:

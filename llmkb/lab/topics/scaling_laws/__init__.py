@@ -10,4 +10,4 @@
   largest compute, compares it with the ~20 tokens per parameter rule, and trains that one model to check.
 """
 
-from . import experiments_optimal, experiments_profile, experiments_sweep, figures  # noqa: F401
+from . import experiments_gpu, experiments_optimal, experiments_profile, experiments_sweep, figures  # noqa: F401

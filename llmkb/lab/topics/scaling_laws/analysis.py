@@ -13,19 +13,15 @@ import llmkb
 from llmkb.lab.topics.scaling_laws.names import HEAD_DIM
 from llmkb.metrics.scaling import LawFit, bootstrap, fit_chinchilla, fit_law, intervals
 from llmkb.nn import GPTConfig, count_parameters
-from llmkb.train.sweep import SweepRun
+from llmkb.train.sweep import SweepRun, budget_runs, width_model
 
 CODE = ("nn", "train", "data", "bench/memory.py", "bench/attention.py")
 """The library code a sweep run depends on (its stored runs are keyed by a hash of these sources)."""
 
 
 def model_dict(base: dict[str, Any], width: int, layers: int) -> dict[str, Any]:
-    """``GPTConfig`` fields of a model of ``width`` and ``layers`` on ``base``: heads of width about 16 (at least
-    two; the largest count up to ``max(2, width // 16)`` that divides ``width``)."""
-    heads = max(2, width // HEAD_DIM)
-    while width % heads:
-        heads -= 1
-    return {**base, "d_model": width, "n_layers": layers, "n_heads": heads}
+    """``GPTConfig`` fields of a model of ``width`` and ``layers`` on ``base``, heads of width ``HEAD_DIM``."""
+    return width_model(base, width, layers, HEAD_DIM)
 
 
 def non_embedding(base: dict[str, Any], width: int, layers: int) -> int:
@@ -35,11 +31,7 @@ def non_embedding(base: dict[str, Any], width: int, layers: int) -> int:
 
 def sweep_runs(cfg: dict[str, Any]) -> list[SweepRun]:
     """One constant-schedule run per width, its loss read at every budget of ``cfg["budgets"]`` (steps)."""
-    train = {**cfg["train"], "steps": max(cfg["budgets"]), "min_lr": cfg["train"]["lr"]}
-    return [
-        SweepRun(f"d{w}", model_dict(cfg["model"], w, cfg["layers"]), train, tuple(sorted(cfg["budgets"])))
-        for w in cfg["widths"]
-    ]
+    return budget_runs(cfg["model"], cfg["train"], cfg["widths"], cfg["layers"], cfg["budgets"], HEAD_DIM)
 
 
 def fingerprint(parts: Sequence[str] = CODE) -> str:
