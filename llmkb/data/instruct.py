@@ -2,7 +2,7 @@
 
 Tasks act on short digit strings and are built from the synthetic tasks of :mod:`llmkb.data.synthetic`
 (copy, reverse, sort draw their digits and answers there) plus ``inc`` (every digit ``+1`` mod 10) and
-``add`` (two 2-digit numbers). A *composed* prefix applies its operations left to right: ``"sort reverse"``
+``add`` (two short numbers). A *composed* prefix applies its operations left to right: ``"sort reverse"``
 is ``reverse(sort(x))``, i.e. a descending sort. Holding some compositions out of training asks whether a
 model learned what each word of the prefix does (FLAN's question, Wei et al. 2022, arXiv:2109.01652).
 
@@ -103,14 +103,16 @@ def apply_ops(task: str, x: str) -> str:
     return x
 
 
-def make_examples(tasks: Sequence[str], n: int, seed: int, digits: int = 3) -> list[Example]:
-    """``n`` examples cycling through ``tasks``: inputs of ``digits`` digits, ``add`` of two 2-digit numbers."""
+def make_examples(tasks: Sequence[str], n: int, seed: int, digits: int = 3, add_digits: int = 2) -> list[Example]:
+    """``n`` examples cycling through ``tasks``: inputs of ``digits`` digits, ``add`` of two ``add_digits``-digit
+    numbers."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         task = tasks[i % len(tasks)]
         if task == "add":
-            x = f"{rng.randrange(10, 100)}+{rng.randrange(10, 100)}"
+            lo, hi = 10 ** (add_digits - 1) if add_digits > 1 else 0, 10**add_digits
+            x = f"{rng.randrange(lo, hi)}+{rng.randrange(lo, hi)}"
         else:
             x = "".join(rng.choice(_DIGITS) for _ in range(digits))
         out.append(Example(task, x, apply_ops(task, x)))

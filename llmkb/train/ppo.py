@@ -171,8 +171,8 @@ def ppo_step(policy: ScalarHead, opt: torch.optim.Optimizer, ro: Rollout, cfg: P
             (pl + cfg.vf_coef * vl).backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             opt.step()
-            stats["policy_loss"] += float(pl)
-            stats["value_loss"] += float(vl)
+            stats["policy_loss"] += float(pl.detach())
+            stats["value_loss"] += float(vl.detach())
             n += 1
     policy.eval()
     return {k: v / n for k, v in stats.items()}

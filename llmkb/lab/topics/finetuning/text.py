@@ -1,0 +1,101 @@
+"""Page prose of the finetuning lab, computed from the numbers it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkb.lab import kit
+
+__all__ = [
+    "domain_phrase",
+    "dpo_phrase",
+    "hacking_phrase",
+    "held_out_phrase",
+    "masking_phrase",
+    "reward_phrase",
+]
+
+
+def domain_phrase(rows: list[dict[str, Any]]) -> str:
+    """Full finetuning vs the best LoRA on the new domain, and what each cost on the old one."""
+    full, loras = rows[0], rows[1:]
+    best = min(loras, key=lambda r: r["new_after"])
+    closer = (
+        "closer to"
+        if best["new_after"] - full["new_after"] < full["new_before"] - best["new_after"]
+        else "far from"
+    )
+    return (
+        f"full finetuning lowered the code loss by {kit.fmt(full['gain'], '.3f')} nats and changed the prose loss by "
+        f"{kit.fmt(full['forgetting'], '+.3f')}; the best adapter, {best['name']} "
+        f"({kit.fmt(best['share'], '.2%')} of the parameters trained), lowered it by {kit.fmt(best['gain'], '.3f')} "
+        f"and changed the prose loss by {kit.fmt(best['forgetting'], '+.3f')}, ending {closer} full finetuning"
+    )
+
+
+def masking_phrase(groups: dict[str, dict[str, float]]) -> str:
+    """Masked vs unmasked SFT on the training tasks (one run each: the prose claims no more)."""
+    m, u = groups["masked"]["train"], groups["unmasked"]["train"]
+    if abs(m - u) < 0.02:
+        verdict = "about the same exact match"
+    else:
+        verdict = f"{'higher' if m > u else 'lower'} exact match"
+    return (
+        f"in this single run, masking the prompt's loss gave {verdict} on the training tasks "
+        f"({kit.fmt(m, '.0%')} vs {kit.fmt(u, '.0%')} without masking, up from {kit.fmt(groups['before']['train'], '.0%')} before tuning)"
+    )
+
+
+def held_out_phrase(groups: dict[str, dict[str, float]]) -> str:
+    """How much of the training tasks' exact match carries over to compositions never seen."""
+    tr, ho = groups["masked"]["train"], groups["masked"]["held_out"]
+    if ho == 0:
+        return f"the held-out compositions score 0% (training tasks {kit.fmt(tr, '.0%')}): the prefix did not generalise"
+    how = "partly" if ho < 0.8 * tr else "largely"
+    return (
+        f"the held-out compositions score {kit.fmt(ho, '.0%')} against {kit.fmt(tr, '.0%')} on the training tasks: "
+        f"the prefix generalised {how}"
+    )
+
+
+def reward_phrase(accuracy: float, noise: float, n: int) -> str:
+    """The reward model's held-out accuracy, against chance and against the label-noise ceiling."""
+    return (
+        f"the reward model ranks {kit.fmt(accuracy, '.0%')} of {kit.plural(n, 'held-out pair')} the way the judge "
+        f"does (chance: 50%), after training on labels {kit.fmt(noise, '.0%')} of which were flipped"
+    )
+
+
+def dpo_phrase(sft: dict[str, float], dpo: dict[str, float]) -> str:
+    """DPO's true score against the SFT model it started from."""
+    d = dpo["sampled"] - sft["sampled"]
+    way = "raised" if d > 0.005 else "lowered" if d < -0.005 else "left"
+    tail = (
+        "unchanged"
+        if way == "left"
+        else f"from {kit.fmt(sft['sampled'], '.3f')} to {kit.fmt(dpo['sampled'], '.3f')}"
+    )
+    return f"DPO {way} the judge's mean score of sampled responses {tail}"
+
+
+def hacking_phrase(runs: list[dict[str, Any]]) -> str:
+    """Where the reward model's score and the judge's score part, as the KL coefficient shrinks."""
+    parts = []
+    for r in runs:
+        parts.append(
+            f"β = {kit.fmt(r['beta'], 'g')}: reward {kit.fmt(r['reward_gain'], '+.3f')}, true score "
+            f"{kit.fmt(r['true_gain'], '+.3f')}"
+        )
+    weakest = runs[-1]
+    if weakest["reward_gain"] > 0 and weakest["true_gain"] < weakest["reward_gain"] - 0.05:
+        verdict = (
+            f"with the weakest penalty (β = {kit.fmt(weakest['beta'], 'g')}) the reward model's score rose more than the "
+            "judge's — the policy found what the reward model over-rates"
+        )
+    elif weakest["reward_gain"] <= 0:
+        verdict = "no run raised the reward model's score at its end, so there is no over-optimization to see"
+    else:
+        verdict = (
+            "the judge's score followed the reward model's in every run: no reward hacking at this budget"
+        )
+    return f"{'; '.join(parts)} (start to end of each run) — {verdict}"
