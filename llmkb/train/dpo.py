@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from llmkb.nn.model import GPT
+from llmkb.train.optim import AdamW
 from llmkb.train.reward import Pair, pair_batch
 from llmkb.train.sequences import token_logprobs
 
@@ -55,7 +56,9 @@ def train_dpo(
 ) -> list[float]:  # fmt: skip
     """Minimize the DPO loss with AdamW on random minibatches of ``pairs``; returns the losses."""
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    opt = AdamW(
+        [p for p in policy.parameters() if p.requires_grad], lr=lr, weight_decay=0.0, max_grad_norm=1.0
+    )
     policy.train()
     ref.eval()
     losses = []

@@ -18,6 +18,7 @@ from llmkb.data.batching import get_batch
 from llmkb.data.instruct import END_ID, Example, collate, decode_response, encode, prompt_ids
 from llmkb.nn.config import GPTConfig
 from llmkb.nn.model import GPT
+from llmkb.train.optim import AdamW
 from llmkb.train.sequences import generate_responses
 
 __all__ = ["eval_lm", "exact_match_by_task", "extend_vocab", "finetune_lm", "sft"]
@@ -52,11 +53,10 @@ def eval_lm(model: GPT, windows: Tensor) -> float:
     return loss
 
 
-def _step(opt: torch.optim.Optimizer, params: list[nn.Parameter], loss: Tensor) -> None:
+def _step(opt: torch.optim.Optimizer, loss: Tensor) -> None:
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
+    opt.step()  # clips the gradient norm to 1 first
 
 
 def finetune_lm(
@@ -85,7 +85,7 @@ def finetune_lm(
         ``{"step": [...], name: [loss, ...] for each eval}``; the first point is the model before finetuning.
     """
     params = [p for p in params if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    opt = AdamW(params, lr=lr, weight_decay=0.0, max_grad_norm=1.0)
     g = torch.Generator().manual_seed(seed)
     curve: dict[str, list[float]] = {"step": [], **{k: [] for k in evals}}
 
@@ -98,7 +98,7 @@ def finetune_lm(
     model.train()
     for step in range(1, steps + 1):
         x, y = get_batch(train_ids, batch_size, seq_len, g)
-        _step(opt, params, model(x, y).loss)  # type: ignore[arg-type]
+        _step(opt, model(x, y).loss)  # type: ignore[arg-type]
         if step % eval_every == 0 or step == steps:
             record(step)
     model.eval()
@@ -122,7 +122,7 @@ def sft(
         The training loss of each step.
     """
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    opt = AdamW(params, lr=lr, weight_decay=0.0, max_grad_norm=1.0)
     g = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
@@ -130,7 +130,7 @@ def sft(
         pick = torch.randint(0, len(examples), (batch_size,), generator=g).tolist()
         x, y = collate([encode(examples[i]) for i in pick], mask_prompt)
         loss = model(x, y).loss
-        _step(opt, params, loss)  # type: ignore[arg-type]
+        _step(opt, loss)  # type: ignore[arg-type]
         losses.append(float(loss.detach()))  # type: ignore[union-attr]
         if callback is not None:
             callback(step, model)

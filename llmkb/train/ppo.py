@@ -153,7 +153,10 @@ def rollout(
 
 def ppo_step(policy: ScalarHead, opt: torch.optim.Optimizer, ro: Rollout, cfg: PPOConfig,
              generator: torch.Generator | None = None) -> dict[str, float]:  # fmt: skip
-    """``cfg.epochs`` passes of ``cfg.minibatches`` minibatches over one rollout; returns the mean losses."""
+    """``cfg.epochs`` passes of ``cfg.minibatches`` minibatches over one rollout; returns the mean losses.
+
+    ``opt`` clips gradients itself if it should (e.g. :class:`llmkb.train.optim.AdamW` with ``max_grad_norm``).
+    """
     m = ro.mask.float()
     adv = (ro.advantages - masked_mean(ro.advantages, m)) * m
     adv = adv / (masked_mean(adv**2, m).sqrt() + 1e-8)  # whitened over the batch's response tokens
@@ -169,7 +172,6 @@ def ppo_step(policy: ScalarHead, opt: torch.optim.Optimizer, ro: Rollout, cfg: P
             vl = clipped_value_loss(v, ro.values[mb], ro.returns[mb], m[mb], cfg.value_clip)
             opt.zero_grad(set_to_none=True)
             (pl + cfg.vf_coef * vl).backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
             opt.step()
             stats["policy_loss"] += float(pl.detach())
             stats["value_loss"] += float(vl.detach())

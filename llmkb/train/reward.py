@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from llmkb.data.instruct import END_ID, Example, decode_response, prompt_ids
+from llmkb.train.optim import AdamW
 from llmkb.train.sequences import ScalarHead, pad_right
 
 __all__ = ["Pair", "bt_loss", "judge", "make_pairs", "pair_batch", "reward_accuracy", "score_responses",
@@ -120,7 +121,7 @@ def train_reward_model(
 ) -> list[float]:
     """Minimize the Bradley–Terry loss with AdamW on random minibatches of ``pairs``; returns the losses."""
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW([p for p in rm.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    opt = AdamW([p for p in rm.parameters() if p.requires_grad], lr=lr, weight_decay=0.0, max_grad_norm=1.0)
     rm.train()
     losses = []
     for _ in range(steps):

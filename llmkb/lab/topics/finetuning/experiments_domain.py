@@ -19,8 +19,8 @@ from llmkb.train.finetune import eval_lm, finetune_lm
 from llmkb.train.lora import DEFAULT_TARGETS, LoRA, adam_state_bytes, trainable_parameters
 from llmkb.train.shared_model import SHARED_CORPUS
 
-_FULL = {"steps": 40, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "lora_lr": 4e-3, "ranks": [1, 4, 16],
-         "alpha": 16.0, "eval_every": 10, "n_eval": 12, "code_chars": 300_000, "seed": 0}  # fmt: skip
+_FULL = {"steps": 30, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "lora_lr": 4e-3, "ranks": [1, 4, 16],
+         "alpha": 16.0, "eval_every": 10, "n_eval": 8, "code_chars": 300_000, "seed": 0}  # fmt: skip
 _QUICK = {**_FULL, "steps": 2, "batch_size": 2, "seq_len": 32, "ranks": [1, 4], "eval_every": 2, "n_eval": 2,
           "code_chars": 30_000}  # fmt: skip
 

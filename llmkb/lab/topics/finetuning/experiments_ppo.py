@@ -15,11 +15,12 @@ from llmkb.lab.topics.finetuning.analysis import divergence, smooth_last
 from llmkb.lab.topics.finetuning.experiments_reward import eval_prompts, load_reward_model, true_score
 from llmkb.lab.topics.finetuning.experiments_sft import load_sft
 from llmkb.lab.topics.finetuning.names import REWARD, SFT, SINGLE_TASKS, TOPIC
+from llmkb.train.optim import AdamW
 from llmkb.train.ppo import PPOConfig, ppo_step, rollout
 from llmkb.train.reward import judge, score_responses
 from llmkb.train.sequences import ScalarHead
 
-_FULL = {"betas": [0.2, 0.05, 0.0], "steps": 20, "batch_size": 32, "lr": 3e-5, "epochs": 2, "minibatches": 2,
+_FULL = {"betas": [0.3, 0.1, 0.0], "steps": 20, "batch_size": 32, "lr": 1e-4, "epochs": 2, "minibatches": 2,
          "max_new": 6, "temperature": 1.0, "n_prompts": 2000, "seed": 0}  # fmt: skip
 _QUICK = {**_FULL, "betas": [0.1, 0.0], "steps": 2, "batch_size": 4, "n_prompts": 20}
 
@@ -32,7 +33,7 @@ def _run(cfg: dict[str, Any], beta: float, ctx: RunContext, pool: list[Example])
         p.requires_grad_(False)
     pcfg = PPOConfig(beta=beta, lr=cfg["lr"], epochs=cfg["epochs"], minibatches=cfg["minibatches"],
                      max_new=cfg["max_new"], temperature=cfg["temperature"])  # fmt: skip
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg["lr"])
+    opt = AdamW(policy.parameters(), lr=cfg["lr"], weight_decay=0.0, max_grad_norm=1.0)
     g = torch.Generator().manual_seed(cfg["seed"])
     rng = random.Random(cfg["seed"])
     by_prompt: dict[tuple[int, ...], Example] = {}

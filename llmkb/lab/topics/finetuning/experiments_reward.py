@@ -22,8 +22,8 @@ from llmkb.train.finetune import exact_match_by_task
 from llmkb.train.reward import Pair, judge, make_pairs, reward_accuracy, train_reward_model
 from llmkb.train.sequences import ScalarHead, generate_responses
 
-_FULL = {"n_prompts": 240, "candidates": 4, "noise": 0.1, "held_out": 0.25, "steps": 60, "batch_size": 16,
-         "lr": 3e-4, "temperature": 1.0, "max_new": 6, "n_eval": 96, "demonstration": False, "seed": 0}  # fmt: skip
+_FULL = {"n_prompts": 240, "candidates": 4, "noise": 0.1, "held_out": 0.25, "steps": 80, "batch_size": 16,
+         "lr": 1e-3, "temperature": 1.0, "candidate_temperature": 2.0, "max_new": 6, "n_eval": 96, "demonstration": False, "seed": 0}  # fmt: skip
 _QUICK = {
     **_FULL,
     "n_prompts": 12,
@@ -83,7 +83,7 @@ def reward(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     policy = load_sft(ctx.need(SFT))
     examples = make_examples(SINGLE_TASKS, cfg["n_prompts"], seed=cfg["seed"] + 3, digits=2, add_digits=1)
     g = torch.Generator().manual_seed(cfg["seed"])
-    sampling = SamplingConfig(temperature=cfg["temperature"])
+    sampling = SamplingConfig(temperature=cfg["candidate_temperature"])  # hot: varied candidates
     prompts = [prompt_ids(e) for e in examples]
     cands = [
         generate_responses(policy, prompts, cfg["max_new"], END_ID, sampling, g)

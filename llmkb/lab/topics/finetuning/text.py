@@ -20,16 +20,12 @@ def domain_phrase(rows: list[dict[str, Any]]) -> str:
     """Full finetuning vs the best LoRA on the new domain, and what each cost on the old one."""
     full, loras = rows[0], rows[1:]
     best = min(loras, key=lambda r: r["new_after"])
-    closer = (
-        "closer to"
-        if best["new_after"] - full["new_after"] < full["new_before"] - best["new_after"]
-        else "far from"
-    )
     return (
         f"full finetuning lowered the code loss by {kit.fmt(full['gain'], '.3f')} nats and changed the prose loss by "
         f"{kit.fmt(full['forgetting'], '+.3f')}; the best adapter, {best['name']} "
         f"({kit.fmt(best['share'], '.2%')} of the parameters trained), lowered it by {kit.fmt(best['gain'], '.3f')} "
-        f"and changed the prose loss by {kit.fmt(best['forgetting'], '+.3f')}, ending {closer} full finetuning"
+        f"({kit.fmt(best['gain'] / full['gain'], '.0%')} of full finetuning's gain) and changed the prose loss by "
+        f"{kit.fmt(best['forgetting'], '+.3f')}"
     )
 
 
@@ -51,7 +47,7 @@ def held_out_phrase(groups: dict[str, dict[str, float]]) -> str:
     tr, ho = groups["masked"]["train"], groups["masked"]["held_out"]
     if ho == 0:
         return f"the held-out compositions score 0% (training tasks {kit.fmt(tr, '.0%')}): the prefix did not generalise"
-    how = "partly" if ho < 0.8 * tr else "largely"
+    how = "hardly" if ho < 0.3 * tr else "partly" if ho < 0.8 * tr else "largely"
     return (
         f"the held-out compositions score {kit.fmt(ho, '.0%')} against {kit.fmt(tr, '.0%')} on the training tasks: "
         f"the prefix generalised {how}"
