@@ -46,10 +46,16 @@ def test_prose_follows_the_numbers():
         "the best adapter, LoRA r=4 (50.00% of the parameters trained), lowered it by 0.700 (70% of full "
         "finetuning's gain) and changed the prose loss by +0.100"
     )
+    assert X.forgetting_phrase(rows) == "both adapters forgot less of the prose than full finetuning"
+    rows[2]["forgetting"] = 0.6
+    assert X.forgetting_phrase(rows) == "only LoRA r=1 forgot less of the prose than full finetuning"
+    assert (
+        X.forgetting_phrase(rows[:1] + rows[2:]) == "no adapter forgot less of the prose than full finetuning"
+    )
     g = {"before": {"train": 0.0, "held_out": 0.0}, "masked": {"train": 0.8, "held_out": 0.2},
          "unmasked": {"train": 0.5, "held_out": 0.0}}  # fmt: skip
     assert (
-        "gave higher exact match on the training tasks (80% vs 50% without masking, up from 0%"
+        "gave higher exact match on the training tasks (80% vs 50% without masking; 0% before tuning)"
         in X.masking_phrase(g)
     )
     assert "about the same" in X.masking_phrase({**g, "unmasked": {"train": 0.79, "held_out": 0}})

@@ -92,4 +92,5 @@ def domain(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "targets": kit.join_names(list(DEFAULT_TARGETS)),
         "tokens": cfg["steps"] * cfg["batch_size"] * cfg["seq_len"],
         "headline": text.domain_phrase(rows),
+        "forgetting": text.forgetting_phrase(rows),
     }

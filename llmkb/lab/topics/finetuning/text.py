@@ -9,6 +9,7 @@ from llmkb.lab import kit
 __all__ = [
     "domain_phrase",
     "dpo_phrase",
+    "forgetting_phrase",
     "hacking_phrase",
     "held_out_phrase",
     "masking_phrase",
@@ -29,6 +30,19 @@ def domain_phrase(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def forgetting_phrase(rows: list[dict[str, Any]]) -> str:
+    """Whether the adapters forgot less of the old domain than full finetuning (rows of ``domain``)."""
+    full, loras = rows[0], rows[1:]
+    less = [r["name"] for r in loras if r["forgetting"] < full["forgetting"]]
+    if len(less) == len(loras):
+        return (
+            f"{kit.count_of(len(less), len(loras), 'adapter')} forgot less of the prose than full finetuning"
+        )
+    if not less:
+        return "no adapter forgot less of the prose than full finetuning"
+    return f"only {kit.join_names(less)} forgot less of the prose than full finetuning"
+
+
 def masking_phrase(groups: dict[str, dict[str, float]]) -> str:
     """Masked vs unmasked SFT on the training tasks (one run each: the prose claims no more)."""
     m, u = groups["masked"]["train"], groups["unmasked"]["train"]
@@ -38,7 +52,7 @@ def masking_phrase(groups: dict[str, dict[str, float]]) -> str:
         verdict = f"{'higher' if m > u else 'lower'} exact match"
     return (
         f"in this single run, masking the prompt's loss gave {verdict} on the training tasks "
-        f"({kit.fmt(m, '.0%')} vs {kit.fmt(u, '.0%')} without masking, up from {kit.fmt(groups['before']['train'], '.0%')} before tuning)"
+        f"({kit.fmt(m, '.0%')} vs {kit.fmt(u, '.0%')} without masking; {kit.fmt(groups['before']['train'], '.0%')} before tuning)"
     )
 
 
