@@ -34,9 +34,10 @@ ex = Example("sort reverse", "48", "84")
 ids, prompt_len = encode(ex)
 x, y = collate([(ids, prompt_len)], mask_prompt=True)
 print(f"{len(ids)} ids, prompt {prompt_len}, scored {int((y != -100).sum())}")
-for response in ("84", "48", "8x"):
-    r = [*response.encode(), 258]
-    print(response, decode_response(r), judge(ex, r))
+for answer in ("84", "48", "8x"):
+    ids_out = [*answer.encode(), 258]  # the answer, then <end>
+    text, ended = decode_response(ids_out)
+    print(f"{text!r}: ended {ended}, judge {judge(ex, ids_out):.2f}")
 
 # %% [markdown]
 # ## Finetuning on a new domain: full vs LoRA
