@@ -77,7 +77,18 @@ def test_prose_follows_the_numbers():
     ]
     h = X.hacking_phrase(runs)
     assert h.startswith("β = 0.1: reward +0.200, true score +0.200; β = 0: reward +0.500, true score -0.100")
-    assert "the policy found what the reward model over-rates" in h
+    assert h.endswith(
+        "with the weakest penalty (β = 0) the reward model's score rose while the judge's fell: "
+        "the policy found what the reward model over-rates"
+    )
+    three = [{"beta": 1.0, "reward_gain": 0.1, "true_gain": 0.3}, *runs]
+    assert X.hacking_phrase(three[::-1]).startswith("β = 1: reward +0.100")  # sorted, strongest penalty first
+    assert X.hacking_phrase(three).endswith(
+        "the smaller β, the larger the reward model's gain and the lower the judge's"
+    )
+    three[1]["true_gain"] = 0.5  # not monotone: no trend claimed
+    assert X.hacking_phrase(three).endswith("over-rates")
+    assert "stayed put" in X.hacking_phrase([{**runs[1], "true_gain": 0.001}])
     assert "no reward hacking" in X.hacking_phrase(runs[:1])
     assert "no run raised" in X.hacking_phrase([{**runs[1], "reward_gain": -0.1}])
 

@@ -20,7 +20,7 @@ from llmkb.train.ppo import PPOConfig, ppo_step, rollout
 from llmkb.train.reward import judge, score_responses
 from llmkb.train.sequences import ScalarHead
 
-_FULL = {"betas": [0.3, 0.1, 0.0], "steps": 20, "batch_size": 32, "lr": 1e-4, "epochs": 2, "minibatches": 2,
+_FULL = {"betas": [1.0, 0.2, 0.0], "steps": 24, "batch_size": 32, "lr": 2e-4, "epochs": 2, "minibatches": 2,
          "max_new": 6, "temperature": 1.0, "n_prompts": 2000, "seed": 0}  # fmt: skip
 _QUICK = {**_FULL, "betas": [0.1, 0.0], "steps": 2, "batch_size": 4, "n_prompts": 20}
 

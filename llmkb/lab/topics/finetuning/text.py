@@ -90,22 +90,24 @@ def dpo_phrase(sft: dict[str, float], dpo: dict[str, float]) -> str:
 
 def hacking_phrase(runs: list[dict[str, Any]]) -> str:
     """Where the reward model's score and the judge's score part, as the KL coefficient shrinks."""
-    parts = []
-    for r in runs:
-        parts.append(
-            f"β = {kit.fmt(r['beta'], 'g')}: reward {kit.fmt(r['reward_gain'], '+.3f')}, true score "
-            f"{kit.fmt(r['true_gain'], '+.3f')}"
-        )
+    runs = sorted(runs, key=lambda r: -r["beta"])  # strongest penalty first
+    parts = [
+        f"β = {kit.fmt(r['beta'], 'g')}: reward {kit.fmt(r['reward_gain'], '+.3f')}, true score "
+        f"{kit.fmt(r['true_gain'], '+.3f')}"
+        for r in runs
+    ]
     weakest = runs[-1]
-    if weakest["reward_gain"] > 0 and weakest["true_gain"] < weakest["reward_gain"] - 0.05:
-        verdict = (
-            f"with the weakest penalty (β = {kit.fmt(weakest['beta'], 'g')}) the reward model's score rose more than the "
-            "judge's — the policy found what the reward model over-rates"
-        )
-    elif weakest["reward_gain"] <= 0:
-        verdict = "no run raised the reward model's score at its end, so there is no over-optimization to see"
-    else:
-        verdict = (
-            "the judge's score followed the reward model's in every run: no reward hacking at this budget"
-        )
+    if weakest["reward_gain"] <= 0:
+        return f"{'; '.join(parts)} (start to end of each run) — no run raised the reward model's score, so there is no over-optimization to see"
+    if weakest["true_gain"] >= weakest["reward_gain"] - 0.05:
+        return f"{'; '.join(parts)} (start to end of each run) — the judge's score followed the reward model's: no reward hacking at this budget"
+    t = weakest["true_gain"]
+    judge = "fell" if t < -0.005 else "rose far less" if t > 0.005 else "stayed put"
+    verdict = (
+        f"with the weakest penalty (β = {kit.fmt(weakest['beta'], 'g')}) the reward model's score rose while the "
+        f"judge's {judge}: the policy found what the reward model over-rates"
+    )
+    rewards, trues = [r["reward_gain"] for r in runs], [r["true_gain"] for r in runs]
+    if len(runs) > 2 and rewards == sorted(rewards) and trues == sorted(trues, reverse=True):
+        verdict += "; the smaller β, the larger the reward model's gain and the lower the judge's"
     return f"{'; '.join(parts)} (start to end of each run) — {verdict}"
