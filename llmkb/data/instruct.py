@@ -103,7 +103,9 @@ def apply_ops(task: str, x: str) -> str:
     return x
 
 
-def make_examples(tasks: Sequence[str], n: int, seed: int, digits: int = 3, add_digits: int = 2) -> list[Example]:
+def make_examples(
+    tasks: Sequence[str], n: int, seed: int, digits: int = 3, add_digits: int = 2
+) -> list[Example]:
     """``n`` examples cycling through ``tasks``: inputs of ``digits`` digits, ``add`` of two ``add_digits``-digit
     numbers."""
     rng = random.Random(seed)

@@ -75,7 +75,7 @@ def domain(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     table = [
         {
             "method": r["name"],
-            "trainable parameters": r["trainable"],
+            "trainable parameters": kit.readable(r["trainable"]),
             "share of the model": kit.fmt(r["share"], ".2%"),
             "AdamW state": human_bytes(r["adam_bytes"]),
             "code loss (before → after)": f"{kit.fmt(r['new_before'], '.3f')} → {kit.fmt(r['new_after'], '.3f')}",
