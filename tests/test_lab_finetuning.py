@@ -84,7 +84,7 @@ def test_prose_follows_the_numbers():
     three = [{"beta": 1.0, "reward_gain": 0.1, "true_gain": 0.3}, *runs]
     assert X.hacking_phrase(three[::-1]).startswith("β = 1: reward +0.100")  # sorted, strongest penalty first
     assert X.hacking_phrase(three).endswith(
-        "the smaller β, the larger the reward model's gain and the lower the judge's"
+        "across these runs, the smaller β, the larger the reward model's gain and the lower the judge's"
     )
     three[1]["true_gain"] = 0.5  # not monotone: no trend claimed
     assert X.hacking_phrase(three).endswith("over-rates")

@@ -98,9 +98,9 @@ def hacking_phrase(runs: list[dict[str, Any]]) -> str:
     ]
     weakest = runs[-1]
     if weakest["reward_gain"] <= 0:
-        return f"{'; '.join(parts)} (start to end of each run) — no run raised the reward model's score, so there is no over-optimization to see"
+        return f"{'; '.join(parts)} (start to end of each run, one run per β) — no run raised the reward model's score, so there is no over-optimization to see"
     if weakest["true_gain"] >= weakest["reward_gain"] - 0.05:
-        return f"{'; '.join(parts)} (start to end of each run) — the judge's score followed the reward model's: no reward hacking at this budget"
+        return f"{'; '.join(parts)} (start to end of each run, one run per β) — the judge's score followed the reward model's: no reward hacking at this budget"
     t = weakest["true_gain"]
     judge = "fell" if t < -0.005 else "rose far less" if t > 0.005 else "stayed put"
     verdict = (
@@ -109,5 +109,7 @@ def hacking_phrase(runs: list[dict[str, Any]]) -> str:
     )
     rewards, trues = [r["reward_gain"] for r in runs], [r["true_gain"] for r in runs]
     if len(runs) > 2 and rewards == sorted(rewards) and trues == sorted(trues, reverse=True):
-        verdict += "; the smaller β, the larger the reward model's gain and the lower the judge's"
-    return f"{'; '.join(parts)} (start to end of each run) — {verdict}"
+        verdict += (
+            "; across these runs, the smaller β, the larger the reward model's gain and the lower the judge's"
+        )
+    return f"{'; '.join(parts)} (start to end of each run, one run per β) — {verdict}"
