@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=None, choices=("fp32", "bf16"), help="default fp32")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="held-out tail of the corpus")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="finetune: start from the model in this directory (a run or GPT.save folder); corpus default stdlib",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -71,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if not 0.0 <= args.val_fraction < 1.0:
         raise UsageError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.init is not None and (args.resume or args.preset is not None):
+        raise UsageError("--init starts from a checkpoint's model: drop --resume and --preset")
+    init_model = _load_init(args.init) if args.init is not None else None
     if args.resume:
         if not has_checkpoint(out):
             raise UsageError(f"no checkpoint to resume in {str(out)!r}: train without --resume first")
@@ -95,10 +103,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{str(out)!r} already exists: pass --resume to continue it, or choose a new --out"
             )
         tokenizer = get_tokenizer(args.tokenizer or "byte")
-        mcfg = _preset_config(args.preset or "shared", tokenizer.vocab_size)
+        if init_model is not None:
+            mcfg = init_model.config
+        else:
+            mcfg = _preset_config(args.preset or "shared", tokenizer.vocab_size)
         given.setdefault("seq_len", min(TrainConfig.seq_len, mcfg.max_seq_len))
         tcfg = TrainConfig(**given)
-        corpus = args.corpus or "pydoc"
+        corpus = args.corpus or ("stdlib" if init_model is not None else "pydoc")
         val_fraction = args.val_fraction
     if tcfg.seq_len > mcfg.max_seq_len:
         raise UsageError(f"--seq-len {tcfg.seq_len} exceeds the model's max_seq_len={mcfg.max_seq_len}")
@@ -109,14 +120,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"tokenizer has {dataset.vocab_size} ids, the model only {mcfg.vocab_size}")
     dataset.check_seq_len(tcfg.seq_len)
     info_out: dict[str, Any] = {
-        "preset": args.preset or "shared",
+        "preset": args.preset or ("init" if init_model is not None else "shared"),
         "corpus": corpus,
         "tokenizer": "byte" if args.tokenizer in (None, "byte") else str(Path(args.tokenizer).resolve()),
         "val_fraction": val_fraction,
     }
+    if init_model is not None:
+        info_out["init"] = str(Path(args.init).resolve())
     try:
         result = train_run(
-            mcfg, tcfg, dataset, out, resume=args.resume, progress=not args.quiet, run_info=info_out
+            init_model if init_model is not None else mcfg,
+            tcfg,
+            dataset,
+            out,
+            resume=args.resume,
+            progress=not args.quiet,
+            run_info=info_out,
         )
     except KeyboardInterrupt:
         if has_checkpoint(out):
@@ -130,6 +149,18 @@ def run(args: argparse.Namespace) -> int:
             f"{result.final_train_loss:.3f}{val_text} -> {out}"
         )
     return 0
+
+
+def _load_init(path: str) -> Any:
+    """The model to finetune, from a run directory or a ``GPT.save`` folder; a one-line error otherwise."""
+    from llmkb.errors import UsageError
+    from llmkb.nn import GPT
+
+    try:
+        return GPT.load(path)
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--init {path!r}: cannot load a model: {first}") from None
 
 
 def _preset_config(name: str, vocab_size: int) -> Any:
