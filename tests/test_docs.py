@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from llmkb.site import references
 from llmkb.site.pages import read_topics, split_front_matter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,8 +120,14 @@ def test_topic_page_is_a_full_knowledge_page(tid):
     assert meta.get("summary"), f"{tid}: front matter needs a summary"
     assert body.count('??? question "') >= 6, f"{tid}: needs at least 6 collapsible Q&A"
     assert "```python" in body, f"{tid}: needs runnable code"
-    assert "arxiv.org" in body.lower(), f"{tid}: cite primary papers (arXiv links)"
-    assert re.search(r"^## Further reading", body, re.M), f"{tid}: needs a Further reading section"
+    papers = references.load_papers(DOCS / references.PAPERS_FILE)
+    assert any("arxiv.org" in papers[c.key].url for c in t.papers if c.key in papers), (
+        f"{tid}: cite primary papers (arXiv links) in front matter 'papers'"
+    )
+    assert re.search(r"^## Further reading\n+<!-- llmkb:repositories -->", body, re.M), (
+        f"{tid}: needs a Further reading section listing its front matter 'repositories'"
+    )
+    assert re.search(r"^## Papers\n+<!-- llmkb:papers -->", body, re.M), f"{tid}: the Papers section is generated"
     for heading in ("Q&A", "Papers"):  # the same headings on every page
         assert re.search(rf"^## {re.escape(heading)}$", body, re.M), f"{tid}: needs a '## {heading}' section"
     linked = {m for m in re.findall(r"\]\(\.\./(\d\d-[a-z0-9-]+)/", body) if m != tid and m in TOPICS}
