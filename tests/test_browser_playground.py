@@ -64,7 +64,7 @@ def _set(page, values: dict[str, Any]) -> None:
 
 
 def _click(page, button: str) -> None:
-    page.evaluate(f"() => {{ document.querySelector('{WIDGET}').dataset.status = 'clicked'; }}")
+    page.eval_on_selector(WIDGET, "el => { el.dataset.status = 'clicked'; }")
     page.click(button)
     page.wait_for_selector(f"{WIDGET}[data-status='done']", timeout=30000)
 

@@ -123,7 +123,8 @@ class StaticDecoder:
 
         Args:
             ids: ``(B, 1)`` the last token; pos: ``(1,)`` its position.
-            k_cache, v_cache: ``(L, B, H_kv, M, D)``.
+            k_cache: ``(L, B, H_kv, M, D)``.
+            v_cache: ``(L, B, H_kv, M, D)``.
 
         Returns:
             ``(logits (B, V), k_new (L, B, H_kv, 1, D), v_new)``; the caller stores ``k_new, v_new`` at ``pos``.
