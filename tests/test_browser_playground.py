@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import torch
+import widgetkit as wk
 from conftest import open_widget, watch
 
 from llmkb.infer.sampling import SamplingConfig, filtered_probs
@@ -226,3 +227,21 @@ def test_other_pages_do_not_load_onnx_runtime(browser, server_url):
         w.check()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_playground_fits_and_reads(server_url, browser, device):
+    """After a few steps (tables and the KV line filled), in both palettes: no sideways scroll, text >= 11 px."""
+    with wk.device_page(browser, server_url, device) as w:
+        page = w.page
+        first, second = wk.schemes(device)
+        wk.open_page(page, server_url + PAGE, WIDGET, first)
+        _set(page, {"pg-prompt": PROMPTS[2], "pg-window": 4})
+        for _ in range(6):
+            _click(page, "#pg-step")
+        for scheme in (first, second):
+            if scheme != first:
+                wk.toggle_scheme(page, scheme)
+            wk.no_sideways_scroll(page)
+            assert wk.check_dom_text(page, WIDGET) > 20
+        w.check()
