@@ -24,6 +24,7 @@
     ".llmkb-pg .pg-controls{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5em,1fr));gap:.4em .8em;" +
       "margin:.5em 0;font-size:.85em}",
     ".llmkb-pg .pg-controls label{display:flex;flex-direction:column;gap:.15em}",
+    ".llmkb-pg .pg-controls label.pg-check{flex-direction:row;align-items:center;gap:.5em}",
     ".llmkb-pg .pg-controls input[type=number]{font:inherit;width:100%;box-sizing:border-box;" +
       "color:var(--md-default-fg-color);background:var(--md-default-bg-color);" +
       "border:1px solid var(--md-default-fg-color--lighter);border-radius:4px}",
@@ -35,7 +36,9 @@
     ".llmkb-pg .pg-stats{display:flex;flex-wrap:wrap;gap:.3em 1.4em;margin:.5em 0;font-size:.85em}",
     ".llmkb-pg .pg-stats b{font-variant-numeric:tabular-nums}",
     ".llmkb-pg .pg-tables{display:flex;flex-wrap:wrap;gap:1em}",
-    ".llmkb-pg .pg-tables table{font-size:.8em;border-collapse:collapse;min-width:12em}",
+    ".llmkb-pg .pg-tables table{font-size:.8em;border-collapse:collapse;min-width:12em;" +
+      "border:1px solid var(--md-default-fg-color--lightest)}",
+    ".llmkb-pg .pg-tables caption{font-weight:bold;text-align:left;padding:.2em .5em}",
     ".llmkb-pg .pg-tables td,.llmkb-pg .pg-tables th{padding:.1em .5em;text-align:left}",
     ".llmkb-pg .pg-tables td.pg-p{text-align:right;font-variant-numeric:tabular-nums}",
     ".llmkb-pg .pg-tables tr.pg-chosen{font-weight:bold;background:var(--md-accent-fg-color--transparent)}",
@@ -237,7 +240,7 @@
     const inR = numberInput(grid, "pg-rep", "Repetition penalty", 1, 0.05, 5, 0.05);
     const inSeed = numberInput(grid, "pg-seed", "Seed", 0, 0, 4294967295, 1);
     const inW = numberInput(grid, "pg-window", "Sliding window W", 64, 1, data.max_seq_len, 1);
-    const greedyLab = h("label", { for: "pg-greedy" }, "Greedy (temperature 0)");
+    const greedyLab = h("label", { for: "pg-greedy", class: "pg-check" }, "Greedy (temperature 0)");
     const inGreedy = h("input", { type: "checkbox", id: "pg-greedy" });
     greedyLab.appendChild(inGreedy);
     grid.appendChild(greedyLab);
@@ -263,8 +266,8 @@
     const sRate = stat("Decode:", "pg-rate");
     const kv = h("div", { class: "pg-stats", id: "pg-kv" });
     const tables = h("div", { class: "pg-tables" });
-    const tBefore = h("table", { id: "pg-before" });
-    const tAfter = h("table", { id: "pg-after" });
+    const tBefore = h("table", { id: "pg-before", class: "pg-table" }); // a class: not Material's table style
+    const tAfter = h("table", { id: "pg-after", class: "pg-table" });
     tables.append(tBefore, tAfter);
     el.append(prompt, examples, grid, buttons, out, stats, tables, kv,
       h("div", { class: "pg-note" }, "Left: the model's own next-byte distribution; right: the distribution " +
