@@ -245,3 +245,24 @@ def test_playground_fits_and_reads(server_url, browser, device):
             wk.no_sideways_scroll(page)
             assert wk.check_dom_text(page, WIDGET) > 20
         w.check()
+
+
+def test_playground_starts_after_instant_navigation(browser, server_url):
+    """Material swaps the page in without a reload: ONNX Runtime is loaded then, from the site's own copy."""
+    context, w = watch(browser, server_url)
+    page = w.page
+    try:
+        page.goto(server_url + "05-sampling/", wait_until="networkidle")
+        page.evaluate("window.__llmkbMarker = 5")
+        page.wait_for_function("typeof location$ !== 'undefined' && typeof document$ !== 'undefined'")
+        page.evaluate(
+            "() => { const u = new URL('../playground/', location.href); history.pushState(null, '', u); location$.next(u); }"
+        )
+        page.wait_for_selector(f"{WIDGET}[data-ready='1']", timeout=20000)
+        assert page.evaluate("window.__llmkbMarker") == 5  # same document
+        _set(page, {"pg-greedy": True, "pg-prompt": PROMPTS[0]})
+        _click(page, "#pg-step")
+        assert len(page.evaluate("() => window.llmkbPlayground.state.ids")) == len(PROMPTS[0]) + 1
+        w.check()
+    finally:
+        context.close()
