@@ -299,9 +299,6 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
                 files.append(
                     File.generated(config, f"assets/ort/{name}", abs_src_path=str(self.ort_dist / name))
                 )
-            lic = self.ort_dist.parent / "LICENSE"
-            if lic.is_file():
-                files.append(File.generated(config, "assets/ort/LICENSE.txt", abs_src_path=str(lic)))
         self._run_labs(files, config)
         self.quiz_file = files.get_file_from_path(QUIZ_PAGE)
         for t in self.topics.values():
