@@ -68,7 +68,9 @@ math { font-family: "Noto Sans Math", math; }
 """
 ORT_DIST = "node_modules/onnxruntime-web/dist"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-"""onnxruntime-web's wasm build (the playground's runtime): copied from node_modules into ``assets/ort/``."""
+ORT_WIDGET = "assets/widgets/playground.js"
+"""onnxruntime-web's wasm build (the runtime of the widget ``ORT_WIDGET``): copied from node_modules into
+``assets/ort/`` when the docs have that widget."""
 
 
 QUIZ_PAGE = "quiz.md"
@@ -183,7 +185,8 @@ class LLMKBPlugin(BasePlugin[_PluginConfig]):
             if "assets/fonts/math.css" not in [str(s) for s in config.extra_css]:
                 config.extra_css.append("assets/fonts/math.css")
         self.ort_dist: Path | None = None
-        if self.config.ort_dist:
+        # only a site with the widget that runs it needs onnxruntime-web
+        if self.config.ort_dist and (Path(config.docs_dir) / ORT_WIDGET).is_file():
             dist = root / self.config.ort_dist
             missing = [f for f in ORT_FILES if not (dist / f).is_file()]
             if missing:
