@@ -191,6 +191,7 @@ def test_seeded_sampling_repeats_and_step_mode_equals_run(pg, shared):
         assert all(abs(q - dict(rep.after).get(i, 0.0)) <= 1e-4 for i, q in shown.items() if q > 1e-3), j
         # ORT's float32 logits differ from PyTorch's by ~1e-6: at most one token at a cut-off may flip
         assert abs(rec["survivors"] - rep.survivors) <= 1, j
+        assert float(filtered_probs(logits[n0 - 1 + j][None, :], cfg, hist[None, :])[0, rec["chosen"]]) > 0, j
     # step mode: three single steps give the first three tokens of the same seeded run
     _set(page, {"pg-seed": 7})
     page.click("#pg-reset")
