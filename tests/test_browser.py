@@ -77,6 +77,7 @@ def test_search_finds_a_known_page(search):
         ("pretraining", "11-pretraining-objectives"),
         ("chinchilla", "13-scaling-laws"),
         ("lora", "12-finetuning"),
+        ("playground", "playground"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

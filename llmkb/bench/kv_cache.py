@@ -1,6 +1,9 @@
 """``llmkb bench kv-cache``: generation speed with and without the KV cache, as a ratio.
 
-Both modes run ``GPT.generate`` (greedy) on the same model and prompt, for several numbers of new tokens.
+The modes run ``GPT.generate`` (greedy) on the same model and prompt, for several numbers of new tokens:
+without a cache, with the static or the growing cache, and — ``compiled`` — the fixed-shape decode step of
+[`StaticDecoder`][llmkb.infer.compiled.StaticDecoder] under ``torch.compile`` (compiled once, in the warm-up,
+and reported separately; it must generate the same tokens).
 Measurements are interleaved (every round times each mode once per length, rotating the order) so that a
 change in machine load hits both modes alike, and the ratio of *medians* is reported. The model has the
 shape of the shared model (``GPTConfig.preset("shared")``, RoPE) with ``max_seq_len`` raised to fit the
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from llmkb.errors import UsageError
+from llmkb.infer.compiled import StaticDecoder
 from llmkb.infer.kvtrace import decode_cost
 from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
@@ -39,8 +44,37 @@ __all__ = [
 NAME = "kv-cache"
 HELP = "Tokens/s of generation with vs without the KV cache (interleaved runs, ratio of medians)."
 
-MODES: tuple[str, ...] = ("no-cache", "static", "concat")
-"""Timed modes: recompute everything, pre-allocated ``KVCache``, growing ``ConcatKVCache``."""
+MODES: tuple[str, ...] = ("no-cache", "static", "concat", "compiled")
+"""Timed modes: recompute everything, pre-allocated ``KVCache``, growing ``ConcatKVCache``, and the compiled
+fixed-shape step on a static cache ([`StaticDecoder`][llmkb.infer.compiled.StaticDecoder])."""
+
+_DECODERS: weakref.WeakKeyDictionary[GPT, dict[int, StaticDecoder]] = weakref.WeakKeyDictionary()
+
+
+def compiled_decoder(model: GPT, batch_size: int) -> StaticDecoder:
+    """The model's compiled [`StaticDecoder`][llmkb.infer.compiled.StaticDecoder] for ``batch_size`` rows and
+    ``max_seq_len`` positions, built (and compiled at its first step) once per model and batch size."""
+    per_model = _DECODERS.setdefault(model, {})
+    if batch_size not in per_model:
+        per_model[batch_size] = StaticDecoder(model, batch_size, model.config.max_seq_len, compile=True)
+    return per_model[batch_size]
+
+
+def _generate(
+    model: GPT, idx: torch.Tensor, new_tokens: int, mode: str, stamps: list[float] | None = None
+) -> torch.Tensor:
+    """Greedy generation in ``mode``; ``stamps`` (compiled mode) receives a time after each token."""
+    greedy = SamplingConfig(temperature=0.0)
+    if mode == "compiled":
+        with torch.compiler.set_stance(
+            "default", skip_guard_eval_unsafe=compiled_decoder(model, idx.shape[0]).warm
+        ):
+            return compiled_decoder(model, idx.shape[0]).generate(idx, new_tokens, greedy, stamps=stamps)
+    use_cache = mode != "no-cache"
+    return model.generate(
+        idx, new_tokens, greedy, use_cache=use_cache, cache_impl=mode if use_cache else "static"
+    )
+
 
 MAX_POSITIONS = 8192
 """Largest ``prompt + new tokens`` the benchmark accepts (no-cache cost grows like the cube)."""
@@ -62,10 +96,8 @@ def time_generate(model: GPT, idx: torch.Tensor, new_tokens: int, mode: str) -> 
     """Seconds for one greedy ``model.generate`` call in ``mode`` (one of [`MODES`][llmkb.bench.kv_cache.MODES])."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    use_cache = mode != "no-cache"
-    impl = mode if use_cache else "static"
     t0 = time.perf_counter()
-    model.generate(idx, new_tokens, SamplingConfig(temperature=0.0), use_cache=use_cache, cache_impl=impl)
+    _generate(model, idx, new_tokens, mode)
     return time.perf_counter() - t0
 
 
@@ -85,15 +117,15 @@ def time_generate_steps(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    use_cache = mode != "no-cache"
     stamps: list[float] = []
+    if mode == "compiled":  # no model forward calls to hook: the decoder stamps each token itself
+        t0 = time.perf_counter()
+        tokens = _generate(model, idx, new_tokens, mode, stamps)
+        return np.array(stamps) - t0, tokens
     handle = model.register_forward_pre_hook(lambda _m, _a: stamps.append(time.perf_counter()))
     try:
         t0 = time.perf_counter()
-        greedy = SamplingConfig(temperature=0.0)
-        tokens = model.generate(
-            idx, new_tokens, greedy, use_cache=use_cache, cache_impl=mode if use_cache else "static"
-        )
+        tokens = _generate(model, idx, new_tokens, mode)
         t_end = time.perf_counter()
     finally:
         handle.remove()
@@ -187,6 +219,14 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def same_tokens(model: GPT, args: argparse.Namespace) -> bool:
+    """Whether the compiled path generates exactly the uncached tokens for the benchmark's prompt and length."""
+    gen = torch.Generator().manual_seed(args.seed)
+    idx = torch.randint(0, model.config.vocab_size, (1, args.prompt_len), generator=gen)
+    n = max(args.new_tokens)
+    return torch.equal(_generate(model, idx, n, "compiled"), _generate(model, idx, n, "static"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options: lengths, prompt length, repeats, cache implementation(s), seed."""
     parser.add_argument(
@@ -199,6 +239,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("static", "concat", "both"),
         default="static",
         help="cached mode(s) to compare with no cache (default static)",
+    )
+    parser.add_argument(
+        "--no-compiled", action="store_true", help="skip the compiled decode path (saves its compilation)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and prompt")
 
@@ -218,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
             f"got {args.prompt_len + max(lengths)}; choose shorter runs"
         )
     cached = ["static", "concat"] if args.cache_impl == "both" else [args.cache_impl]
+    if not args.no_compiled:
+        cached.append("compiled")
     model = bench_model(args.prompt_len + max(lengths), seed=args.seed)
     cfg = model.config
     print(
@@ -228,4 +273,10 @@ def run(args: argparse.Namespace) -> int:
     rows = measure_speedup(model, args.prompt_len, lengths, args.repeats, ("no-cache", *cached), args.seed)
     print(format_table(rows))
     print("x <mode> = no-cache time / cached time (measured); x fwd, x flop = theoretical ratios")
+    if "compiled" in cached:
+        dec = compiled_decoder(model, 1)
+        print(
+            f"compiled: torch.compile of the fixed-shape decode step took {dec.compile_seconds:.1f} s (once, "
+            f"in the warm-up, not in the timings); same greedy tokens as GPT.generate: {same_tokens(model, args)}"
+        )
     return 0
