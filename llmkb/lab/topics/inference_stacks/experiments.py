@@ -41,7 +41,7 @@ _ALL = list(RUNTIMES)
             "new_tokens": 6,
             "repeats": 1,
         },
-        "full": {"runtimes": _ALL, "batches": [1, 8], "prompts": [32, 128], "new_tokens": 48, "repeats": 3},
+        "full": {"runtimes": _ALL, "batches": [1, 8], "prompts": [32, 128], "new_tokens": 32, "repeats": 3},
     },
     needs=[SHARED_MODEL],
     title="Tokens/s, time to first token, latency and memory of five runtimes on the same model and prompts",
