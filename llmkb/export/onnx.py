@@ -106,7 +106,9 @@ class OrtDecoder:
 
     Args:
         path: the ``.onnx`` file.
-        n_layers, kv_heads, head_dim: the model's shape (to build empty pasts).
+        n_layers: the model's layers (to build empty pasts).
+        kv_heads: its key/value heads.
+        head_dim: its head width.
         threads: intra-op threads (``None``: ONNX Runtime's default).
     """
 

@@ -21,7 +21,8 @@ def latency_stats(stamps: Sequence[float], batch: int, prompt_len: int) -> dict[
 
     Args:
         stamps: ``n >= 2`` non-decreasing times, seconds.
-        batch: rows ``B``; prompt_len: prompt tokens ``P`` per row.
+        batch: rows ``B``.
+        prompt_len: prompt tokens ``P`` per row.
 
     Example:
         ```python
