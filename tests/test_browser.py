@@ -78,6 +78,7 @@ def test_search_finds_a_known_page(search):
         ("chinchilla", "13-scaling-laws"),
         ("lora", "12-finetuning"),
         ("playground", "playground"),
+        ("vllm", "15-inference-stacks"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

@@ -10,7 +10,6 @@ import torch
 
 from llmkb.cli import main
 from llmkb.export.onnx import OrtDecoder, export_onnx
-from llmkb.infer.graph import graph_forward
 from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig
 
@@ -28,21 +27,6 @@ def _model(cfg: GPTConfig) -> GPT:
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
     return model
-
-
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_graph_forward_in_pieces_equals_the_model(name: str) -> None:
-    """The tensor-position forward, fed the prompt in three pieces with the cache carried over."""
-    model = _model(CONFIGS[name])
-    cfg = model.config
-    idx = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(0))
-    past = [(torch.zeros(2, cfg.kv_heads, 0, cfg.head_dim),) * 2 for _ in range(cfg.n_layers)]
-    pieces = []
-    with torch.no_grad():
-        for a, b in ((0, 9), (9, 10), (10, 20)):
-            logits, past = graph_forward(model, idx[:, a:b], torch.arange(a, b), past)
-            pieces.append(logits)
-        torch.testing.assert_close(torch.cat(pieces, dim=1), model(idx).logits, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ class OrtDecoder:
 
     Args:
         path: the ``.onnx`` file.
-        n_layers: the model's layer count (to build empty pasts).
+        n_layers: the model's layers (to build empty pasts).
         kv_heads: its key/value heads.
         head_dim: its head width.
         threads: intra-op threads (``None``: ONNX Runtime's default).
@@ -157,8 +158,11 @@ class OrtDecoder:
         """Logits ``(B, T, V)`` of a whole sequence (one prefill)."""
         return self.step(ids, self.empty_past(ids.shape[0]))[0]
 
-    def generate(self, ids: np.ndarray, max_new_tokens: int) -> np.ndarray:
-        """Greedy continuation: prefill, then one token per step against the returned cache; ``(B, T + n)``."""
+    def generate(self, ids: np.ndarray, max_new_tokens: int, stamps: list[float] | None = None) -> np.ndarray:
+        """Greedy continuation: prefill, then one token per step against the returned cache; ``(B, T + n)``.
+
+        ``stamps``, if given, receives ``time.perf_counter()`` as each new token is appended.
+        """
         out = ids.astype(np.int64)
         if max_new_tokens == 0:
             return out
@@ -166,6 +170,8 @@ class OrtDecoder:
         for i in range(max_new_tokens):
             nxt = logits[:, -1, :].argmax(axis=-1)[:, None]  # (B, 1)
             out = np.concatenate((out, nxt), axis=1)
+            if stamps is not None:
+                stamps.append(time.perf_counter())
             if i < max_new_tokens - 1:
                 logits, past = self.step(nxt, past)
         return out

@@ -122,9 +122,10 @@ class StaticDecoder:
             out = p_c V_c + p_n v
 
         Args:
-            ids: ``(B, 1)`` the last token; pos: ``(1,)`` its position.
-            k_cache: ``(L, B, H_kv, M, D)``.
-            v_cache: ``(L, B, H_kv, M, D)``.
+            ids: ``(B, 1)`` the last token.
+            pos: ``(1,)`` its position.
+            k_cache: ``(L, B, H_kv, M, D)`` keys.
+            v_cache: ``(L, B, H_kv, M, D)`` values.
 
         Returns:
             ``(logits (B, V), k_new (L, B, H_kv, 1, D), v_new)``; the caller stores ``k_new, v_new`` at ``pos``.

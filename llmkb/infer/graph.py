@@ -100,7 +100,9 @@ def attend(
 
     Args:
         model: supplies the head counts, the sliding window and the positional score bias (ALiBi).
-        q: ``(B, H, T, D)``; k, v: ``(B, H_kv, S, D)`` (grouped-query heads are repeated here).
+        q: queries ``(B, H, T, D)``.
+        k: keys ``(B, H_kv, S, D)`` (grouped-query heads are repeated here).
+        v: values ``(B, H_kv, S, D)``.
         q_pos: absolute positions of the queries, ``int64``.
         k_pos: absolute positions of the keys, ``int64``.
         valid: optional bool ``(S,)``, False for cache slots not written yet.

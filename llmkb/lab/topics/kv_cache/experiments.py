@@ -23,7 +23,13 @@ from llmkb.lab.topics.kv_cache.analysis import (
     prediction_rows,
 )
 from llmkb.lab.topics.kv_cache.names import TOPIC
-from llmkb.lab.topics.kv_cache.text import fit_reading, latency_trend, plain_number, predictions_sentence
+from llmkb.lab.topics.kv_cache.text import (
+    compiled_phrase,
+    fit_reading,
+    latency_trend,
+    plain_number,
+    predictions_sentence,
+)
 
 _PREDICT = {"longer": 4, "prompt": 16, "wider": 4}
 _COSTS = ("c0", "c1", "c2")
@@ -44,7 +50,7 @@ _COSTS = ("c0", "c1", "c2")
             "prompt_len": 16,
             "lengths": [64, 128, 256, 512, 1024],
             "rounds": [1024, 512, 256],
-            "modes": ["no-cache", "static"],
+            "modes": ["no-cache", "static", "compiled"],
             "headline": 512,
             "predict": _PREDICT,
         },
@@ -84,7 +90,7 @@ def speedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     }
     samples = [sum(len(c) >= n for c in curves["no-cache"]) for n in lengths]
     first = {m: np.diff(curves[m][0], prepend=0.0) for m in modes}  # per-call latency of round 0
-    coef = fit_call_cost(prompt_len, first)
+    coef = fit_call_cost(prompt_len, {m: first[m] for m in modes[:2]})  # eager PyTorch: no-cache and a cache
     no_overhead = np.array([0.0, coef[1], coef[2]])
     rows, theory_fwd, theory_flop = [], [], []
     for i, n in enumerate(lengths):
@@ -118,6 +124,7 @@ def speedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "latency_ms": {m: 1e3 * first[m] for m in modes},
         "latency_slope_ms": slopes,
         "latency_trend": latency_trend(slopes),
+        "compiled_text": compiled_phrase(seconds, lengths, at, modes[1]),
         "checked_tokens": checked,
         "fit": {
             "c0_ms": 1e3 * coef[0],

@@ -26,7 +26,12 @@ def speedup(res: Result) -> Any:
     ax.plot(n, res["no_overhead_ratio"], "-.", color="C3", lw=1.0, label="fitted model without per-call cost")
     ax.plot(n, res["predicted_ratio"], "-.", color="C2", label="fitted per-call cost model")
     for mode, values in res["speedup"].items():
-        ax.plot(n, values, "o-", label=f"measured ({mode} cache)")
+        ax.plot(
+            n,
+            values,
+            "o-",
+            label="measured (compiled step)" if mode == "compiled" else f"measured ({mode} cache)",
+        )
     ax.set(xscale="log", yscale="log", xlabel="new tokens generated", ylabel="no-cache time / cached time")
     plain_log_ticks(ax, n)
     nice_log_yticks(ax, powers_of_two=True)  # 1, 2, 4, 8, ... labelled

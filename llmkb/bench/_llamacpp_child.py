@@ -1,0 +1,39 @@
+"""The llama.cpp side of ``llmkb bench llamacpp``, run in its own process: llama.cpp's OpenMP runtime and torch's
+cannot share one process (llama.cpp crashes in its first decode once torch has run), so this module imports neither
+torch nor llmkb's models — only numpy and the ``llama_cpp`` bindings.
+
+``python -m llmkb.bench._llamacpp_child SPEC`` with SPEC a JSON object ``{gguf, prompt, new_tokens, threads,
+n_ctx, out}``: evaluates the prompt's token ids, keeps the logits of every position, then decodes ``new_tokens``
+greedily, and saves ``logits``, ``tokens`` and ``seconds`` (the greedy decode's wall time) to the ``.npz`` at ``out``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def main(spec: dict) -> None:
+    """Run one GGUF file as the module docstring says."""
+    from llama_cpp import Llama
+
+    prompt = list(spec["prompt"])
+    llm = Llama(spec["gguf"], n_ctx=spec["n_ctx"], logits_all=True, n_threads=spec["threads"], verbose=False)
+    llm.eval(prompt)
+    logits = np.array(llm.scores[: len(prompt)], dtype=np.float32)  # (T, V)
+    tokens: list[int] = []
+    t0 = time.perf_counter()
+    for _ in range(spec["new_tokens"]):
+        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tokens.append(nxt)
+        llm.eval([nxt])
+    seconds = time.perf_counter() - t0
+    llm.close()
+    np.savez(spec["out"], logits=logits, tokens=np.array(tokens), seconds=np.array(seconds))
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
