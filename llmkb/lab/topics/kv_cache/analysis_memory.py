@@ -94,7 +94,7 @@ def scale_rows(configs: dict[str, GPTConfig], dtype: torch.dtype = torch.bfloat1
 
 
 RSS_PROBE = r"""
-import gc, json, sys
+import ctypes, gc, json, sys
 from pathlib import Path
 import torch
 from llmkb.nn import GPTConfig, KVCache
@@ -113,6 +113,7 @@ for dtype_name, T in spec["runs"]:
     dtype = getattr(torch, dtype_name)
     chunk = torch.ones(1, cfg.kv_heads, min(256, T), cfg.head_dim, dtype=dtype)  # (1, H_kv, c, D)
     gc.collect()
+    ctypes.CDLL(None).malloc_trim(0)  # free heap pages go back to the system: the cache cannot reuse them unseen
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark (VmHWM)
     before = status("VmRSS")
     cache = KVCache(cfg, 1, T, dtype=dtype)
