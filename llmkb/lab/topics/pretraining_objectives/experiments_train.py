@@ -15,7 +15,14 @@ from llmkb.lab import RunContext, kit
 from llmkb.lab.kit.evals import seed_stats
 from llmkb.lab.topics.pretraining_objectives import text
 from llmkb.lab.topics.pretraining_objectives.analysis import efficiency, task_text
-from llmkb.lab.topics.pretraining_objectives.names import LLAMA, OBJECTIVE_NAMES, TOPIC
+from llmkb.lab.topics.pretraining_objectives.names import (
+    ALPHABET,
+    HELD_OUT,
+    LLAMA,
+    OBJECTIVE_NAMES,
+    TASK_LEN,
+    TOPIC,
+)
 from llmkb.nn import GPT
 from llmkb.train.objectives import eval_objective, train_objective
 from llmkb.train.shared_model import SHARED_CORPUS
@@ -120,6 +127,7 @@ def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "rows": rows,
         "table": kit.table(table),
         **kit.training_facts(cfg),
+        "tasks": {"length": TASK_LEN, "letters": len(ALPHABET), "held_out": 1 / HELD_OUT},
         "mlm_share": by["mlm"]["predicted"][-1] / by["mlm"]["seen"][-1],
         "seen_ratio": by["clm"]["per_seen"] / by["mlm"]["per_seen"],
         "predicted_ratio": by["mlm"]["per_predicted"] / by["clm"]["per_predicted"],
