@@ -59,6 +59,24 @@ def objective_data(objective: str, cfg: dict[str, Any], streams: tuple[torch.Ten
     return ObjectiveData(objective, [prose, tasks], val, cfg["train"]["seq_len"], weights=[1 - share, share])
 
 
+def check_same_windows(cfg: dict[str, Any], streams: tuple[torch.Tensor, ...], n_batches: int = 3) -> None:
+    """Raise unless every objective's first batches of one seed hold the same true tokens (what the page says).
+
+    Raises:
+        AssertionError: an objective read other windows than CLM.
+    """
+    truths = {}
+    for objective in OBJECTIVES:
+        data, g = objective_data(objective, cfg, streams), torch.Generator().manual_seed(0)
+        batches = [data.train_batch(cfg["train"]["batch_size"], g) for _ in range(n_batches)]
+        truths[objective] = [
+            torch.where(b.y != -100, b.y, b.x) if objective == "mlm" else b.x for b in batches
+        ]
+    for objective in OBJECTIVES:
+        if not all(torch.equal(a, b) for a, b in zip(truths[objective], truths["clm"], strict=True)):
+            raise AssertionError(f"{objective} read other windows than CLM")
+
+
 @TOPIC.experiment(
     "train",
     profiles={
@@ -84,6 +102,7 @@ def objective_data(objective: str, cfg: dict[str, Any], streams: tuple[torch.Ten
 def train_models(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Train each objective with each seed on the same windows; keep the models for ``samples``."""
     streams = training_ids(cfg["task_lines"])
+    check_same_windows(cfg, streams)
     code_ids = torch.tensor(
         list(load_corpus("stdlib", max_chars=cfg["code_chars"]).encode()), dtype=torch.long
     )
