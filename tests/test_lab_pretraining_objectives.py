@@ -28,14 +28,29 @@ def test_task_lines_have_the_right_answers():
         question = rest[:-1]
         if task == "add":
             a, b = question.split("+")
-            assert int(answer) == int(a) + int(b) and len(a) == len(b) == 3
+            assert int(answer) == int(a) + int(b) and len(a) == len(b) == 1
         else:
             want = {"copy": question, "rev": question[::-1], "sort": "".join(sorted(question))}[task]
-            assert answer == want and len(question) == 5
+            assert answer == want and len(question) == N.TASK_LEN and set(question) <= set(N.ALPHABET)
     with pytest.raises(ValueError, match="unknown task"):
         A.task_line("mul", rng)
     lines = A.task_text(8, seed=0).splitlines()
     assert [line.split(" ")[0] for line in lines] == list(N.TASKS) * 2
+
+
+def test_scored_inputs_never_occur_in_training():
+    train_inputs = {line.split("=")[0] for line in A.task_text(4000, seed=0).splitlines()}
+    held = [p for p in (f"copy {a}{b}{c}=" for a in N.ALPHABET for b in N.ALPHABET for c in N.ALPHABET)
+            if A.is_held_out(p)]  # fmt: skip
+    assert 0.05 < len(held) / len(N.ALPHABET) ** 3 < 0.15  # about one in HELD_OUT
+    for task in ("copy", "rev", "sort"):
+        pairs = A.eval_pairs(task, 30, seed=1)
+        assert len(pairs) == 30 and all(A.is_held_out(p) for p, _ in pairs)
+        assert not {p[:-1] for p, _ in pairs} & train_inputs
+        assert sum(p.startswith(task) and A.is_held_out(p + "=") for p in train_inputs) == 0
+    sums = A.eval_pairs("add", 30, seed=1)
+    assert all(int(p[4]) + int(p[6]) == int(a) for p, a in sums)
+    assert not A.is_held_out("add 1+2=")
 
 
 def test_scores_and_efficiency():
@@ -64,13 +79,39 @@ def test_phrases_follow_the_numbers():
     assert X.mean_sd({"mean": 0.5, "sd": 0.0, "n": 1}, ".2f") == "0.50"
     stats = {"mean": 0.0, "sd": 0.0, "n": 1}
     rows = [
-        {"name": n, "metrics": {k: {**stats, "mean": v} for k, v in zip(("nll", "distinct", "cloze", *N.TASKS), vals, strict=True)}}
+        {"name": n, "metrics": {k: {**stats, "mean": v, "min": v, "max": v} for k, v in zip(("nll", "distinct", "cloze", *N.TASKS), vals, strict=True)}}
         for n, vals in (("CLM", (1.0, 0.5, 0.2, 1, 0, 0, 0)), ("MLM", (2.0, 0.4, 0.9, 1, 0, 0, 0)))
     ]  # fmt: skip
     v = X.task_verdicts(rows)
-    assert v["nll"] == "CLM" and v["cloze"] == "MLM" and v["copy"] == "CLM and MLM"
-    assert v["rev"] == "none (every model scores 0%)"
+    assert v["nll"].startswith("On free text (reference NLL), CLM wins: its worst seed (1.000)")
+    assert (
+        v["cloze"].startswith("On the cloze, MLM wins")
+        and v["copy"] == "On copy, CLM and MLM tie on average (100%)."
+    )
+    assert v["rev"] == "On reverse, no model gets an answer right."
     assert list(X.table_row(rows[0]))[:2] == ["model (decoding)", "free text: reference NLL ↓"]
+
+
+def _row(name: str, values: list[float]) -> dict:
+    from llmkb.lab.kit.evals import seed_stats
+
+    return {"name": name, "metrics": {"copy": seed_stats(values), "nll": seed_stats([2 - v for v in values])}}
+
+
+def test_verdicts_claim_a_winner_only_where_the_seeds_separate():
+    apart = [_row("CLM", [0.9, 0.8, 1.0]), _row("MLM", [0.0, 0.1, 0.0]), _row("prefix LM", [0.5, 0.7, 0.6])]
+    assert X.column_verdict(apart, "copy", "copy", ".0%", False) == (
+        "On copy, CLM wins: its worst seed (80%) beats the best seed of every other model (70%, prefix LM)."
+    )
+    assert X.column_verdict(apart, "nll", "free text", ".2f", True) == (
+        "On free text, CLM wins: its worst seed (1.20) beats the best seed of every other model (1.30, prefix LM)."
+    )
+    close = [_row("CLM", [0.9, 0.6, 1.0]), _row("MLM", [0.0, 0.1, 0.0]), _row("prefix LM", [0.5, 0.7, 0.6])]
+    assert X.column_verdict(close, "copy", "copy", ".0%", False) == (
+        "On copy, CLM leads on average (83%), but its seeds overlap with prefix LM's (60% on average), "
+        "so the seeds do not rank them."
+    )
+    assert "overlap" in X.column_verdict(close, "nll", "free text", ".2f", True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -135,7 +176,10 @@ def test_samples_score_every_model_on_every_task(results):
         assert m["nll"]["n"] == 2
         assert len(r["examples"]["sample"].encode()) >= 1 and len(r["examples"]["fill"].encode()) >= 1
     mlm = res["rows"][1]["examples"]
-    assert len(mlm["copy_example"]) == 5  # told the answer's length: one mask per byte
+    assert len(mlm["copy_example"]) == N.TASK_LEN  # told the answer's length: one mask per byte
+    assert set(res["verdicts"]) == {"nll", "cloze", *N.TASKS} and res["verdict_text"].startswith(
+        "On free text"
+    )
     assert len(table_rows(res["table"])) == 4 and "prefix LM (empty prefix)" in res["examples"]
     assert torch.equal(torch.tensor(res["masks"]["prefix"]).bool(), prefix_lm_mask(8, 3)[0, 0])
     for objective, m in res["maps"].items():

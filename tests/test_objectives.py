@@ -13,6 +13,7 @@ from llmkb.data.objectives import (
     CORRUPTION,
     MASK_ID,
     OBJECTIVE_VOCAB,
+    ObjectiveData,
     bidirectional_mask,
     clm_batch,
     make_batch,
@@ -24,8 +25,10 @@ from llmkb.infer.mask_fill import decode, fill_masks, mlm_left_to_right
 from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn import GPT, GPTConfig, causal_mask, scaled_dot_product
 from llmkb.nn.kv_cache import KVCache
+from llmkb.train import train
 from llmkb.train.config import TrainConfig
-from llmkb.train.objectives import train_objective
+from llmkb.train.loop import train_step
+from llmkb.train.objectives import eval_objective, train_objective
 
 
 def _model(**overrides: object) -> GPT:
@@ -242,16 +245,103 @@ def test_fill_masks_fills_the_most_confident_first() -> None:
     assert mlm_left_to_right(model, ids[:, :3], 4, MASK_ID).shape == (2, 7)
 
 
+# ----------------------------------------------------------------------------------- objective data
+def _streams() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    prose = torch.tensor(list(b"the cat sat on the mat. " * 20))
+    tasks = torch.tensor(list(b"copy abc=abc\nrev abc=cba\n" * 20))
+    return prose, tasks, torch.tensor(list(b"a dog ran to the log. " * 10))
+
+
+def test_objective_data_gives_every_objective_the_same_windows() -> None:
+    prose, tasks, val = _streams()
+    seen = {}
+    for objective in ("clm", "mlm", "prefix"):
+        data = ObjectiveData(objective, [prose, tasks], val, 16, weights=[0.5, 0.5])
+        g = torch.Generator().manual_seed(7)
+        batches = [data.train_batch(4, g) for _ in range(3)]
+        # the true tokens behind each batch: CLM's input, MLM's labels where it corrupted, the prefix LM's input
+        seen[objective] = [b.x if objective != "mlm" else torch.where(b.y != -100, b.y, b.x) for b in batches]
+        if objective == "mlm":
+            kept = [b.corruption == 0 for b in batches]
+    for i in range(3):
+        assert torch.equal(seen["clm"][i], seen["prefix"][i])
+        assert torch.equal(seen["clm"][i][kept[i]], seen["mlm"][i][kept[i]])
+        corrupted = ~kept[i]
+        assert torch.equal(seen["clm"][i][corrupted], seen["mlm"][i][corrupted])
+
+
+def test_objective_data_mixes_streams_by_weight() -> None:
+    prose, tasks, val = _streams()
+    data = ObjectiveData("clm", [prose, tasks], val, 8, weights=[1, 3])
+    g = torch.Generator().manual_seed(0)
+    rows = torch.cat([data.train_batch(50, g).x for _ in range(8)])  # (400, 8)
+    from_tasks = (
+        (rows == ord("=")).any(dim=1) | (rows == ord("\n")).any(dim=1) | (rows == ord("y")).any(dim=1)
+    )
+    share = float(from_tasks.float().mean())  # every 8-byte task window holds "=", "y" or a newline
+    assert abs(share - 0.75) <= 5 * math.sqrt(0.75 * 0.25 / 400)
+    only_prose = ObjectiveData("clm", [prose, tasks], val, 8, weights=[1, 0])
+    assert not bool((only_prose.train_batch(64, g).x == ord("=")).any())
+    assert data.vocab_size == int(max(prose.max(), tasks.max(), val.max())) + 1
+    assert ObjectiveData("mlm", [prose], val, 8).vocab_size == MASK_ID + 1
+    with pytest.raises(ValueError, match="one non-negative weight per stream"):
+        ObjectiveData("clm", [prose, tasks], val, 8, weights=[1.0])
+    with pytest.raises(ValueError, match="unknown objective"):
+        ObjectiveData("span", [prose], val, 8)
+    with pytest.raises(ValueError, match="seq_len"):
+        ObjectiveData("clm", [prose[:9]], val, 8)
+
+
+def test_train_step_passes_the_mask_to_the_model() -> None:
+    b = mlm_batch(_tokens(2, 12), torch.Generator().manual_seed(0))
+    grads = []
+    for mask in (b.attn_mask, None):
+        model = _model().train()
+        params = list(model.parameters())
+        opt = torch.optim.SGD(params, lr=0.0)
+        loss, _ = train_step(model, opt, params, b.x, b.y, lr=0.0, grad_clip=0.0, attn_mask=mask)
+        with torch.no_grad():
+            expected = _model()(b.x, b.y, attn_mask=mask).loss
+        assert float(loss) == pytest.approx(float(expected), abs=1e-6)
+        grads.append(loss)
+    assert float(grads[0]) != pytest.approx(float(grads[1]), abs=1e-4)  # bidirectional is not causal
+
+
 @pytest.mark.parametrize("objective", ["clm", "mlm", "prefix"])
-def test_train_objective_counts_tokens_and_learns(objective: str) -> None:
+def test_train_objective_is_the_main_trainer_and_counts_tokens(objective: str) -> None:
     ids = torch.tensor(list(b"abcabcabd" * 60))
     cfg = TrainConfig(
         steps=12, batch_size=4, seq_len=16, lr=1e-2, warmup_steps=2, eval_every=6, eval_batches=2
     )
-    curve = train_objective(_model(), objective, ids[:400], ids[400:], cfg)
+    data = ObjectiveData(objective, [ids[:400]], ids[400:], 16)
+    model = _model()
+    curve = train_objective(model, data, cfg)
     assert curve.step == [0, 6, 12] and curve.seen == [0, 384, 768]
     if objective == "clm":
         assert curve.predicted == curve.seen
     else:
-        assert 0 < curve.predicted[-1] < curve.seen[-1]
+        assert 0 < curve.predicted[1] < curve.predicted[2] < curve.seen[-1]
     assert curve.val_loss[-1] < curve.val_loss[0]
+    # the trainer's own evaluation used the objective's mask and batches: re-scoring the model agrees
+    assert curve.val_loss[-1] == pytest.approx(eval_objective(model, data, cfg), abs=1e-5)
+    # and the same run through llmkb.train.train directly is the same run, step for step
+    again = train(_model(), cfg, data, progress=False)
+    assert again.final_val_loss == pytest.approx(curve.val_loss[-1], abs=1e-6)
+    assert sum(r["predicted"] for r in again.history) == curve.predicted[-1]
+
+
+def test_objective_training_resumes_bit_for_bit(tmp_path) -> None:
+    ids = torch.tensor(list(b"abcabcabd" * 60))
+    cfg = TrainConfig(
+        steps=6, batch_size=4, seq_len=16, lr=1e-2, warmup_steps=2, eval_every=3, eval_batches=1
+    )
+    data = ObjectiveData("mlm", [ids[:400]], ids[400:], 16)
+    whole = train(_model(), cfg, data, progress=False)
+    stop_at_3 = train(
+        _model(), cfg, data, out_dir=tmp_path / "run", progress=False, callback=lambda r, m: r["step"] == 3
+    )
+    assert stop_at_3.stopped_early and stop_at_3.step == 3
+    resumed = train(_model(), cfg, data, out_dir=tmp_path / "run", resume=True, progress=False)
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [r["predicted"] for r in resumed.history] == [r["predicted"] for r in whole.history]

@@ -4,7 +4,8 @@
 # This lab runs the two cached experiments of the lab package `llmkb.lab.topics.pretraining_objectives`:
 #
 # * `pretraining-objectives/train` trains one tiny model three ways — CLM, MLM (15 %, 80/10/10) and prefix LM —
-#   with the same batches, steps and compute, over several seeds, and records each one's held-out loss by
+#   on the same windows of a prose + task-line mixture, same steps and compute, over several seeds, with the
+#   site's one trainer (`llmkb.train.train` given an `ObjectiveData`), and records each one's held-out loss by
 #   tokens seen and by tokens predicted;
 # * `pretraining-objectives/samples` scores every model on free generation, a middle-span cloze and four
 #   conditional tasks, also off its own job, and records attention maps.
@@ -51,5 +52,6 @@ show_table(train["table"])
 # %%
 samples = lab.run(SAMPLES)
 show_table(samples["table"])
+print(samples["verdict_text"])
 print(samples["examples"])
 show_figure(samples, "masks")

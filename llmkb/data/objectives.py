@@ -16,13 +16,19 @@ trains any of them.
   arXiv:1910.10683): a prefix of length ``P`` is read bidirectionally, the rest causally; the loss is on the
   continuation ``w_{P+1..T+1}`` only (predicting a prefix token from a query that sees it would leak).
 
+:class:`ObjectiveData` is the data source the main trainer (:func:`llmkb.train.train`) takes for any of them:
+windows drawn from a weighted mixture of token streams (prose and task text, say), turned into the
+objective's :class:`Batch`. The windows depend on the batch generator only, never on the objective, so three
+models trained on three objectives with one seed read exactly the same tokens.
+
 Special tokens extend the byte vocabulary (:data:`MASK_ID` = 256, :data:`OBJECTIVE_VOCAB` = 257 ids); for
 a synthetic task with ``V`` ids, pass ``mask_id=V`` and a model with ``V + 1`` ids.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -35,6 +41,7 @@ __all__ = [
     "OBJECTIVES",
     "OBJECTIVE_VOCAB",
     "Batch",
+    "ObjectiveData",
     "bidirectional_mask",
     "clm_batch",
     "make_batch",
@@ -194,3 +201,78 @@ def make_batch(
     if objective == "prefix":
         return prefix_lm_batch(windows, generator, **kw)  # type: ignore[arg-type]
     raise ValueError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+
+
+def _draw_windows(
+    streams: Sequence[Tensor], weights: Tensor, batch_size: int, length: int, g: torch.Generator
+) -> Tensor:
+    """``batch_size`` windows of ``length`` ids: each row from a stream drawn by weight, at a uniform offset."""
+    which = torch.multinomial(weights, batch_size, replacement=True, generator=g)  # (B,)
+    u = torch.rand(batch_size, generator=g, dtype=torch.float64)  # (B,) offset as a fraction of the room
+    offsets = torch.arange(length)  # (L,)
+    rows = []
+    for b in range(batch_size):
+        ids = streams[int(which[b])]
+        start = int(u[b] * (len(ids) - length + 1))
+        rows.append(ids[start + offsets])
+    return torch.stack(rows)  # (B, L)
+
+
+@dataclass
+class ObjectiveData:
+    """Batches of one objective from a weighted mixture of token streams, for :func:`llmkb.train.train`.
+
+    Each training row is a window of ``seq_len + 1`` ids cut from stream ``k`` with probability
+    ``weights[k]`` (at a uniform offset); validation rows come from ``val``. The objective's own randomness
+    (MLM's corruption, the prefix lengths) comes from a generator seeded by one number drawn from the batch
+    generator, which every objective draws: the sequence of windows is the same for all objectives.
+
+    Attributes:
+        objective: a key of :data:`OBJECTIVES`.
+        train: training streams, each ``(N_k,)`` with ``N_k > seq_len``.
+        val: held-out ids ``(M,)``.
+        seq_len: model input length ``T``.
+        weights: mixture weights (normalized here), one per stream; equal if ``None``.
+        mask_id: id of ``[MASK]`` (MLM).
+    """
+
+    objective: str
+    train: Sequence[Tensor]
+    val: Tensor
+    seq_len: int
+    weights: Sequence[float] | None = None
+    mask_id: int = MASK_ID
+    vocab_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}")
+        streams = [*self.train, self.val]
+        if any(len(s) <= self.seq_len + 1 for s in streams):
+            raise ValueError(f"every stream needs more than seq_len + 1 = {self.seq_len + 1} ids")
+        w = (
+            torch.ones(len(self.train))
+            if self.weights is None
+            else torch.tensor(self.weights, dtype=torch.float)
+        )
+        if w.shape != (len(self.train),) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError(f"need one non-negative weight per stream, got {list(w.tolist())}")
+        self._w = w / w.sum()
+        top = max(int(s.max()) for s in streams) + 1
+        self.vocab_size = max(top, self.mask_id + 1) if self.objective == "mlm" else top
+
+    def _batch(
+        self, streams: Sequence[Tensor], weights: Tensor, batch_size: int, g: torch.Generator
+    ) -> Batch:
+        windows = _draw_windows(streams, weights, batch_size, self.seq_len + 1, g)  # (B, T + 1)
+        seed = int(torch.randint(0, 2**62, (1,), generator=g))  # drawn by every objective alike
+        kw = {"mask_id": self.mask_id} if self.objective == "mlm" else {}
+        return make_batch(self.objective, windows, torch.Generator().manual_seed(seed), **kw)
+
+    def train_batch(self, batch_size: int, g: torch.Generator) -> Batch:
+        """A training :class:`Batch` of ``batch_size`` rows; advances ``g`` the same way for every objective."""
+        return self._batch(self.train, self._w, batch_size, g)
+
+    def val_batch(self, batch_size: int, g: torch.Generator) -> Batch:
+        """A held-out :class:`Batch` from :attr:`val`."""
+        return self._batch([self.val], torch.ones(1), batch_size, g)

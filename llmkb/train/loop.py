@@ -3,7 +3,8 @@
 One step ``s`` (1-based) of :func:`train`:
 
 1. set the learning rate to :func:`~llmkb.train.schedule.lr_at` ``(s)``;
-2. sample a batch with this process's batch generator;
+2. sample a batch with this process's batch generator (for a pretraining objective,
+   :class:`~llmkb.data.objectives.ObjectiveData`, the batch carries its attention mask);
 3. forward, mean cross-entropy on the scored targets, backward of it plus the model's auxiliary loss
    (``ModelOutput.aux_loss``: mixture-of-experts balancing and z-losses; gradients averaged across processes
    under DDP);
@@ -42,6 +43,7 @@ from torch import nn
 from tqdm import tqdm
 
 from llmkb.data.batching import TokenDataset, get_batch, split_tokens
+from llmkb.data.objectives import ObjectiveData
 from llmkb.data.synthetic import SyntheticTask, sequence_accuracy
 from llmkb.errors import UsageError
 from llmkb.nn import GPT, GPTConfig
@@ -56,7 +58,7 @@ from llmkb.train.schedule import lr_at
 __all__ = ["Callback", "DataLike", "TrainResult", "derive_seed", "train", "train_step"]
 
 #: What :func:`train` accepts as data.
-DataLike = TokenDataset | SyntheticTask | torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+DataLike = TokenDataset | SyntheticTask | ObjectiveData | torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 #: ``callback(record, model) -> stop?``: called after every step with that step's history record.
 Callback = Callable[[dict[str, Any], GPT], bool | None]
@@ -77,6 +79,8 @@ class TrainResult:
             steps; the accuracy is exact-match of answers, for synthetic tasks only). A model with
             mixture-of-experts layers adds, at each read-out step, ``expert_load`` (per layer, each expert's share
             of the assignments), ``dropped_frac`` and ``router_entropy`` (see ``llmkb.nn.moe.router_record``).
+            Training on :class:`~llmkb.data.objectives.ObjectiveData` adds ``predicted``: the step's tokens
+            with a loss (all of them for CLM, about 15 % for MLM, the continuation for a prefix LM).
         wall_time: Seconds this call took.
         step: Last completed step.
         stopped_early: Whether a callback stopped the run before ``train_config.steps``.
@@ -132,27 +136,45 @@ class _Source:
     train_ids: torch.Tensor | None = None
     val_ids: torch.Tensor | None = None
     task: SyntheticTask | None = None
+    objective: ObjectiveData | None = None
 
     @property
     def has_val(self) -> bool:
-        return self.task is not None or (self.val_ids is not None and len(self.val_ids) > self.seq_len)
+        return (
+            self.task is not None
+            or self.objective is not None
+            or (self.val_ids is not None and len(self.val_ids) > self.seq_len)
+        )
 
-    def train_batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(x, y, attn_mask)``; the mask is ``None`` (causal) except for an objective's batches."""
+        if self.objective is not None:
+            b = self.objective.train_batch(self.batch_size, g)
+            return b.x, b.y, b.attn_mask
         if self.task is not None:
-            return self.task.make_batch(self.batch_size, g)
+            return (*self.task.make_batch(self.batch_size, g), None)
         assert self.train_ids is not None
-        return get_batch(self.train_ids, self.batch_size, self.seq_len, g)
+        return (*get_batch(self.train_ids, self.batch_size, self.seq_len, g), None)
 
-    def val_batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def val_batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if self.objective is not None:
+            b = self.objective.val_batch(self.batch_size, g)
+            return b.x, b.y, b.attn_mask
         if self.task is not None:
-            return self.task.make_batch(self.batch_size, g)
+            return (*self.task.make_batch(self.batch_size, g), None)
         assert self.val_ids is not None
-        return get_batch(self.val_ids, self.batch_size, self.seq_len, g)
+        return (*get_batch(self.val_ids, self.batch_size, self.seq_len, g), None)
 
 
 def _as_source(data: DataLike, cfg: TrainConfig) -> _Source:
     if isinstance(data, SyntheticTask):
         return _Source(data.vocab_size, data.seq_len, cfg.batch_size, task=data)
+    if isinstance(data, ObjectiveData):
+        if data.seq_len != cfg.seq_len:
+            raise UsageError(
+                f"the objective data cuts windows of {data.seq_len} tokens but seq_len={cfg.seq_len}"
+            )
+        return _Source(data.vocab_size, data.seq_len, cfg.batch_size, objective=data)
     if isinstance(data, TokenDataset):
         train_ids, val_ids, vocab = data.train, data.val, data.vocab_size
     elif isinstance(data, torch.Tensor):
@@ -163,7 +185,8 @@ def _as_source(data: DataLike, cfg: TrainConfig) -> _Source:
         vocab = max((int(t.max()) + 1 for t in data if t.numel()), default=0)
     else:
         raise UsageError(
-            "data must be a TokenDataset, a SyntheticTask, a 1-D tensor of token ids or a (train, val) pair"
+            "data must be a TokenDataset, a SyntheticTask, ObjectiveData, a 1-D tensor of token ids or a "
+            "(train, val) pair"
         )
     if len(train_ids) <= cfg.seq_len:
         raise UsageError(
@@ -213,6 +236,7 @@ def train_step(
     lr: float,
     grad_clip: float,
     autocast: torch.autocast | contextlib.nullcontext[None] | None = None,
+    attn_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer update: set ``lr``, forward, backward, clip, step, clear gradients.
 
@@ -225,6 +249,8 @@ def train_step(
         lr: Learning rate for this update.
         grad_clip: Maximum global gradient norm; ``0`` disables clipping.
         autocast: Mixed-precision context for the forward pass, if any.
+        attn_mask: Boolean attention mask (True = may attend) passed to the model as ``attn_mask`` — a
+            pretraining objective's mask (:mod:`llmkb.data.objectives`); ``None`` calls ``model(x, y)``.
 
     Returns:
         ``(loss, grad_norm)`` as detached scalar tensors (not synchronized with the device); ``loss`` is the
@@ -233,7 +259,7 @@ def train_step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     with autocast if autocast is not None else contextlib.nullcontext():
-        out = model(x, y)
+        out = model(x, y) if attn_mask is None else model(x, y, attn_mask=attn_mask)
         loss = out.loss
     (loss if out.aux_loss is None else loss + out.aux_loss).backward()  # MoE balancing/z-loss
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
@@ -265,7 +291,9 @@ def train(
             existing model to keep training (e.g. a loaded checkpoint or a model after surgery).
         train_config: Optimization settings.
         data: A :class:`~llmkb.data.TokenDataset`, a ``(train_ids, val_ids)`` pair, a single id tensor (the
-            last 10 % becomes validation) or a :class:`~llmkb.data.synthetic.SyntheticTask`.
+            last 10 % becomes validation), a :class:`~llmkb.data.synthetic.SyntheticTask`, or an
+            :class:`~llmkb.data.objectives.ObjectiveData` (batches of a pretraining objective with their
+            attention mask; each history record then also counts the step's tokens ``predicted``).
         out_dir: Checkpoint directory (see :mod:`llmkb.train.checkpoint`); ``None`` writes nothing.
         resume: Continue from the checkpoint in ``out_dir`` if there is one (else start afresh).
         progress: Show a tqdm bar with loss, validation loss, learning rate and tokens/s.
@@ -421,19 +449,30 @@ class _Trainer:
             dynamic_ncols=True,
         )
         flag = _InterruptFlag()
-        pending: list[tuple[int, float, torch.Tensor, torch.Tensor]] = []
+        pending: list[tuple[int, float, torch.Tensor, torch.Tensor, int | None]] = []
         window_start = time.perf_counter()
         stopped = False
         with flag.installed(active=not dctx.enabled), bar:
             for step in range(self.step + 1, cfg.steps + 1):
                 lr = lr_at(step, cfg)
-                x, y = self.source.train_batch(self.batch_gen)
+                x, y, mask = self.source.train_batch(self.batch_gen)
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                if mask is not None:
+                    mask = mask.to(self.device, non_blocking=True)
                 loss, grad_norm = train_step(
-                    wrapped, self.optimizer, params, x, y, lr=lr, grad_clip=grad_clip, autocast=autocast
+                    wrapped,
+                    self.optimizer,
+                    params,
+                    x,
+                    y,
+                    lr=lr,
+                    grad_clip=grad_clip,
+                    autocast=autocast,
+                    attn_mask=mask,
                 )
                 self.step = step
-                pending.append((step, lr, loss, grad_norm))
+                predicted = int((y != -100).sum()) if self.source.objective is not None else None
+                pending.append((step, lr, loss, grad_norm, predicted))
 
                 last = step == cfg.steps
                 eval_now = last or (cfg.eval_every > 0 and step % cfg.eval_every == 0)
@@ -473,7 +512,7 @@ class _Trainer:
 
     def _flush(
         self,
-        pending: list[tuple[int, float, torch.Tensor, torch.Tensor]],
+        pending: list[tuple[int, float, torch.Tensor, torch.Tensor, int | None]],
         tokens_per_step: int,
         window_start: float,
         elapsed: float,
@@ -483,7 +522,7 @@ class _Trainer:
         norms = torch.stack([p[3].float() for p in pending]).tolist()
         seconds = max(time.perf_counter() - window_start, 1e-9)
         tps = tokens_per_step * len(pending) / seconds
-        return [
+        records = [
             {
                 "step": step,
                 "train_loss": loss,
@@ -494,8 +533,12 @@ class _Trainer:
                 "val_loss": None,
                 "val_accuracy": None,
             }
-            for (step, lr, _, _), loss, norm in zip(pending, losses, norms, strict=True)
+            for (step, lr, _, _, _), loss, norm in zip(pending, losses, norms, strict=True)
         ]
+        for record, p in zip(records, pending, strict=True):
+            if p[4] is not None:  # an objective's batches: tokens with a loss this step
+                record["predicted"] = p[4]
+        return records
 
     @torch.no_grad()
     def _evaluate(self, autocast: torch.autocast) -> dict[str, float | None]:
@@ -506,10 +549,13 @@ class _Trainer:
         accs: list[float] = []
         try:
             for _ in range(self.cfg.eval_batches):
-                x, y = self.source.val_batch(g)
+                x, y, mask = self.source.val_batch(g)
                 x, y = x.to(self.device), y.to(self.device)
                 with autocast:
-                    out = self.model(x, y)
+                    if mask is None:
+                        out = self.model(x, y)
+                    else:
+                        out = self.model(x, y, attn_mask=mask.to(self.device))
                 losses.append(out.loss.float())
                 if self.source.task is not None:
                     accs.append(sequence_accuracy(out.logits, y))

@@ -1,37 +1,71 @@
-"""Pure helpers of the pretraining-objectives lab: task text, exact scoring, the sample-efficiency ratios."""
+"""Pure helpers of the pretraining-objectives lab: task text, held-out task sets, exact scoring, the
+sample-efficiency ratios."""
 
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
-from llmkb.lab.topics.pretraining_objectives.names import TASKS
+from llmkb.lab.topics.pretraining_objectives.names import ALPHABET, HELD_OUT, TASK_LEN, TASKS
 
-__all__ = ["efficiency", "exact_match", "span_accuracy", "task_line", "task_text"]
+__all__ = [
+    "efficiency",
+    "eval_pairs",
+    "exact_match",
+    "is_held_out",
+    "span_accuracy",
+    "task_line",
+    "task_text",
+]
 
 
-def task_line(task: str, rng: random.Random, length: int = 5) -> tuple[str, str]:
-    """One task as ``(prompt, answer)``: ``"rev qwert="`` and ``"trewq"``; ``add`` sums two 3-digit numbers.
+def task_line(task: str, rng: random.Random, length: int = TASK_LEN) -> tuple[str, str]:
+    """One task as ``(prompt, answer)``: ``"rev qwe="`` and ``"ewq"``; ``add`` sums two digits (``"add 7+5="``).
 
     Raises:
         ValueError: an unknown task.
     """
     if task == "add":
-        a, b = rng.randrange(100, 1000), rng.randrange(100, 1000)
+        a, b = rng.randrange(10), rng.randrange(10)
         return f"add {a}+{b}=", str(a + b)
-    s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(length))
+    s = "".join(rng.choice(ALPHABET) for _ in range(length))
     answers = {"copy": s, "rev": s[::-1], "sort": "".join(sorted(s))}
     if task not in answers:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     return f"{task} {s}=", answers[task]
 
 
+def is_held_out(prompt: str) -> bool:
+    """Whether a copy/reverse/sort input is kept out of training (one in :data:`HELD_OUT`, by CRC-32 of the
+    letters). Sums are never held out: the 100 one-digit sums are a table, all of it in training."""
+    if prompt.startswith("add "):
+        return False
+    return zlib.crc32(prompt.split(" ")[1].encode()) % HELD_OUT == 0
+
+
 def task_text(n_lines: int, seed: int) -> str:
-    """``n_lines`` task lines, tasks in turn, each ``prompt + answer + "\\n"``."""
+    """``n_lines`` training task lines, tasks in turn, each ``prompt + answer + "\\n"``, held-out inputs skipped."""
     rng = random.Random(seed)
-    return "".join("".join(task_line(TASKS[i % len(TASKS)], rng)) + "\n" for i in range(n_lines))
+    lines: list[str] = []
+    while len(lines) < n_lines:
+        prompt, answer = task_line(TASKS[len(lines) % len(TASKS)], rng)
+        if not is_held_out(prompt):
+            lines.append(prompt + answer + "\n")
+    return "".join(lines)
+
+
+def eval_pairs(task: str, n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` scoring instances ``(prompt, answer)`` of ``task``, inputs held out of training (sums excepted)."""
+    rng = random.Random(seed)
+    pairs: list[tuple[str, str]] = []
+    while len(pairs) < n:
+        prompt, answer = task_line(task, rng)
+        if task == "add" or is_held_out(prompt):
+            pairs.append((prompt, answer))
+    return pairs
 
 
 def exact_match(predicted: Sequence[str], answers: Sequence[str]) -> float:

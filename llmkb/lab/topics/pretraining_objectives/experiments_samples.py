@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import torch
@@ -13,7 +12,7 @@ from llmkb.lab import RunContext, kit
 from llmkb.lab.kit.evals import eval_windows, per_position_loss, seed_stats
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
 from llmkb.lab.topics.pretraining_objectives import text
-from llmkb.lab.topics.pretraining_objectives.analysis import exact_match, span_accuracy, task_line
+from llmkb.lab.topics.pretraining_objectives.analysis import eval_pairs, exact_match, span_accuracy
 from llmkb.lab.topics.pretraining_objectives.experiments_train import model_dir, training_ids
 from llmkb.lab.topics.pretraining_objectives.names import OBJECTIVE_NAMES, TASKS, TOPIC, TRAIN
 from llmkb.metrics.text import distinct_n_corpus
@@ -100,8 +99,8 @@ def _attention(model: GPT, window: torch.Tensor, mask: torch.Tensor | None) -> l
     profiles={
         "quick": {
             "n_free": 4,
-            "prompt_len": 16,
-            "new_tokens": 16,
+            "prompt_len": 12,
+            "new_tokens": 12,
             "span": 4,
             "n_task": 4,
             "map_len": 20,
@@ -109,8 +108,8 @@ def _attention(model: GPT, window: torch.Tensor, mask: torch.Tensor | None) -> l
         },
         "full": {
             "n_free": 16,
-            "prompt_len": 16,
-            "new_tokens": 40,
+            "prompt_len": 12,
+            "new_tokens": 20,
             "span": 4,
             "n_task": 40,
             "map_len": 20,
@@ -124,15 +123,14 @@ def samples(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Score every (objective, decoding) of :data:`RUNS` with every seed's model on the same held-out sets."""
     trained = ctx.need(TRAIN)
     ref, _ = load_shared_model(ctx.need(SHARED_MODEL))
-    val = training_ids(0)[1]
+    val = training_ids(0)[2]
     P, s = cfg["prompt_len"], cfg["span"]
-    rng = random.Random(1)  # training lines use seed 0
     sets: dict[str, Any] = {
         "free": eval_windows(val, P + cfg["new_tokens"] - 1, cfg["n_free"], seed=2),
         "cloze": eval_windows(val, 2 * P + s - 1, cfg["n_free"], seed=3),
     }
     for task in TASKS:
-        pairs = [task_line(task, rng) for _ in range(cfg["n_task"])]
+        pairs = eval_pairs(task, cfg["n_task"], seed=1)  # inputs never seen in training (sums excepted)
         sets[task] = (["\n" + p for p, _ in pairs], [a for _, a in pairs])
     seeds = trained["config"]["seeds"]
     rows = []
@@ -156,6 +154,7 @@ def samples(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         model = GPT.load(model_dir(trained.dir, objective, seeds[0])).eval()
         maps[objective] = _attention(model, window, None if objective == "clm" else masks[objective])
     table = kit.table([text.table_row(r) for r in rows])
+    verdicts = text.task_verdicts(rows)
     return {
         "config": cfg,
         "rows": rows,
@@ -166,5 +165,6 @@ def samples(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "maps": maps,
         "map_text": kit.byte_labels(window[0].tolist()),
         "map_prefix": Pm,
-        "verdicts": text.task_verdicts(rows),
+        "verdicts": verdicts,
+        "verdict_text": " ".join(verdicts.values()),
     }

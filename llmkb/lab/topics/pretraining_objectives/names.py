@@ -21,5 +21,15 @@ LLAMA: dict[str, Any] = {"positional": "rope", "norm": "rmsnorm", "bias": False,
 TASKS: tuple[str, ...] = ("copy", "rev", "sort", "add")
 """The conditional tasks written as text lines ``<task> <input>=<answer>`` (see :func:`.analysis.task_line`)."""
 
+TASK_LEN: int = 3
+"""Letters of a copy, reverse or sort input: short enough for the tiny models to learn within the budget."""
+
+ALPHABET: str = "abcdefgh"
+"""The letters of task inputs."""
+
+HELD_OUT: int = 10
+"""One task input in :data:`HELD_OUT` (by a hash of the string) never occurs in training; the task scores use
+only those (see :func:`.analysis.is_held_out`)."""
+
 TASK_NAMES: dict[str, str] = {"copy": "copy", "rev": "reverse", "sort": "sort", "add": "addition"}
 """Display name of each task."""

@@ -7,7 +7,15 @@ from typing import Any
 from llmkb.lab import kit
 from llmkb.lab.topics.pretraining_objectives.names import TASK_NAMES, TASKS
 
-__all__ = ["efficiency_phrase", "examples_block", "mean_sd", "table_row", "task_verdicts"]
+__all__ = [
+    "COLUMNS",
+    "column_verdict",
+    "efficiency_phrase",
+    "examples_block",
+    "mean_sd",
+    "table_row",
+    "task_verdicts",
+]
 
 
 def efficiency_phrase(clm: dict[str, Any], mlm: dict[str, Any]) -> str:
@@ -47,18 +55,48 @@ def table_row(row: dict[str, Any]) -> dict[str, str]:
     return {**out, **{TASK_NAMES[t] + " ↑": mean_sd(m[t], ".0%") for t in TASKS}}
 
 
+#: The columns a verdict is given for: key, how the page names it, its number format, lower is better.
+COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
+    ("nll", "free text (reference NLL)", ".3f", True),
+    ("cloze", "the cloze", ".0%", False),
+    *((t, TASK_NAMES[t], ".0%", False) for t in TASKS),
+)
+
+
+def column_verdict(rows: list[dict[str, Any]], key: str, label: str, spec: str, lower: bool) -> str:
+    """One sentence on who is best in one column, claimed only where the seeds separate the models.
+
+    A model *wins* when its worst seed beats every other model's best seed (the ranges of the seeds do not
+    overlap); otherwise the sentence names the leader on average and says the seeds do not rank it.
+    An accuracy no model gets above 0 says so.
+    """
+    stats = {r["name"]: r["metrics"][key] for r in rows}
+    means = {n: s["mean"] for n, s in stats.items()}
+    sign = -1.0 if lower else 1.0
+    best = max(means.values(), key=lambda v: sign * v)
+    if not lower and best == 0:
+        return f"On {label}, no model gets an answer right."
+    leaders = [n for n, v in means.items() if abs(v - best) < 1e-9]
+    others = [n for n in means if n not in leaders]
+    if len(leaders) > 1 or not others:
+        return f"On {label}, {kit.join_names(leaders)} tie on average ({kit.fmt(best, spec)})."
+    best_seed, worst_seed = ("min", "max") if lower else ("max", "min")
+    rival = max(others, key=lambda n: sign * stats[n][best_seed])  # the other model with the best seed
+    worst, rival_best = stats[leaders[0]][worst_seed], stats[rival][best_seed]
+    if sign * worst > sign * rival_best:
+        return (
+            f"On {label}, {leaders[0]} wins: its worst seed ({kit.fmt(worst, spec)}) beats the best seed of "
+            f"every other model ({kit.fmt(rival_best, spec)}, {rival})."
+        )
+    return (
+        f"On {label}, {leaders[0]} leads on average ({kit.fmt(best, spec)}), but its seeds overlap with "
+        f"{rival}'s ({kit.fmt(stats[rival]['mean'], spec)} on average), so the seeds do not rank them."
+    )
+
+
 def task_verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """For each column, the best row by mean (ties named together), e.g. ``"MLM"`` or ``"CLM and prefix LM"``;
-    an accuracy that no model gets above 0 says so."""
-    out = {}
-    for key, lower in (("nll", True), ("distinct", False), ("cloze", False), *((t, False) for t in TASKS)):
-        means = {r["name"]: r["metrics"][key]["mean"] for r in rows}
-        best = min(means.values()) if lower else max(means.values())
-        if not lower and best == 0:
-            out[key] = "none (every model scores 0%)"
-            continue
-        out[key] = kit.join_names([n for n, v in means.items() if abs(v - best) < 1e-9])
-    return out
+    """:func:`column_verdict` for each of :data:`COLUMNS`, by key."""
+    return {key: column_verdict(rows, key, label, spec, lower) for key, label, spec, lower in COLUMNS}
 
 
 def examples_block(
