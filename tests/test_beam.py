@@ -74,7 +74,11 @@ def test_finished_hypotheses_keep_their_score_against_longer_ones():
 def _models():
     torch.manual_seed(0)
     cfg = GPTConfig(vocab_size=V, d_model=16, n_layers=1, n_heads=2, positional="rope", tie_embeddings=False)
-    return [EncoderDecoder(cfg).eval(), PromptedGPT(GPT(cfg)).eval(), GRUSeq2Seq(V, 8, 8, attention=True).eval()]
+    return [
+        EncoderDecoder(cfg).eval(),
+        PromptedGPT(GPT(cfg)).eval(),
+        GRUSeq2Seq(V, 8, 8, attention=True).eval(),
+    ]
 
 
 @pytest.mark.parametrize("which", [0, 1, 2])

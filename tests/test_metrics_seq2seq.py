@@ -32,7 +32,10 @@ def test_exact_match_and_token_f1_by_hand():
 
 def test_bio_spans():
     assert bio_spans(["B-PER", "I-PER", "O", "B-NUM", "B-NUM", "I-DATE"]) == {
-        ("PER", 0, 2), ("NUM", 3, 4), ("NUM", 4, 5), ("DATE", 5, 6)
+        ("PER", 0, 2),
+        ("NUM", 3, 4),
+        ("NUM", 4, 5),
+        ("DATE", 5, 6),
     }
     assert bio_spans(["I-PER", "I-PER", "I-ID"]) == {("PER", 0, 2), ("ID", 2, 3)}  # conlleval's reading
     assert bio_spans(["O", "O"]) == set() and bio_spans([]) == set()

@@ -20,7 +20,14 @@ def _no_grad():
 
 
 def _cfg(**kw) -> GPTConfig:
-    base = {"vocab_size": V, "d_model": 32, "n_layers": 2, "n_heads": 4, "max_seq_len": 32, "tie_embeddings": False}
+    base = {
+        "vocab_size": V,
+        "d_model": 32,
+        "n_layers": 2,
+        "n_heads": 4,
+        "max_seq_len": 32,
+        "tie_embeddings": False,
+    }
     return GPTConfig(**{**base, **kw})
 
 

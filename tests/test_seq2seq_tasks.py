@@ -58,7 +58,9 @@ def test_qa_answer_is_a_span_of_the_passage_about_the_asked_person():
         bar = ex.source.index("|")
         question, passage = ex.source[:bar], " ".join(ex.source[bar + 1 :])
         name = question[2]
-        verb = {"live": "lives in", "work": "works at", "own": "owns a"}[question[3] if question[0] == "where" else "own"]
+        verb = {"live": "lives in", "work": "works at", "own": "owns a"}[
+            question[3] if question[0] == "where" else "own"
+        ]
         assert f"{name} {verb} {' '.join(ex.target)} ." in passage
 
 

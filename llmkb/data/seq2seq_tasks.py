@@ -65,7 +65,14 @@ _NOUNS = {"dog": "vak", "cat": "miru", "bird": "tel", "fox": "osan", "horse": "d
           "teacher": "senki", "child": "imo", "king": "raz", "queen": "raza"}  # fmt: skip
 _PLURALS = {"child": "children", "fox": "foxes"}
 _ADJS = {"big": "gor", "small": "nis", "red": "kel", "old": "sur", "young": "bam", "happy": "lu"}
-_VERBS = {"sees": "dun", "chases": "parak", "likes": "omi", "helps": "vel", "finds": "tas", "follows": "sokor"}
+_VERBS = {
+    "sees": "dun",
+    "chases": "parak",
+    "likes": "omi",
+    "helps": "vel",
+    "finds": "tas",
+    "follows": "sokor",
+}
 _CASE = {"subject": "ko", "object": "ra"}
 
 
@@ -76,7 +83,10 @@ def _noun_phrase(rng: random.Random, n_adj: int, case: str) -> tuple[list[str], 
     adjs = rng.sample(sorted(_ADJS), n_adj)
     article = "the" if plural else rng.choice(("the", "a"))
     src = [article, *adjs, (_PLURALS.get(noun, noun + "s") if plural else noun)]
-    tgt = [_NOUNS[noun] + ("li" if plural else "") + _CASE[case], *(_ADJS[a] + ("i" if plural else "") for a in adjs)]
+    tgt = [
+        _NOUNS[noun] + ("li" if plural else "") + _CASE[case],
+        *(_ADJS[a] + ("i" if plural else "") for a in adjs),
+    ]
     return src, tgt, plural
 
 

@@ -23,7 +23,9 @@ Words = Sequence[str]
 
 def _check(preds: Sequence[object], refs: Sequence[object]) -> None:
     if len(preds) != len(refs) or not preds:
-        raise ValueError(f"need as many predictions as references (and at least one), got {len(preds)}, {len(refs)}")
+        raise ValueError(
+            f"need as many predictions as references (and at least one), got {len(preds)}, {len(refs)}"
+        )
 
 
 def exact_match(preds: Sequence[Words], refs: Sequence[Words]) -> float:
@@ -54,7 +56,9 @@ def bleu(preds: Sequence[Words], refs: Sequence[Words]) -> float:
 
     _check(preds, refs)
     return float(
-        sacrebleu.corpus_bleu([" ".join(p) for p in preds], [[" ".join(r) for r in refs]], tokenize="none").score
+        sacrebleu.corpus_bleu(
+            [" ".join(p) for p in preds], [[" ".join(r) for r in refs]], tokenize="none"
+        ).score
     )
 
 

@@ -371,7 +371,9 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Cross-attention of queries ``(B, H, T, D)`` over keys/values ``(B, H_kv, S, D)``: no causal mask."""
         if kv_cache is not None or self.blockwise is not None:
-            raise ValueError(f"cross-attention takes no KV cache and a full kernel, not {self.config.attention}")
+            raise ValueError(
+                f"cross-attention takes no KV cache and a full kernel, not {self.config.attention}"
+            )
         B, _, T, _ = q.shape
         p = self.config.dropout if self.training else 0.0
         kernel = naive_attention if return_weights else self.kernel

@@ -61,7 +61,13 @@ class GRUSeq2Seq(nn.Module):
     """
 
     def __init__(
-        self, vocab_size: int, d_emb: int = 32, d_hidden: int = 64, *, attention: bool = False, d_att: int | None = None
+        self,
+        vocab_size: int,
+        d_emb: int = 32,
+        d_hidden: int = 64,
+        *,
+        attention: bool = False,
+        d_att: int | None = None,
     ) -> None:
         super().__init__()
         self.attention = attention
@@ -83,10 +89,14 @@ class GRUSeq2Seq(nn.Module):
         lengths = src_mask.sum(1).cpu()
         packed = pack_padded_sequence(self.emb(src), lengths, batch_first=True, enforce_sorted=False)
         out, h_n = self.encoder(packed)  # h_n (2, B, d_h): last forward state, first backward state
-        annotations, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])  # (B, S, 2 d_h)
+        annotations, _ = pad_packed_sequence(
+            out, batch_first=True, total_length=src.shape[1]
+        )  # (B, S, 2 d_h)
         return annotations, src_mask, torch.cat([h_n[0], h_n[1]], dim=-1)
 
-    def decode(self, memory: Memory, tgt: Tensor, *, return_attn: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    def decode(
+        self, memory: Memory, tgt: Tensor, *, return_attn: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Logits ``(B, T, V)`` for the target prefix ``tgt (B, T)``; with ``return_attn`` (attention model),
         also the weights ``(B, T, S)``."""
         annotations, mask, summary = memory

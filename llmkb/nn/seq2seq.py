@@ -58,7 +58,9 @@ class DecoderBlock(nn.Module):
         self.norm_x = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
         self.cross_attn = MultiHeadAttention(config, layer_idx)
         self.norm2 = norm(config.d_model, eps=config.norm_eps, bias=config.bias)
-        self.ffn = FFNS[config.activation](config.d_model, config.ffn_dim, bias=config.bias, dropout=config.dropout)
+        self.ffn = FFNS[config.activation](
+            config.d_model, config.ffn_dim, bias=config.bias, dropout=config.dropout
+        )
 
     def forward(
         self,
@@ -98,7 +100,9 @@ class EncoderDecoder(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         if config.sliding_window is not None or config.attention == "chunked" or config.activation == "moe":
-            raise ValueError("EncoderDecoder needs full attention (no sliding window, no chunked kernel), no MoE")
+            raise ValueError(
+                "EncoderDecoder needs full attention (no sliding window, no chunked kernel), no MoE"
+            )
         self.config = config
         d = config.d_model
         self.tok_emb = nn.Embedding(config.vocab_size, d)
@@ -126,7 +130,9 @@ class EncoderDecoder(nn.Module):
             x, _ = block(x, positional=self.pos_emb, attn_mask=keys)
         return self.enc_norm(x), src_mask
 
-    def decode(self, memory: Memory, tgt: Tensor, *, return_attn: bool = False) -> Tensor | tuple[Tensor, list]:
+    def decode(
+        self, memory: Memory, tgt: Tensor, *, return_attn: bool = False
+    ) -> Tensor | tuple[Tensor, list]:
         """Next-token logits ``(B, T, V)`` for the target prefix ``tgt (B, T)``; with ``return_attn``, also
         each decoder layer's cross-attention weights ``(B, H, T, S)``."""
         h, mask = memory
@@ -209,7 +215,9 @@ class PromptedGPT(nn.Module):
     def __init__(self, gpt: GPT, *, prefix_lm: bool = False, pad_id: int = 0) -> None:
         super().__init__()
         if gpt.config.positional in ("learned", "sinusoidal"):
-            raise ValueError("PromptedGPT needs relative positions (rope, alibi or none): it left-pads prompts")
+            raise ValueError(
+                "PromptedGPT needs relative positions (rope, alibi or none): it left-pads prompts"
+            )
         self.gpt, self.prefix_lm, self.pad_id = gpt, prefix_lm, pad_id
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Memory:

@@ -4,7 +4,7 @@ Loss: the mean next-token cross-entropy over the real target positions (``y EOS`
 
     L = -(1/N) sum_(n,t) log p(y_(n,t) | y_(n,<t), x_n),
 
-minimized with AdamW, a linear warm-up then cosine decay to ``min_lr``, and gradient clipping at 1.
+minimized with AdamW (weight decay on the weight matrices only, :func:`llmkb.train.optim.param_groups`), a linear warm-up then cosine decay to ``min_lr``, and gradient clipping at 1.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from llmkb.train.optim import param_groups
 
 __all__ = ["Seq2SeqTrainConfig", "train_seq2seq", "seq2seq_loss"]
 
@@ -35,7 +37,9 @@ class Seq2SeqTrainConfig:
 def seq2seq_loss(model: nn.Module, src: Tensor, src_mask: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
     """Mean cross-entropy of ``model(src, src_mask, tgt_in)`` ``(B, T, V)`` against ``tgt_out`` ``(B, T)``."""
     logits = model(src, src_mask, tgt_in)  # (B, T, V)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt_out.reshape(-1), ignore_index=-100)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), tgt_out.reshape(-1), ignore_index=-100
+    )
 
 
 def _trim(src: Tensor, src_mask: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> tuple[Tensor, ...]:
@@ -55,7 +59,7 @@ def train_seq2seq(
         The training loss of every step.
     """
     g = torch.Generator().manual_seed(cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
     N = data[0].shape[0]
     losses = []
     model.train()
