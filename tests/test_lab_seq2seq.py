@@ -43,13 +43,31 @@ def test_prose_follows_the_numbers():
         "model on summarization; they tied on classification and extractive QA"
     )
     stats = lambda m, s, n=3: {"drop": {"mean": m, "sd": s, "n": n}}  # noqa: E731
-    gru, att, tf = ({"name": n, **stats(m, s)} for n, m, s in (("GRU", 0.6, 0.05), ("att", 0.1, 0.05), ("tf", 0.2, 0.1)))
-    assert X.bottleneck_verdict(gru, att, tf).endswith("the fixed vector degrades most, beyond the spread of the seeds")
-    assert "GRU 60 ± 5 points" in X.bottleneck_verdict(gru, att, tf)
-    assert X.bottleneck_verdict({**gru, **stats(0.3, 0.1)}, att, tf).endswith("within the spread of the seeds")
+    gru, att, tf = (
+        {"name": n, **stats(m, s)} for n, m, s in (("GRU", 0.6, 0.05), ("att", 0.1, 0.05), ("tf", 0.2, 0.1))
+    )
+    assert X.bottleneck_verdict(gru, att, tf).endswith(
+        "the fixed vector degrades most, beyond the spread of the seeds"
+    )
+    assert "fell by 60 ± 5 (GRU), 10 ± 5 (att) and 20 ± 10 (tf) points" in X.bottleneck_verdict(gru, att, tf)
+    assert X.bottleneck_verdict({**gru, **stats(0.3, 0.1)}, att, tf).endswith(
+        "within the spread of the seeds"
+    )
     one = {"name": "GRU", **stats(0.6, 0.0, 1)}
-    assert X.bottleneck_verdict(one, {**att, **stats(0.1, 0, 1)}, {**tf, **stats(0.1, 0, 1)}).endswith("(one run each)")
-    assert "same exact match" in X.beam_phrase({"greedy": 0.5, "beam": 0.5, "size": 4})
+    assert X.bottleneck_verdict(one, {**att, **stats(0.1, 0, 1)}, {**tf, **stats(0.1, 0, 1)}).endswith(
+        "(one run each)"
+    )
+    assert X.beam_phrase({"greedy": 0.5, "beam": 0.5, "size": 4}) == (
+        "a beam of 4 gives the encoder-decoder the same exact match as greedy decoding (50% against 50%)"
+    )
+    assert X.task_verdict([{**r, "gpt": 0.0} for r in rows]) == (
+        "in this one run, the encoder-decoder scored higher on classification, translation, summarization, "
+        "extractive QA and entity tagging"
+    )
+    assert X.task_verdict([{**r, "encdec": 0.0, "gpt": 0.9} for r in rows]) == (
+        "in this one run, the decoder-only model scored higher on classification, translation, summarization, "
+        "extractive QA and entity tagging"
+    )
     assert "more exact match" in X.beam_phrase({"greedy": 0.5, "beam": 0.6, "size": 4})
 
 
@@ -60,18 +78,31 @@ _TINY_TRAIN = {"steps": 2, "batch_size": 4, "lr": 1e-2, "min_lr": 1e-3, "warmup_
 def results(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("seq2seq-lab")
     out = {}
-    cfg = {"n_train": 24, "n_test": 4, "train": _TINY_TRAIN, "size": {"d_model": 8, "layers": 1}, "beam": 2, "seed": 0}
-    out[N.TASKS_EXP] = get_experiment(N.TASKS_EXP).fn(cfg, RunContext(N.TASKS_EXP, "quick", root / "t", False, {}))
+    cfg = {
+        "n_train": 24,
+        "n_test": 4,
+        "train": _TINY_TRAIN,
+        "size": {"d_model": 8, "layers": 1},
+        "beam": 2,
+        "seed": 0,
+    }
+    out[N.TASKS_EXP] = get_experiment(N.TASKS_EXP).fn(
+        cfg, RunContext(N.TASKS_EXP, "quick", root / "t", False, {})
+    )
     cfg = {"n_train": 24, "n_test": 12, "max_clauses": 3, "seeds": [0, 1], "train": _TINY_TRAIN,
            "size": {"d_model": 8, "layers": 1, "d_emb": 4, "d_hidden": 8}}  # fmt: skip
-    out[N.BOTTLENECK] = get_experiment(N.BOTTLENECK).fn(cfg, RunContext(N.BOTTLENECK, "quick", root / "b", False, {}))
+    out[N.BOTTLENECK] = get_experiment(N.BOTTLENECK).fn(
+        cfg, RunContext(N.BOTTLENECK, "quick", root / "b", False, {})
+    )
     out["root"] = root
     return out
 
 
 def test_tasks_scores_both_models_on_every_task(results):
     res = results[N.TASKS_EXP]
-    assert [(r["task"], r["metric"]) for r in res["rows"]] == [(t, m) for t, ms in N.TASK_METRICS.items() for m in ms]
+    assert [(r["task"], r["metric"]) for r in res["rows"]] == [
+        (t, m) for t, ms in N.TASK_METRICS.items() for m in ms
+    ]
     for r in res["rows"]:
         top = 100 if r["metric"] in ("BLEU", "chrF") else 1
         assert 0 <= r["encdec"] <= top and 0 <= r["gpt"] <= top

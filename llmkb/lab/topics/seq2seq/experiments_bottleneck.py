@@ -89,7 +89,7 @@ def bottleneck(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         })  # fmt: skip
     clauses = list(lengths)
     table = [
-        {"model": r["name"], **{f"{c} ({kit.fmt(lengths[c], '.0f')} words)": text.mean_sd_pct(r["em"][j], r["em_sd"][j],
+        {"model": r["name"], **{f"{kit.plural(c, 'clause')} ({kit.fmt(lengths[c], '.0f')} words)": text.mean_sd_pct(r["em"][j], r["em_sd"][j],
                                                                                               len(cfg["seeds"]))
                                 for j, c in enumerate(clauses)}}
         for r in rows

@@ -58,7 +58,8 @@ def tasks(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         for kind in FAMILIES:
             torch.manual_seed(cfg["seed"])
             model = build_model(kind, len(vocab), cfg["size"])
-            params[kind] = n_params(model)
+            if task == "translate":
+                params[kind] = n_params(model)
             train_seq2seq(model, data, Seq2SeqTrainConfig(**cfg["train"], seed=cfg["seed"]))
             outputs[kind] = decode_all(model, test, vocab, max_len)
             scores[kind] = {m: score(m, outputs[kind], refs) for m in TASK_METRICS[task]}

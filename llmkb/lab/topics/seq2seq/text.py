@@ -32,15 +32,12 @@ def samples_block(samples: list[dict[str, Any]]) -> str:
 def beam_phrase(beam: dict[str, Any]) -> str:
     """Beam search against greedy decoding on translation (exact match of the encoder-decoder)."""
     g, b = beam["greedy"], beam["beam"]
-    if abs(b - g) < 1e-9:
-        how = "the same exact match as greedy decoding"
-    else:
-        how = f"{'more' if b > g else 'less'} exact match than greedy decoding"
+    how = (
+        "the same exact match as" if abs(b - g) < 1e-9 else f"{'more' if b > g else 'less'} exact match than"
+    )
     return (
-        f"a beam of {beam['size']} gives {how} ({kit.fmt(b, '.0%')} against {kit.fmt(g, '.0%')}): "
-        "the models are sure enough of each next word that the most likely word is almost always on the best path"
-        if abs(b - g) < 0.02
-        else f"a beam of {beam['size']} gives {how} ({kit.fmt(b, '.0%')} against {kit.fmt(g, '.0%')})"
+        f"a beam of {beam['size']} gives the encoder-decoder {how} greedy decoding "
+        f"({kit.fmt(b, '.0%')} against {kit.fmt(g, '.0%')})"
     )
 
 
@@ -56,7 +53,8 @@ def task_verdict(rows: list[dict[str, Any]]) -> str:
     if wins["encdec"]:
         parts.append(f"the encoder-decoder scored higher on {kit.join_names(wins['encdec'])}")
     if wins["gpt"]:
-        parts.append(f"the decoder-only model on {kit.join_names(wins['gpt'])}")
+        verb = "on" if wins["encdec"] else "scored higher on"
+        parts.append(f"the decoder-only model {verb} {kit.join_names(wins['gpt'])}")
     if wins["tie"]:
         parts.append(f"they tied on {kit.join_names(wins['tie'])}")
     return "in this one run, " + "; ".join(parts)
@@ -65,13 +63,15 @@ def task_verdict(rows: list[dict[str, Any]]) -> str:
 def _drop(r: dict[str, Any]) -> str:
     d = r["drop"]
     spread = f" ± {kit.fmt(d['sd'] * 100, '.0f')}" if d["n"] > 1 else ""
-    return f"{r['name']} {kit.fmt(d['mean'] * 100, '.0f')}{spread} points"
+    return f"{kit.fmt(d['mean'] * 100, '.0f')}{spread} ({r['name']})"
 
 
 def bottleneck_verdict(gru: dict[str, Any], att: dict[str, Any], tf: dict[str, Any]) -> str:
     """How much exact match each model loses from the shortest to the longest sources, and whether the fixed
     vector's loss is larger than both attention models' beyond the spread over seeds."""
-    lost = f"from one clause to the most, exact match fell by {_drop(gru)}, {_drop(att)} and {_drop(tf)}"
+    lost = (
+        f"from one clause to the most, exact match fell by {_drop(gru)}, {_drop(att)} and {_drop(tf)} points"
+    )
     g, others = gru["drop"], (att["drop"], tf["drop"])
     if g["n"] < 3:
         return lost + f" (one run each{'' if g['n'] == 1 else ', too few seeds to rank'})"
