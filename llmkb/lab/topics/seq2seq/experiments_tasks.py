@@ -15,7 +15,7 @@ from llmkb.lab.topics.seq2seq.names import MODEL_NAMES, TASK_METRICS, TASK_NAMES
 from llmkb.train.seq2seq import Seq2SeqTrainConfig, train_seq2seq
 
 FAMILIES = ("encdec", "gpt")
-_TRAIN = {"steps": 300, "batch_size": 32, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 30}
+_TRAIN = {"steps": 240, "batch_size": 32, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 30}
 _SIZE = {"d_model": 32, "layers": 1}
 
 
@@ -40,7 +40,7 @@ def decode_all(
     profiles={
         "quick": {"n_train": 200, "n_test": 16, "train": {**_TRAIN, "steps": 6, "warmup_steps": 2},
                   "size": {"d_model": 16, "layers": 1}, "beam": 2, "seed": 0},
-        "full": {"n_train": 2000, "n_test": 200, "train": _TRAIN, "size": _SIZE, "beam": 4, "seed": 0},
+        "full": {"n_train": 2000, "n_test": 150, "train": _TRAIN, "size": _SIZE, "beam": 4, "seed": 0},
     },
     title="Encoder-decoder vs decoder-only transformer on five generated tasks, one seed",
 )  # fmt: skip
