@@ -42,16 +42,16 @@ def test_prose_follows_the_numbers():
         "in this one run, the encoder-decoder scored higher on translation and entity tagging; the decoder-only "
         "model on summarization; they tied on classification and extractive QA"
     )
-    rows = [
+    brows = [
         {"name": "GRU", "em": [0.5, 0.0], "em_sd": [0.05, 0.0], "f1": [0.9, 0.5]},
         {"name": "att", "em": [1.0, 0.98], "em_sd": [0.0, 0.01], "f1": [1.0, 0.99]},
     ]
-    assert X.bottleneck_verdict(rows, 3) == (
+    assert X.bottleneck_verdict(brows, 3) == (
         "from the shortest sources to the longest, the GRU loses exact match (50% → 0%; token F1 90% → 50%); "
         "the att keeps its exact match (100% → 98%; token F1 100% → 99%) (mean over 3 seeds)"
     )
-    assert X.bottleneck_verdict(rows, 1).endswith("(one run each)")
-    assert X.bottleneck_verdict(rows, 2).endswith("(too few seeds to rank)")
+    assert X.bottleneck_verdict(brows, 1).endswith("(one run each)")
+    assert X.bottleneck_verdict(brows, 2).endswith("(too few seeds to rank)")
     assert X.beam_phrase({"greedy": 0.5, "beam": 0.5, "size": 4}) == (
         "a beam of 4 gives the encoder-decoder the same exact match as greedy decoding (50% against 50%)"
     )
