@@ -79,6 +79,7 @@ def test_search_finds_a_known_page(search):
         ("lora", "12-finetuning"),
         ("playground", "playground"),
         ("vllm", "15-inference-stacks"),
+        ("cross-attention", "17-seq2seq"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

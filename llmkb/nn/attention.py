@@ -359,6 +359,30 @@ class MultiHeadAttention(nn.Module):
             return None
         return lambda qi, kj: positional.score_bias(qi + key_start, kj + key_start)  # (H, t, c)
 
+    def _cross(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        attn_mask: Tensor | None,
+        kv_cache: BaseKVCache | None,
+        return_weights: bool,
+        hooks: Hooks,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Cross-attention of queries ``(B, H, T, D)`` over keys/values ``(B, H_kv, S, D)``: no causal mask."""
+        if kv_cache is not None or self.blockwise is not None:
+            raise ValueError(
+                f"cross-attention takes no KV cache and a full kernel, not {self.config.attention}"
+            )
+        B, _, T, _ = q.shape
+        p = self.config.dropout if self.training else 0.0
+        kernel = naive_attention if return_weights else self.kernel
+        y, weights = kernel(q, k, v, attn_mask, None, p, False)  # (B, H, T, D), (B, H, T, S) | None
+        if hooks.heads is not None:
+            y = hooks.heads(y)
+        y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H*D)
+        return self.resid_dropout(self.o_proj(y)), weights
+
     def forward(
         self,
         x: Tensor,
@@ -369,8 +393,9 @@ class MultiHeadAttention(nn.Module):
         return_weights: bool = False,
         hooks: Hooks = NO_HOOKS,
         attn_mask: Tensor | None = None,
+        kv: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Attend causally over ``x`` (and the cached past), or as ``attn_mask`` says.
+        """Attend causally over ``x`` (and the cached past), or as ``attn_mask`` says, or over ``kv``.
 
         Args:
             x: ``(B, T, d_model)`` normalized layer input.
@@ -382,16 +407,23 @@ class MultiHeadAttention(nn.Module):
             attn_mask: bool ``(T, T)`` or ``(B, 1, T, T)``, True = may attend, replacing the causal mask
                 (bidirectional or prefix-LM attention, :mod:`llmkb.data.objectives`); no KV cache, no
                 sliding window, not with a blockwise kernel.
+            kv: ``(B, S, d_model)`` a second sequence to take keys and values from: cross-attention
+                (encoder-decoder, Vaswani et al. 2017), ``softmax(x W_q (kv W_k)^T / sqrt(D)) kv W_v``. No
+                positions (the two sequences have none in common), no KV cache; ``attn_mask`` (bool,
+                broadcastable to ``(B, 1, T, S)``, e.g. the source's padding) limits the keys.
 
         Returns:
             ``(out (B, T, d_model), weights (B, H, T, S) | None)``.
         """
         B, T, _ = x.shape
         q = self._split(self.q_proj(x), self.n_heads)  # (B, H, T, D)
-        k = self._split(self.k_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
-        v = self._split(self.v_proj(x), self.n_kv_heads)  # (B, H_kv, T, D)
+        src = x if kv is None else kv  # cross-attention: keys and values come from the other sequence
+        k = self._split(self.k_proj(src), self.n_kv_heads)  # (B, H_kv, S, D)
+        v = self._split(self.v_proj(src), self.n_kv_heads)  # (B, H_kv, S, D)
         if hooks.qkv is not None:
             q, k, v = hooks.qkv(q, k, v, x)
+        if kv is not None:
+            return self._cross(q, k, v, attn_mask, kv_cache, return_weights, hooks)
         positional = positional or NO_POSITION
         q, k = positional.rotate(q, k, pos_offset)
         key_start = pos_offset
