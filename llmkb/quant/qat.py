@@ -1,0 +1,89 @@
+"""Quantization-aware training (QAT; Jacob et al. 2018, arXiv 1712.05877): train through the rounding.
+
+Post-training quantization rounds weights that were never trained to live on a grid. QAT fine-tunes from the
+float checkpoint with [`fake_quant`][llmkb.quant.quantize.fake_quant] in the forward pass, so the loss is the
+loss *of the quantized model*, and the straight-through estimator (Bengio et al. 2013, arXiv 1308.3432) carries
+its gradient to float **master weights**:
+
+``w_hat = Q(w)`` forward,  ``dL/dw = dL/dw_hat`` backward,  ``w <- w - lr * AdamW(dL/dw)``.
+
+Small updates accumulate in the float masters until a weight crosses a rounding boundary. At the end the masters
+are quantized once more — with the same spec, into the same integer format as post-training quantization — and
+the result computes exactly what the last fake-quantized forward computed.
+
+The model is never modified: the forward runs with ``torch.func.functional_call`` on the fake-quantized weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.func import functional_call
+
+from llmkb.nn import GPT
+from llmkb.quant.model import clone_model, quantizable, quantize_model
+from llmkb.quant.quantize import QuantSpec, fake_quant
+
+__all__ = ["qat_loss", "qat_finetune"]
+
+
+def qat_loss(model: GPT, spec: QuantSpec, x: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of the fake-quantized ``model`` on inputs ``x`` and targets ``y`` ``(B, T)``, with STE grads."""
+    params = dict(model.named_parameters())
+    fq = {n: fake_quant(params[n], spec) for n in quantizable(model)}
+    loss = functional_call(model, fq, (x,), {"targets": y}, strict=False).loss
+    assert loss is not None
+    return loss
+
+
+def qat_finetune(
+    model: GPT,
+    spec: QuantSpec,
+    ids: Tensor,
+    steps: int,
+    *,
+    batch_size: int = 8,
+    seq_len: int = 128,
+    lr: float = 3e-4,
+    seed: int = 0,
+    callback: Callable[[int, GPT], None] | None = None,
+    every: int = 0,
+) -> tuple[GPT, list[float]]:
+    """Fine-tune a copy of ``model`` with fake quantization; return its quantized model and the training losses.
+
+    Args:
+        model: the float checkpoint (unchanged).
+        spec: the target quantizer.
+        ids: training token ids ``(N,)``.
+        steps: optimizer steps.
+        batch_size: windows per step.
+        seq_len: tokens per window.
+        lr: AdamW learning rate (no weight decay: the masters stay close to the checkpoint).
+        seed: seed of the batches.
+        callback: called as ``callback(step, quantized_model)`` at step 0 and every ``every`` steps.
+        every: callback period (0: never).
+
+    Returns:
+        ``(quantize_model(masters, spec), losses per step)``.
+    """
+    master = clone_model(model).train()
+    opt = torch.optim.AdamW(master.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    for step in range(steps):
+        if callback is not None and every and step % every == 0:
+            callback(step, quantize_model(master, spec))
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=g)
+        win = ids[starts[:, None] + torch.arange(seq_len + 1)[None, :]]  # (B, T+1)
+        loss = qat_loss(master, spec, win[:, :-1], win[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(master.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+    quantized = quantize_model(master, spec)
+    if callback is not None and every:
+        callback(steps, quantized)
+    return quantized, losses
