@@ -38,6 +38,31 @@ def qat_loss(model: GPT, spec: QuantSpec, x: Tensor, y: Tensor) -> Tensor:
     return loss
 
 
+@torch.no_grad()
+def _adam_step(
+    params: list[torch.nn.Parameter],
+    moments: list[tuple[Tensor, Tensor]],
+    lr: float,
+    t: int,
+    clip: float = 1.0,
+) -> None:
+    """One Adam step (Kingma & Ba 2014, arXiv 1412.6980) after clipping the global gradient norm to ``clip``.
+
+    ``m <- 0.9 m + 0.1 g``, ``v <- 0.999 v + 0.001 g^2``, ``w <- w - lr m_hat / (sqrt(v_hat) + 1e-8)`` with the
+    bias corrections ``m_hat = m / (1 - 0.9^t)``, ``v_hat = v / (1 - 0.999^t)``. Written out (no weight decay, so
+    the masters stay near the checkpoint) rather than ``torch.optim``, whose first use imports the compiler.
+    """
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+    norm = torch.sqrt(sum((g.float() ** 2).sum() for g in grads))
+    factor = min(1.0, clip / (float(norm) + 1e-6))
+    for p, g, (m, v) in zip(params, grads, moments, strict=True):
+        g = g * factor
+        m.mul_(0.9).add_(g, alpha=0.1)
+        v.mul_(0.999).addcmul_(g, g, value=0.001)
+        m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        p.sub_(lr * m_hat / (v_hat.sqrt() + 1e-8))
+
+
 def qat_finetune(
     model: GPT,
     spec: QuantSpec,
@@ -60,7 +85,7 @@ def qat_finetune(
         steps: optimizer steps.
         batch_size: windows per step.
         seq_len: tokens per window.
-        lr: AdamW learning rate (no weight decay: the masters stay close to the checkpoint).
+        lr: Adam learning rate.
         seed: seed of the batches.
         callback: called as ``callback(step, quantized_model)`` at step 0 and every ``every`` steps.
         every: callback period (0: never).
@@ -69,7 +94,8 @@ def qat_finetune(
         ``(quantize_model(masters, spec), losses per step)``.
     """
     master = clone_model(model).train()
-    opt = torch.optim.AdamW(master.parameters(), lr=lr, weight_decay=0.0)
+    params = [p for p in master.parameters() if p.requires_grad]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     g = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     for step in range(steps):
@@ -78,11 +104,11 @@ def qat_finetune(
         starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=g)
         win = ids[starts[:, None] + torch.arange(seq_len + 1)[None, :]]  # (B, T+1)
         loss = qat_loss(master, spec, win[:, :-1], win[:, 1:])
-        opt.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(master.parameters(), 1.0)
-        opt.step()
-        losses.append(float(loss))
+        _adam_step(params, moments, lr, step + 1)
+        losses.append(float(loss.detach()))
     quantized = quantize_model(master, spec)
     if callback is not None and every:
         callback(steps, quantized)
