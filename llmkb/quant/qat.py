@@ -29,10 +29,12 @@ from llmkb.quant.quantize import QuantSpec, fake_quant
 __all__ = ["qat_loss", "qat_finetune"]
 
 
-def qat_loss(model: GPT, spec: QuantSpec, x: Tensor, y: Tensor) -> Tensor:
-    """Cross-entropy of the fake-quantized ``model`` on inputs ``x`` and targets ``y`` ``(B, T)``, with STE grads."""
+def qat_loss(model: GPT, spec: QuantSpec | None, x: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of the fake-quantized ``model`` on inputs ``x`` and targets ``y`` ``(B, T)``, with STE grads.
+
+    ``spec=None`` is the float loss (the control: the same fine-tuning without quantization)."""
     params = dict(model.named_parameters())
-    fq = {n: fake_quant(params[n], spec) for n in quantizable(model)}
+    fq = {} if spec is None else {n: fake_quant(params[n], spec) for n in quantizable(model)}
     loss = functional_call(model, fq, (x,), {"targets": y}, strict=False).loss
     assert loss is not None
     return loss
@@ -65,7 +67,7 @@ def _adam_step(
 
 def qat_finetune(
     model: GPT,
-    spec: QuantSpec,
+    spec: QuantSpec | None,
     ids: Tensor,
     steps: int,
     *,
@@ -80,7 +82,7 @@ def qat_finetune(
 
     Args:
         model: the float checkpoint (unchanged).
-        spec: the target quantizer.
+        spec: the target quantizer (``None``: plain float fine-tuning, the control).
         ids: training token ids ``(N,)``.
         steps: optimizer steps.
         batch_size: windows per step.

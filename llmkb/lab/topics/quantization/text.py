@@ -1,0 +1,102 @@
+"""The quantization page's prose, computed from the numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmkb.lab.kit import fmt, join_names
+
+__all__ = [
+    "frontier_phrase",
+    "gguf_phrase",
+    "cliff_phrase",
+    "awq_phrase",
+    "sensitivity_phrase",
+    "qat_phrase",
+    "group_phrase",
+]
+
+
+def frontier_phrase(names: Sequence[str], frontier: Sequence[int]) -> str:
+    """``int4 g32, int8 channel and FP16 are on the frontier``."""
+    on = [names[i] for i in frontier]
+    verb = "is" if len(on) == 1 else "are"
+    return f"{join_names(on)} {verb} on the frontier"
+
+
+def gguf_phrase(delta: Mapping[str, float], published: Mapping[str, float]) -> str:
+    """How our GGUF files' perplexity costs compare with llama.cpp's LLaMA-7B numbers, as a ratio Q4_0 : Q8_0."""
+    ours = delta["Q4_0"] / max(abs(delta["Q8_0"]), 1e-9)
+    theirs = published["Q4_0"] / published["Q8_0"]
+    q8 = "no measurable" if abs(delta["Q8_0"]) < 5e-4 else f"a {fmt(delta['Q8_0'], '+.4f')}"
+    return (
+        f"Q8_0 costs our model {q8} change in perplexity per byte and Q4_0 costs {fmt(delta['Q4_0'], '+.3f')}; "
+        f"llama.cpp lists +{published['Q8_0']} and +{published['Q4_0']} per token for LLaMA-7B. The units differ, "
+        f"but the order is the same: Q4_0's cost is {fmt(ours, '.0f')}× Q8_0's here and {fmt(theirs, '.0f')}× there"
+        if delta["Q4_0"] > delta["Q8_0"]
+        else f"Q8_0 changes our perplexity by {fmt(delta['Q8_0'], '+.4f')} and Q4_0 by {fmt(delta['Q4_0'], '+.4f')}: "
+        f"unlike llama.cpp's LLaMA-7B numbers (+{published['Q8_0']}, +{published['Q4_0']}), 4 bits did not cost more here"
+    )
+
+
+def cliff_phrase(d4: float, d3: float) -> str:
+    """``going from 4 to 3 bits multiplies the perplexity increase by 6.2``."""
+    if d4 <= 0:
+        return f"4 bits cost nothing measurable here, 3 bits {fmt(d3, '+.3f')}"
+    return f"going from 4 to 3 bits multiplies the perplexity increase by {fmt(d3 / d4, '.1f')}"
+
+
+def awq_phrase(rtn: float, awq: float, label: str) -> str:
+    """``AWQ removes 35 % of the int4 g128 perplexity increase`` (or says it did not help)."""
+    if rtn <= 0:
+        return f"round-to-nearest {label} already costs nothing measurable, so AWQ has nothing to recover"
+    gain = (rtn - awq) / rtn
+    if gain > 0.02:
+        return f"AWQ removes {fmt(gain, '.0%')} of the {label} perplexity increase"
+    if gain < -0.02:
+        return f"AWQ adds {fmt(-gain, '.0%')} to the {label} perplexity increase on held-out text"
+    return f"AWQ leaves the {label} perplexity increase about where it was"
+
+
+def group_phrase(groups: Sequence[int], deltas: Sequence[float]) -> str:
+    """``from groups of 128 to groups of 32 the int4 perplexity increase goes from 0.31 to 0.09``."""
+    order = sorted(range(len(groups)), key=lambda i: -groups[i])
+    big, small = order[0], order[-1]
+    return (
+        f"from groups of {groups[big]} to groups of {groups[small]} the int4 perplexity increase goes from "
+        f"{fmt(deltas[big], '.3f')} to {fmt(deltas[small], '.3f')}"
+    )
+
+
+def sensitivity_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which layer kind hurts most when it alone is quantized (rows: ``{"kind", "delta"}`` per layer)."""
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r["kind"], []).append(float(r["delta"]))
+    mean = {k: sum(v) / len(v) for k, v in by.items()}
+    ranked = sorted(mean, key=lambda k: -mean[k])
+    worst = max(rows, key=lambda r: float(r["delta"]))
+    return (
+        f"the most sensitive single layer is {worst['layer']} ({fmt(float(worst['delta']), '+.3f')}); by kind, "
+        f"{ranked[0]} layers cost most on average ({fmt(mean[ranked[0]], '+.3f')}) and {ranked[-1]} least "
+        f"({fmt(mean[ranked[-1]], '+.3f')})"
+    )
+
+
+def qat_phrase(label: str, ptq: float, qat: Mapping[str, float], control: float, steps: int) -> str:
+    """PTQ vs QAT (mean and spread over seeds) against the float control, as perplexity increases."""
+    n = int(qat["n"])
+    recovered = (ptq - qat["mean"]) / ptq if ptq > 0 else 0.0
+    beats = qat["max"] < ptq
+    verdict = (
+        f"QAT beats post-training quantization in all {n} seeds"
+        if beats
+        else "QAT does not beat post-training quantization in every seed"
+    )
+    return (
+        f"at {label}, post-training quantization adds {fmt(ptq, '.3f')} to the perplexity; after {steps} steps of QAT "
+        f"the increase is {fmt(qat['mean'], '.3f')} ± {fmt(qat['sd'], '.3f')} over {n} seeds "
+        f"({fmt(recovered, '.0%')} recovered). {verdict}; the same fine-tuning without quantization moves the float "
+        f"model by {fmt(control, '+.3f')}"
+    )
