@@ -38,16 +38,16 @@ from llmkb.train.shared_model import SHARED_CORPUS
         "quick": {
             "n_windows": 4,
             "seq_len": 64,
-            "harsh": "int3-channel",
+            "harsh": "uint2-g32",
             "compare": ["int4-tensor", "int4-g32"],
         },
         "full": {
-            "n_windows": 24,
+            "n_windows": 8,
             "seq_len": 128,
-            "harsh": "int3-channel",
+            "harsh": "uint2-g32",
             "compare": ["int4-tensor", "int4-g32"],
         },
-    },
+    },  # fmt: skip
     needs=[SHARED_MODEL],
     title="Per-layer sensitivity, weight and activation outliers, per-tensor vs per-group error",
 )

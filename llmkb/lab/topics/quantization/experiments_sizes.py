@@ -12,7 +12,7 @@ from llmkb.data import TokenDataset
 from llmkb.export.gguf import write_gguf
 from llmkb.export.gguf_reference import gguf_forward, gguf_state_dict
 from llmkb.lab import RunContext
-from llmkb.lab.kit import table
+from llmkb.lab.kit import fmt, table
 from llmkb.lab.kit.evals import eval_windows
 from llmkb.lab.kit.memory import human_bytes
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
@@ -24,16 +24,8 @@ from llmkb.quant.awq import awq_model, awq_scales
 from llmkb.quant.model import clone_model, model_bytes, quantize_model
 from llmkb.train.shared_model import SHARED_CORPUS
 
-_RTN_FULL = [
-    "int8-channel",
-    "int4-g32",
-    "int4-g64",
-    "int4-g128",
-    "uint4-g128",
-    "int4-channel",
-    "int3-g32",
-    "int3-g128",
-]
+_RTN_FULL = ["int8-channel", "int4-g32", "int4-g64", "int4-g128", "uint4-g128", "int4-channel", "int3-g32",
+             "int3-g128", "uint2-g32"]  # fmt: skip
 
 
 def _rounded(model: GPT, dtype: torch.dtype) -> GPT:
@@ -57,7 +49,7 @@ def _from_gguf(model: GPT, path: Any) -> GPT:
             "grid": 4,
             "groups": [32, 128],
             "rtn": ["int8-channel", "int4-g32", "int4-g128", "int3-g128", "uint2-g32"],
-            "awq": ["int4-g128"],
+            "awq": ["int3-g128"],
         },
         "full": {
             "n_windows": 32,
@@ -66,7 +58,7 @@ def _from_gguf(model: GPT, path: Any) -> GPT:
             "grid": 20,
             "groups": [32, 64, 128],
             "rtn": _RTN_FULL,
-            "awq": ["int4-g128", "int3-g128"],
+            "awq": ["int3-g128", "uint2-g32"],
         },
     },  # fmt: skip
     needs=[SHARED_MODEL, QAT],
@@ -125,8 +117,8 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     by = {p["name"]: p for p in points}
     groups = [g for g in cfg["groups"] if f"int4 g{g}" in by]
     rows = [{"variant": p["name"], "family": p["family"], "size": human_bytes(p["bytes"]),
-             "bits per weight": round(p["bits"], 2), "perplexity": round(p["ppl"], 4),
-             "change": round(p["delta"], 4), "frontier": "yes" if i in front else ""}
+             "bits per weight": fmt(p["bits"], ".2f"), "perplexity": fmt(p["ppl"], ".4f"),
+             "change": fmt(p["delta"], "+.4f"), "frontier": "yes" if i in front else ""}
             for i, p in enumerate(points)]  # fmt: skip
     delta = {"Q8_0": by["GGUF Q8_0"]["delta"], "Q4_0": by["GGUF Q4_0"]["delta"]}
     awq_label = parse_spec(cfg["awq"][0]).label

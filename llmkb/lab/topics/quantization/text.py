@@ -87,7 +87,11 @@ def sensitivity_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
 def qat_phrase(label: str, ptq: float, qat: Mapping[str, float], control: float, steps: int) -> str:
     """PTQ vs QAT (mean and spread over seeds) against the float control, as perplexity increases."""
     n = int(qat["n"])
-    recovered = (ptq - qat["mean"]) / ptq if ptq > 0 else 0.0
+    if ptq <= 0:
+        return (
+            f"at {label}, post-training quantization costs nothing measurable, so QAT has nothing to recover"
+        )
+    recovered = (ptq - qat["mean"]) / ptq
     beats = qat["max"] < ptq
     verdict = (
         f"QAT beats post-training quantization in all {n} seeds"
