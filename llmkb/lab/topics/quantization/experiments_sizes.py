@@ -21,11 +21,19 @@ from llmkb.lab.topics.quantization.analysis import eval_loss, pareto, parse_spec
 from llmkb.lab.topics.quantization.names import LLAMA_CPP, QAT, TOPIC
 from llmkb.nn import GPT
 from llmkb.quant.awq import awq_model, awq_scales
-from llmkb.quant.model import clone_model, model_bytes, quantize_model
+from llmkb.quant.model import clone_model, model_bytes, quantizable, quantize_model
 from llmkb.train.shared_model import SHARED_CORPUS
 
 _RTN_FULL = ["int8-channel", "int4-g32", "int4-g64", "int4-g128", "uint4-g128", "int4-channel", "int3-g32",
              "int3-g128", "uint2-g32"]  # fmt: skip
+
+
+def weight_error(model: GPT, other: GPT) -> float:
+    """Relative error of the block linears, ``sum ||W - W_hat||^2 / sum ||W||^2`` over every quantizable weight."""
+    a, b = model.state_dict(), other.state_dict()
+    names = quantizable(model)
+    num = sum(float(((a[n] - b[n]) ** 2).sum()) for n in names)
+    return num / sum(float((a[n] ** 2).sum()) for n in names)
 
 
 def _rounded(model: GPT, dtype: torch.dtype) -> GPT:
@@ -75,7 +83,10 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
 
     def add(name: str, family: str, nbytes: float, m: GPT | None = None, loss: float | None = None) -> None:
         loss = eval_loss(m, windows) if loss is None else loss
-        points.append({"name": name, "family": family, "bytes": float(nbytes), "loss": loss})
+        err = None if m is None else weight_error(model, m)
+        points.append(
+            {"name": name, "family": family, "bytes": float(nbytes), "loss": loss, "weight_error": err}
+        )
 
     with torch.no_grad():
         add("FP32", "float", 4 * n, model)
@@ -118,10 +129,12 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     groups = [g for g in cfg["groups"] if f"int4 g{g}" in by]
     rows = [{"variant": p["name"], "family": p["family"], "size": human_bytes(p["bytes"]),
              "bits per weight": fmt(p["bits"], ".2f"), "perplexity": fmt(p["ppl"], ".4f"),
-             "change": fmt(p["delta"], "+.4f"), "frontier": "yes" if i in front else ""}
+             "change": fmt(p["delta"], "+.4f"),
+             "weight error": "" if p["weight_error"] is None else fmt(p["weight_error"], ".3%"), "frontier": "yes" if i in front else ""}
             for i, p in enumerate(points)]  # fmt: skip
     delta = {"Q8_0": by["GGUF Q8_0"]["delta"], "Q4_0": by["GGUF Q4_0"]["delta"]}
-    awq_label = parse_spec(cfg["awq"][0]).label
+    awq = [parse_spec(a).label for a in cfg["awq"]]
+    noise = max(abs(by[v]["delta"]) for v in ("FP16", "BF16", "GGUF F16"))
     return {
         "points": points,
         "frontier": front,
@@ -129,13 +142,18 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "n_params": n,
         "n_tokens": int(windows.shape[0] * (windows.shape[1] - 1)),
         "fp32_ppl": math.exp(base),
+        "noise": noise,
         "gguf": delta,
         "gguf_gap": gap,
         "text": {
             "frontier": text.frontier_phrase([p["name"] for p in points], front),
-            "gguf": text.gguf_phrase(delta, LLAMA_CPP),
+            "gguf": text.gguf_phrase(delta, LLAMA_CPP, noise),
             "cliff": text.cliff_phrase(by["int4 g128"]["delta"], by["int3 g128"]["delta"]),
-            "awq": text.awq_phrase(by[awq_label]["delta"], by[f"{awq_label} AWQ"]["delta"], awq_label),
-            "groups": text.group_phrase(groups, [by[f"int4 g{g}"]["delta"] for g in groups]),
+            "awq": "; ".join(text.awq_phrase(by[a]["delta"], by[f"{a} AWQ"]["delta"], a) for a in awq),
+            "groups": text.group_phrase(
+                groups,
+                [by[f"int4 g{g}"]["delta"] for g in groups],
+                [by[f"int4 g{g}"]["weight_error"] for g in groups],
+            ),  # fmt: skip
         },
     }

@@ -25,18 +25,30 @@ def frontier_phrase(names: Sequence[str], frontier: Sequence[int]) -> str:
     return f"{join_names(on)} {verb} on the frontier"
 
 
-def gguf_phrase(delta: Mapping[str, float], published: Mapping[str, float]) -> str:
-    """How our GGUF files' perplexity costs compare with llama.cpp's LLaMA-7B numbers, as a ratio Q4_0 : Q8_0."""
-    ours = delta["Q4_0"] / max(abs(delta["Q8_0"]), 1e-9)
-    theirs = published["Q4_0"] / published["Q8_0"]
-    q8 = "no measurable" if abs(delta["Q8_0"]) < 5e-4 else f"a {fmt(delta['Q8_0'], '+.4f')}"
+def gguf_phrase(delta: Mapping[str, float], published: Mapping[str, float], noise: float = 5e-4) -> str:
+    """How our GGUF files' perplexity costs compare with llama.cpp's LLaMA-7B numbers (the order, and the ratio
+    Q4_0 : Q8_0 when both are measurable).
+
+    A change below ``noise`` (the largest change that merely rounding to 16 bits causes) or below zero is no
+    measurable cost."""
+    d8, d4 = delta["Q8_0"], delta["Q4_0"]
+    theirs = f"llama.cpp lists +{published['Q8_0']} and +{published['Q4_0']} per token for LLaMA-7B"
+    if d4 <= d8:
+        return (
+            f"Q8_0 changes our perplexity by {fmt(d8, '+.4f')} and Q4_0 by {fmt(d4, '+.4f')}: unlike llama.cpp's "
+            f"LLaMA-7B numbers (+{published['Q8_0']}, +{published['Q4_0']}), 4 bits did not cost more here"
+        )
+    if d8 < max(noise, 5e-4):
+        return (
+            f"Q8_0 changes our model's perplexity per byte by {fmt(d8, '+.4f')}, no measurable cost, and Q4_0 "
+            f"costs {fmt(d4, '+.3f')}; "
+            f"{theirs}. The units differ, but the order is the same: 8-bit blocks are free, 4-bit blocks are not"
+        )
+    ratio, pub = d4 / d8, published["Q4_0"] / published["Q8_0"]
     return (
-        f"Q8_0 costs our model {q8} change in perplexity per byte and Q4_0 costs {fmt(delta['Q4_0'], '+.3f')}; "
-        f"llama.cpp lists +{published['Q8_0']} and +{published['Q4_0']} per token for LLaMA-7B. The units differ, "
-        f"but the order is the same: Q4_0's cost is {fmt(ours, '.0f')}× Q8_0's here and {fmt(theirs, '.0f')}× there"
-        if delta["Q4_0"] > delta["Q8_0"]
-        else f"Q8_0 changes our perplexity by {fmt(delta['Q8_0'], '+.4f')} and Q4_0 by {fmt(delta['Q4_0'], '+.4f')}: "
-        f"unlike llama.cpp's LLaMA-7B numbers (+{published['Q8_0']}, +{published['Q4_0']}), 4 bits did not cost more here"
+        f"Q8_0 costs our model {fmt(d8, '+.4f')} in perplexity per byte and Q4_0 costs {fmt(d4, '+.3f')}; {theirs}. "
+        f"The units differ, but the order is the same: Q4_0's cost is {fmt(ratio, '.0f')}× Q8_0's here and "
+        f"{fmt(pub, '.0f')}× there"
     )
 
 
@@ -48,24 +60,26 @@ def cliff_phrase(d4: float, d3: float) -> str:
 
 
 def awq_phrase(rtn: float, awq: float, label: str) -> str:
-    """``AWQ removes 35 % of the int4 g128 perplexity increase`` (or says it did not help)."""
+    """``AWQ removes 35% of the int4 g128 perplexity increase`` (or says it did not help)."""
     if rtn <= 0:
         return f"round-to-nearest {label} already costs nothing measurable, so AWQ has nothing to recover"
     gain = (rtn - awq) / rtn
     if gain > 0.02:
         return f"AWQ removes {fmt(gain, '.0%')} of the {label} perplexity increase"
     if gain < -0.02:
-        return f"AWQ adds {fmt(-gain, '.0%')} to the {label} perplexity increase on held-out text"
+        return f"AWQ adds {fmt(-gain, '.0%')} to the {label} perplexity increase"
     return f"AWQ leaves the {label} perplexity increase about where it was"
 
 
-def group_phrase(groups: Sequence[int], deltas: Sequence[float]) -> str:
-    """``from groups of 128 to groups of 32 the int4 perplexity increase goes from 0.31 to 0.09``."""
+def group_phrase(groups: Sequence[int], deltas: Sequence[float], errors: Sequence[float]) -> str:
+    """How the relative weight error and the perplexity increase of int4 move from the largest group to the smallest."""
     order = sorted(range(len(groups)), key=lambda i: -groups[i])
     big, small = order[0], order[-1]
+    ppl = "falls" if deltas[small] < deltas[big] else "does not fall"
     return (
-        f"from groups of {groups[big]} to groups of {groups[small]} the int4 perplexity increase goes from "
-        f"{fmt(deltas[big], '.3f')} to {fmt(deltas[small], '.3f')}"
+        f"from groups of {groups[big]} to groups of {groups[small]} the relative weight error of int4 falls from "
+        f"{fmt(errors[big], '.2%')} to {fmt(errors[small], '.2%')}, while the perplexity increase {ppl} "
+        f"({fmt(deltas[big], '+.3f')} to {fmt(deltas[small], '+.3f')})"
     )
 
 
