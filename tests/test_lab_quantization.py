@@ -93,7 +93,8 @@ def test_prose_follows_the_numbers():
         "from groups of 128 to groups of 32 the relative weight error of int4 falls from 0.40% to 0.10%, "
         "while the perplexity increase falls (+0.030 to +0.010)"
     )
-    assert "increase does not fall" in X.group_phrase([32, 128], [0.03, 0.01], [0.001, 0.004])
+    s = X.group_phrase([32, 128], [0.03, 0.01], [0.001, 0.004])
+    assert "increase does not fall" in s and s.endswith("the cleaner measure of the quantizer")
     rows = [{"layer": "0.attn.q_proj", "kind": "q_proj", "delta": 0.01},
             {"layer": "0.ffn.down", "kind": "down", "delta": 0.05},
             {"layer": "1.ffn.down", "kind": "down", "delta": 0.03}]  # fmt: skip
@@ -105,6 +106,8 @@ def test_prose_follows_the_numbers():
     stats = {"mean": 0.02, "sd": 0.01, "min": 0.01, "max": 0.03, "n": 3}
     s = X.qat_phrase("uint2 g32", 0.3, stats, -0.01, 30)
     assert "(93% recovered)" in s and "QAT beats post-training quantization in all 3 seeds" in s
+    assert s.endswith("moves the float model by -0.010, so the recovery is not the extra training")
+    assert not X.qat_phrase("uint2 g32", 0.3, stats, -0.2, 30).endswith("extra training")
     assert "does not beat" in X.qat_phrase("x", 0.025, stats, 0.0, 30)
     assert "nothing to recover" in X.qat_phrase("x", -0.01, stats, 0.0, 30)
 
@@ -185,4 +188,9 @@ def test_errors_experiment_on_a_tiny_config(tmp_path, shared):
     assert data["mse"]["int4-g32"] < data["mse"]["int4-tensor"]
     assert len(data["activation"]["profile"]) in (128, 344)
     assert set(data["hist"]) == {"layer", "edges", "int4-tensor", "int4-g32"}
+    with pytest.raises(AssertionError, match="must err less"):
+        EE.errors(
+            {**cfg, "compare": ["int4-g32", "int4-tensor"]},
+            _ctx(tmp_path / "x", N.ERRORS, {SHARED_MODEL: shared}),
+        )
     _draw(N.ERRORS, data, tmp_path)

@@ -77,6 +77,11 @@ def errors(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     worst = max(range(len(names)), key=lambda i: rows[i]["weight outlier"])
     w = state[names[worst]]
     errs = {s: (quantize_dequantize(w, parse_spec(s)) - w).flatten().numpy() for s in cfg["compare"]}
+    mse = {s: float((e**2).mean()) for s, e in errs.items()}
+    if not mse[cfg["compare"][1]] < mse[cfg["compare"][0]]:
+        raise AssertionError(
+            f"{cfg['compare'][1]} must err less than {cfg['compare'][0]} on {names[worst]}: {mse}"
+        )
     act_name = max(range(len(names)), key=lambda i: rows[i]["activation outlier"])
     profile = inputs[names[act_name]].abs().mean(0)  # (in,) mean |x| per input channel
     return {
@@ -96,7 +101,7 @@ def errors(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             ]
         ),  # fmt: skip
         "hist": {"layer": rows[worst]["layer"], **error_histograms(errs)},
-        "mse": {s: float((e**2).mean()) for s, e in errs.items()},
+        "mse": mse,
         "activation": {"layer": rows[act_name]["layer"], "profile": profile.tolist()},
         "text": {"sensitivity": text.sensitivity_phrase(rows)},
     }

@@ -143,6 +143,8 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "n_tokens": int(windows.shape[0] * (windows.shape[1] - 1)),
         "fp32_ppl": math.exp(base),
         "noise": noise,
+        "ffn_dim": model.config.ffn_dim,
+        "gguf_bits": {k.removeprefix("GGUF "): by[k]["bits"] for k in ("GGUF F16", "GGUF Q8_0", "GGUF Q4_0")},
         "gguf": delta,
         "gguf_gap": gap,
         "text": {
