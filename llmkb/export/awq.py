@@ -9,7 +9,7 @@ AutoAWQ's ``WQLinear_GEMM``), with ``g`` the group size along the input dimensio
 * ``scales`` fp16 ``(in / g, out)``;
 
 so that ``W^T[i, o] ~ scales[i // g, o] * (q[i, o] - z[i // g, o])`` — the asymmetric 4-bit quantizer of
-[`quantize`][llmkb.quant.quantize.quantize] with groups of ``g``. Names follow Hugging Face's Llama
+[`quantize`][llmkb.quant.uniform.quantize] with groups of ``g``. Names follow Hugging Face's Llama
 (``model.layers.N.self_attn.q_proj``; its RoPE pairs channels as llmkb does, so no rows are permuted); a layer
 whose input width is not a multiple of ``g`` stays fp16 and is listed in ``modules_to_not_convert`` of the
 ``quantization_config`` written to ``config.json``. Optional AWQ scales are folded in first
@@ -35,7 +35,7 @@ from llmkb.errors import UsageError
 from llmkb.nn import GPT
 from llmkb.quant.awq import fold_scales
 from llmkb.quant.pack import pack_awq
-from llmkb.quant.quantize import QuantSpec, quantize
+from llmkb.quant.uniform import QuantSpec, quantize
 
 __all__ = [
     "NAME",

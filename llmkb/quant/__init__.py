@@ -1,6 +1,6 @@
 """Weight quantization: integers plus scales in place of floats.
 
-* [`quantize`][llmkb.quant.quantize] — symmetric (absmax) and asymmetric (zero-point) quantizers of a weight
+* [`uniform`][llmkb.quant.uniform] — symmetric (absmax) and asymmetric (zero-point) quantizers of a weight
   matrix per tensor, per output channel or per group of input channels, at any bit width (8, 4, 3 ...);
 * [`pack`][llmkb.quant.pack] — two 4-bit values per byte, and AutoAWQ's eight-nibbles-per-int32 order;
 * [`linear`][llmkb.quant.linear] — a linear layer that stores packed integers and scales and dequantizes on
@@ -11,6 +11,6 @@
 * [`model`][llmkb.quant.model] — a quantized *copy* of a model and its size in bytes.
 """
 
-from llmkb.quant.quantize import QTensor, QuantSpec, dequantize, fake_quant, quantize, quantize_dequantize
+from llmkb.quant.uniform import QTensor, QuantSpec, dequantize, fake_quant, quantize, quantize_dequantize
 
 __all__ = ["QTensor", "QuantSpec", "dequantize", "fake_quant", "quantize", "quantize_dequantize"]

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from llmkb.nn import GPT
 from llmkb.quant.model import clone_model, quantizable, quantize_state
-from llmkb.quant.quantize import QuantSpec, quantize_dequantize
+from llmkb.quant.uniform import QuantSpec, quantize_dequantize
 
 __all__ = [
     "ScaleGroup",

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from llmkb.quant.pack import pack_nibbles, unpack_nibbles
-from llmkb.quant.quantize import QTensor, QuantSpec, dequantize, quantize
+from llmkb.quant.uniform import QTensor, QuantSpec, dequantize, quantize
 
 __all__ = ["QuantLinear"]
 

@@ -6,7 +6,7 @@ an integer kernel computes — so evaluation, sampling and the KV cache work unc
 in floating point, as in GPTQ, AWQ and llama.cpp's ``--pure`` quantization of the block weights.
 
 [`model_bytes`][llmkb.quant.model.model_bytes] counts the stored bytes: quantized matrices at
-[`QuantSpec.nbytes`][llmkb.quant.quantize.QuantSpec.nbytes] (``b/8`` a weight plus fp16 scales), every other
+[`QuantSpec.nbytes`][llmkb.quant.uniform.QuantSpec.nbytes] (``b/8`` a weight plus fp16 scales), every other
 parameter at ``rest_bytes`` (tied weights counted once).
 """
 
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from llmkb.nn import GPT
-from llmkb.quant.quantize import QuantSpec, quantize_dequantize
+from llmkb.quant.uniform import QuantSpec, quantize_dequantize
 
 __all__ = ["quantizable", "quantize_state", "quantize_model", "model_bytes", "clone_model"]
 
@@ -46,7 +46,7 @@ def quantize_state(state: Mapping[str, Tensor], names: list[str], spec: SpecLike
     Args:
         state: a state dict.
         names: the weights to quantize.
-        spec: one [`QuantSpec`][llmkb.quant.quantize.QuantSpec] for all, ``{name: spec or None}`` for some
+        spec: one [`QuantSpec`][llmkb.quant.uniform.QuantSpec] for all, ``{name: spec or None}`` for some
             (a name that is missing or ``None`` stays float), or ``None`` (nothing quantized).
     """
     out = {k: v.detach().clone() for k, v in state.items()}

@@ -1,7 +1,7 @@
 """Quantization-aware training (QAT; Jacob et al. 2018, arXiv 1712.05877): train through the rounding.
 
 Post-training quantization rounds weights that were never trained to live on a grid. QAT fine-tunes from the
-float checkpoint with [`fake_quant`][llmkb.quant.quantize.fake_quant] in the forward pass, so the loss is the
+float checkpoint with [`fake_quant`][llmkb.quant.uniform.fake_quant] in the forward pass, so the loss is the
 loss *of the quantized model*, and the straight-through estimator (Bengio et al. 2013, arXiv 1308.3432) carries
 its gradient to float **master weights**:
 
@@ -24,7 +24,7 @@ from torch.func import functional_call
 
 from llmkb.nn import GPT
 from llmkb.quant.model import clone_model, quantizable, quantize_model
-from llmkb.quant.quantize import QuantSpec, fake_quant
+from llmkb.quant.uniform import QuantSpec, fake_quant
 
 __all__ = ["qat_loss", "qat_finetune"]
 

@@ -15,7 +15,7 @@ __all__ = ["parse_spec", "eval_loss", "pareto", "outlier_ratio", "kurtosis", "er
 
 
 def parse_spec(name: str) -> QuantSpec:
-    """``int8-channel``, ``int4-g128``, ``uint4-g32``, ``int4-tensor`` -> a [`QuantSpec`][llmkb.quant.QuantSpec].
+    """``int8-channel``, ``int4-g128``, ``uint4-g32``, ``int4-tensor`` -> a [`QuantSpec`][llmkb.quant.uniform.QuantSpec].
 
     ``u`` marks the asymmetric (zero-point) quantizer; ``gN`` a group size.
     """

@@ -91,7 +91,7 @@ class QTensor:
         q: integers ``(out, in)`` (int16 storage; packing is :mod:`llmkb.quant.pack`'s job).
         scale: float32 ``(rows, groups)`` — ``(1, 1)``, ``(out, 1)`` or ``(out, ceil(in / group_size))``.
         zero: integer zero points like ``scale``, or ``None`` when symmetric.
-        spec: the [`QuantSpec`][llmkb.quant.quantize.QuantSpec].
+        spec: the [`QuantSpec`][llmkb.quant.uniform.QuantSpec].
     """
 
     q: Tensor
@@ -150,7 +150,7 @@ def quantize(w: Tensor, spec: QuantSpec) -> QTensor:
         spec: bits, symmetric or not, granularity.
 
     Returns:
-        A [`QTensor`][llmkb.quant.quantize.QTensor].
+        A [`QTensor`][llmkb.quant.uniform.QTensor].
     """
     if w.dim() != 2:
         raise ValueError(f"quantize expects a matrix (out, in), got shape {tuple(w.shape)}")
