@@ -89,6 +89,7 @@ def test_prose_follows_the_numbers():
     assert X.awq_phrase(0.1, 0.06, "int3 g128") == "AWQ removes 40% of the int3 g128 perplexity increase"
     assert X.awq_phrase(0.1, 0.13, "x").startswith("AWQ adds 30%")
     assert X.awq_phrase(0.1, 0.1, "x") == "AWQ leaves the x perplexity increase about where it was"
+    assert X.awq_phrase(0.1, 0.05, "x", "GPTQ") == "GPTQ removes 50% of the x perplexity increase"
     assert X.group_phrase([32, 128], [0.01, 0.03], [0.001, 0.004]) == (
         "from groups of 128 to groups of 32 the relative weight error of int4 falls from 0.40% to 0.10%, "
         "while the perplexity increase falls (+0.030 to +0.010)"
@@ -121,7 +122,7 @@ def test_experiments_registered_with_both_profiles():
     assert N.QAT in get_experiment(N.SIZES).needs
     full = get_experiment(N.SIZES).config("full")
     groups = {A.parse_spec(s).group_size for s in full["rtn"] if A.parse_spec(s).granularity == "group"}
-    assert {32, 64, 128} <= groups and "int8-channel" in full["rtn"] and full["awq"]
+    assert {32, 64, 128} <= groups and "int8-channel" in full["rtn"] and full["awq"] and full["gptq"]
     q = get_experiment(N.QAT).config("full")
     assert len(q["seeds"]) >= 3 and (q["n_windows"], q["eval_len"]) == (full["n_windows"], full["seq_len"])
     quick = (get_experiment(N.QAT).config("quick"), get_experiment(N.SIZES).config("quick"))
@@ -139,7 +140,7 @@ def shared(tmp_path):
 TINY_QAT = {"specs": ["uint2-g32"], "seeds": [0, 1, 2], "steps": 2, "every": 1, "batch_size": 1, "seq_len": 16,
             "lr": 1e-3, "n_windows": 2, "eval_len": 16}  # fmt: skip
 TINY_SIZES = {"n_windows": 2, "seq_len": 16, "calib_windows": 1, "grid": 2, "groups": [32, 128],
-              "rtn": ["int4-g32", "int4-g128", "int3-g128"], "awq": ["int3-g128"]}  # fmt: skip
+              "rtn": ["int4-g32", "int4-g128", "int3-g128"], "awq": ["int3-g128"], "gptq": ["int3-g128"]}  # fmt: skip
 
 
 def test_qat_and_sizes_experiments_on_tiny_configs(tmp_path, shared):
@@ -170,7 +171,10 @@ def test_qat_and_sizes_experiments_on_tiny_configs(tmp_path, shared):
     )
     rows = table_rows(data["table"])
     assert rows[0]["variant"] == "FP32" and rows[0]["change"] == "0" and rows[0]["bits per weight"] == "32.00"
-    assert set(data["text"]) == {"frontier", "gguf", "cliff", "awq", "groups"}
+    assert set(data["text"]) == {"frontier", "gguf", "cliff", "awq", "gptq", "groups"}
+    assert by["int3 g128 GPTQ"]["bytes"] == by["int3 g128"]["bytes"] and data["text"]["gptq"].startswith(
+        "GPTQ "
+    )
     assert (
         by["int4 g32"]["weight_error"] < by["int4 g128"]["weight_error"] and by["FP32"]["weight_error"] == 0
     )

@@ -276,3 +276,31 @@ def test_qat_finetune_ends_on_the_grid() -> None:
         not torch.equal(out.state_dict()[n], quantize_model(model, spec).state_dict()[n])
         for n in quantizable(out)
     )
+
+
+def test_gptq_beats_round_to_nearest_on_correlated_inputs() -> None:
+    from llmkb.quant.gptq import gptq_quantize, hessian
+
+    g = torch.Generator().manual_seed(6)
+    mix = torch.randn(64, 64, generator=g)
+    x = torch.randn(512, 64, generator=g) @ mix * 0.3  # correlated input channels
+    w = torch.randn(32, 64, generator=g) * 0.05
+    for spec in (QuantSpec(3, True, "group", 32), QuantSpec(4, False, "channel")):
+        w_hat = gptq_quantize(w, hessian(x), spec)
+        err = float(((x @ (w - w_hat).T) ** 2).mean())
+        rtn = float(((x @ (w - quantize_dequantize(w, spec)).T) ** 2).mean())
+        assert err < 0.7 * rtn
+        g = spec.group_size if spec.granularity == "group" else 64
+        levels = max(len(torch.unique(w_hat[r, c : c + g])) for r in range(32) for c in range(0, 64, g))
+        assert levels <= 2**spec.bits  # each group uses at most 2^b values: integers times one scale
+    with pytest.raises(ValueError):
+        gptq_quantize(w, hessian(x), QuantSpec(4, True, "tensor"))
+
+
+def test_gptq_with_white_inputs_is_round_to_nearest() -> None:
+    from llmkb.quant.gptq import gptq_quantize
+
+    w = outlier_matrix(7, out=16, inp=64)
+    spec = QuantSpec(4, True, "group", 32)
+    w_hat = gptq_quantize(w, torch.eye(64), spec, damp=0.0)  # H = I: no correlation to exploit
+    assert torch.allclose(w_hat, quantize_dequantize(w, spec), atol=1e-6)

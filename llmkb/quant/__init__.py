@@ -7,6 +7,7 @@
   the fly;
 * [`ggml`][llmkb.quant.ggml] — llama.cpp's block formats Q8_0 and Q4_0, byte for byte;
 * [`awq`][llmkb.quant.awq] — activation-aware per-channel scaling (Lin et al. 2023);
+* [`gptq`][llmkb.quant.gptq] — column-by-column rounding with error compensation (Frantar et al. 2022);
 * [`qat`][llmkb.quant.qat] — fake quantization with the straight-through estimator and QAT;
 * [`model`][llmkb.quant.model] — a quantized *copy* of a model and its size in bytes.
 """

@@ -21,6 +21,7 @@ from llmkb.lab.topics.quantization.analysis import eval_loss, pareto, parse_spec
 from llmkb.lab.topics.quantization.names import LLAMA_CPP, QAT, TOPIC
 from llmkb.nn import GPT
 from llmkb.quant.awq import awq_model, awq_scales
+from llmkb.quant.gptq import gptq_model
 from llmkb.quant.model import clone_model, model_bytes, quantizable, quantize_model
 from llmkb.train.shared_model import SHARED_CORPUS
 
@@ -58,6 +59,7 @@ def _from_gguf(model: GPT, path: Any) -> GPT:
             "groups": [32, 128],
             "rtn": ["int8-channel", "int4-g32", "int4-g128", "int3-g128", "uint2-g32"],
             "awq": ["int3-g128"],
+            "gptq": ["int3-g128"],
         },
         "full": {
             "n_windows": 32,
@@ -67,10 +69,11 @@ def _from_gguf(model: GPT, path: Any) -> GPT:
             "groups": [32, 64, 128],
             "rtn": _RTN_FULL,
             "awq": ["int3-g128", "uint2-g32"],
+            "gptq": ["int3-g128", "uint2-g32"],
         },
     },  # fmt: skip
     needs=[SHARED_MODEL, QAT],
-    title="Held-out perplexity vs model bytes: float, int8/int4/int3, AWQ, QAT and llama.cpp's GGUF types",
+    title="Held-out perplexity vs model bytes: float, int8/int4/int3/int2, AWQ, GPTQ, QAT and GGUF files",
 )
 def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Evaluate each variant on the same held-out windows; GGUF variants are written to files and read back."""
@@ -100,6 +103,12 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         scales = awq_scales(model, calib, spec, grid=cfg["grid"])
         with torch.no_grad():
             add(f"{spec.label} AWQ", "AWQ", model_bytes(model, spec), awq_model(model, scales, spec))
+    for name in cfg["gptq"]:
+        spec = parse_spec(name)
+        with torch.no_grad():
+            add(
+                f"{spec.label} GPTQ", "GPTQ", model_bytes(model, spec), gptq_model(model, calib[:, :-1], spec)
+            )
     qat = ctx.need(QAT)
     if abs(qat["base_ppl"] - math.exp(points[0]["loss"])) > 1e-9:
         raise AssertionError("quantization/qat must evaluate on the same windows as quantization/sizes")
@@ -151,6 +160,10 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "frontier": text.frontier_phrase([p["name"] for p in points], front),
             "gguf": text.gguf_phrase(delta, LLAMA_CPP, noise),
             "cliff": text.cliff_phrase(by["int4 g128"]["delta"], by["int3 g128"]["delta"]),
+            "gptq": "; ".join(
+                text.awq_phrase(by[a]["delta"], by[f"{a} GPTQ"]["delta"], a, "GPTQ")
+                for a in (parse_spec(n).label for n in cfg["gptq"])
+            ),
             "awq": "; ".join(text.awq_phrase(by[a]["delta"], by[f"{a} AWQ"]["delta"], a) for a in awq),
             "groups": text.group_phrase(
                 groups,

@@ -8,7 +8,7 @@ from llmkb.lab import Result
 from llmkb.lab.kit import style
 from llmkb.lab.topics.quantization.names import FAMILY_ORDER, TOPIC
 
-_MARKERS = {"float": "s", "round-to-nearest": "o", "AWQ": "^", "QAT": "D", "GGUF": "P"}
+_MARKERS = {"float": "s", "round-to-nearest": "o", "AWQ": "^", "GPTQ": "v", "QAT": "D", "GGUF": "P"}
 
 
 @TOPIC.figure("sizes", "pareto", caption="Held-out perplexity (per byte of text) against stored size, one marker "

@@ -19,5 +19,5 @@ LLAMA_CPP: dict[str, float] = {"Q8_0": 0.0004, "Q4_0": 0.2166}
 LLAMA_CPP_SIZE_GB: dict[str, float] = {"Q8_0": 6.70, "Q4_0": 3.56}
 """The file sizes llama.cpp lists beside those numbers for LLaMA-v1-7B (GB; F16 is 13.0)."""
 
-FAMILY_ORDER: tuple[str, ...] = ("float", "round-to-nearest", "AWQ", "QAT", "GGUF")
+FAMILY_ORDER: tuple[str, ...] = ("float", "round-to-nearest", "AWQ", "GPTQ", "QAT", "GGUF")
 """Families of the accuracy-vs-bytes plot, in legend order."""

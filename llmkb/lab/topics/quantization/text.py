@@ -59,16 +59,18 @@ def cliff_phrase(d4: float, d3: float) -> str:
     return f"going from 4 to 3 bits multiplies the perplexity increase by {fmt(d3 / d4, '.1f')}"
 
 
-def awq_phrase(rtn: float, awq: float, label: str) -> str:
-    """``AWQ removes 35% of the int4 g128 perplexity increase`` (or says it did not help)."""
+def awq_phrase(rtn: float, awq: float, label: str, method: str = "AWQ") -> str:
+    """``AWQ removes 35% of the int4 g128 perplexity increase`` (or says it did not help); also for GPTQ."""
     if rtn <= 0:
-        return f"round-to-nearest {label} already costs nothing measurable, so AWQ has nothing to recover"
+        return (
+            f"round-to-nearest {label} already costs nothing measurable, so {method} has nothing to recover"
+        )
     gain = (rtn - awq) / rtn
     if gain > 0.02:
-        return f"AWQ removes {fmt(gain, '.0%')} of the {label} perplexity increase"
+        return f"{method} removes {fmt(gain, '.0%')} of the {label} perplexity increase"
     if gain < -0.02:
-        return f"AWQ adds {fmt(-gain, '.0%')} to the {label} perplexity increase"
-    return f"AWQ leaves the {label} perplexity increase about where it was"
+        return f"{method} adds {fmt(-gain, '.0%')} to the {label} perplexity increase"
+    return f"{method} leaves the {label} perplexity increase about where it was"
 
 
 def group_phrase(groups: Sequence[int], deltas: Sequence[float], errors: Sequence[float]) -> str:
