@@ -104,6 +104,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[GPT, dict[str, Path
 
 
 def test_metadata_llama_cpp_requires(files: tuple[GPT, dict[str, Path]]) -> None:
+    """llama.cpp's ``llm_load_hparams`` requires context/embedding length, block count, feed-forward length, head
+    count and (for the llama architecture) the RMS epsilon; it rejects ``rope.dimension_count != n_embd / n_head``."""
     model, paths = files
     c = model.config
     meta, _ = read_gguf(paths["q4_0"])
@@ -124,6 +126,10 @@ def test_metadata_llama_cpp_requires(files: tuple[GPT, dict[str, Path]]) -> None
     for key, value in expect.items():
         assert meta[key] == value, key
     assert meta["llama.attention.layer_norm_rms_epsilon"] == pytest.approx(c.norm_eps, rel=1e-6)
+    assert (
+        meta["llama.rope.dimension_count"]
+        == meta["llama.embedding_length"] // meta["llama.attention.head_count"]
+    )
     assert len(meta["tokenizer.ggml.tokens"]) == len(meta["tokenizer.ggml.scores"]) == 256
     assert len(meta["tokenizer.ggml.token_type"]) == 256
     assert meta["tokenizer.ggml.add_bos_token"] is False and meta["tokenizer.ggml.add_space_prefix"] is False
