@@ -90,6 +90,9 @@ def test_prose_follows_the_numbers():
     assert X.awq_phrase(0.1, 0.13, "x").startswith("AWQ adds 30%")
     assert X.awq_phrase(0.1, 0.1, "x") == "AWQ leaves the x perplexity increase about where it was"
     assert X.awq_phrase(0.1, 0.05, "x", "GPTQ") == "GPTQ removes 50% of the x perplexity increase"
+    assert X.gptq_phrase(0.1, 0.05, "x", 0.01, 0.005) == "GPTQ removes 50% of the x perplexity increase"
+    assert X.gptq_phrase(0.1, 0.05, "x", 0.01, 0.02).endswith("larger (2.0% against 1.0%): it minimises the error "
+                                                             "of each layer's output, not of its weights")  # fmt: skip
     assert X.group_phrase([32, 128], [0.01, 0.03], [0.001, 0.004]) == (
         "from groups of 128 to groups of 32 the relative weight error of int4 falls from 0.40% to 0.10%, "
         "while the perplexity increase falls (+0.030 to +0.010)"
@@ -125,6 +128,7 @@ def test_experiments_registered_with_both_profiles():
     assert {32, 64, 128} <= groups and "int8-channel" in full["rtn"] and full["awq"] and full["gptq"]
     q = get_experiment(N.QAT).config("full")
     assert len(q["seeds"]) >= 3 and (q["n_windows"], q["eval_len"]) == (full["n_windows"], full["seq_len"])
+    assert get_experiment(N.QAT).config("quick")["specs"] == q["specs"]  # the page quotes each spec's text
     quick = (get_experiment(N.QAT).config("quick"), get_experiment(N.SIZES).config("quick"))
     assert (quick[0]["n_windows"], quick[0]["eval_len"]) == (quick[1]["n_windows"], quick[1]["seq_len"])
 

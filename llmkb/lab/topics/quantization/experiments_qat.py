@@ -22,7 +22,7 @@ from llmkb.train.shared_model import SHARED_CORPUS
     "qat",
     profiles={
         "quick": {
-            "specs": ["int3-g128"],
+            "specs": ["int3-g128", "uint2-g32"],
             "seeds": [0, 1, 2],
             "steps": 4,
             "every": 2,

@@ -161,9 +161,15 @@ def sizes(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             "gguf": text.gguf_phrase(delta, LLAMA_CPP, noise),
             "cliff": text.cliff_phrase(by["int4 g128"]["delta"], by["int3 g128"]["delta"]),
             "gptq": "; ".join(
-                text.awq_phrase(by[a]["delta"], by[f"{a} GPTQ"]["delta"], a, "GPTQ")
+                text.gptq_phrase(
+                    by[a]["delta"],
+                    by[f"{a} GPTQ"]["delta"],
+                    a,
+                    by[a]["weight_error"],
+                    by[f"{a} GPTQ"]["weight_error"],
+                )
                 for a in (parse_spec(n).label for n in cfg["gptq"])
-            ),
+            ),  # fmt: skip
             "awq": "; ".join(text.awq_phrase(by[a]["delta"], by[f"{a} AWQ"]["delta"], a) for a in awq),
             "groups": text.group_phrase(
                 groups,

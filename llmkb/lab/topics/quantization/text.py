@@ -73,6 +73,18 @@ def awq_phrase(rtn: float, awq: float, label: str, method: str = "AWQ") -> str:
     return f"{method} leaves the {label} perplexity increase about where it was"
 
 
+def gptq_phrase(rtn: float, gptq: float, label: str, rtn_error: float, gptq_error: float) -> str:
+    """[`awq_phrase`][llmkb.lab.topics.quantization.text.awq_phrase] for GPTQ, noting when its weights end further
+    from the float ones than rounding's (it minimises the layer's output error, not the weights')."""
+    out = awq_phrase(rtn, gptq, label, "GPTQ")
+    if gptq_error > rtn_error:
+        out += (
+            f", although its relative weight error is larger ({fmt(gptq_error, '.1%')} against "
+            f"{fmt(rtn_error, '.1%')}): it minimises the error of each layer's output, not of its weights"
+        )
+    return out
+
+
 def group_phrase(groups: Sequence[int], deltas: Sequence[float], errors: Sequence[float]) -> str:
     """How the relative weight error and the perplexity increase of int4 move from the largest group to the smallest."""
     order = sorted(range(len(groups)), key=lambda i: -groups[i])
