@@ -6,13 +6,15 @@ import numpy as np
 
 from llmkb.lab import Result
 from llmkb.lab.kit import style
+from llmkb.lab.kit.axes import plain_log_ticks
 from llmkb.lab.topics.quantization.names import FAMILY_ORDER, TOPIC
 
 _MARKERS = {"float": "s", "round-to-nearest": "o", "AWQ": "^", "GPTQ": "v", "QAT": "D", "GGUF": "P"}
 
 
 @TOPIC.figure("sizes", "pareto", caption="Held-out perplexity (per byte of text) against stored size, one marker "
-              "per variant; the line joins the Pareto frontier: no other variant is both smaller and better.")  # fmt: skip
+              "per variant; the line joins the Pareto frontier (labelled, with FP32 and the GGUF files): no other "
+              "variant is both smaller and better.")  # fmt: skip
 def pareto_figure(result: Result):
     """Scatter of every variant, coloured by family, with the frontier and labels."""
     import matplotlib.pyplot as plt
@@ -28,11 +30,13 @@ def pareto_figure(result: Result):
     ax.plot(
         [p["bytes"] / 1e6 for p in front], [p["ppl"] for p in front], "-", color=style.muted(), lw=1, zorder=0
     )
-    for p in pts:
-        if p["family"] != "float" or p["name"] == "FP32":
-            ax.annotate(p["name"], (p["bytes"] / 1e6, p["ppl"]), xytext=(4, 3), textcoords="offset points",
-                        fontsize=9, color=style.ink())  # fmt: skip
+    labelled = set(result["frontier"]) | {0} | {i for i, p in enumerate(pts) if p["family"] == "GGUF"}
+    for i in sorted(labelled):  # the frontier, FP32 and the files; the table names every point
+        p = pts[i]
+        ax.annotate(p["name"], (p["bytes"] / 1e6, p["ppl"]), xytext=(4, 4), textcoords="offset points",
+                    fontsize=9, color=style.ink())  # fmt: skip
     ax.set_xscale("log")
+    plain_log_ticks(ax, [0.3, 0.5, 1, 2, 3])
     ax.set_xlabel("stored size (MB)")
     ax.set_ylabel("perplexity per byte")
     ax.legend(fontsize=9, loc="upper right")
@@ -108,5 +112,5 @@ def recovery_figure(result: Result):
     ax.axhline(0, color=style.muted(), lw=0.8)
     ax.set_xlabel("QAT steps")
     ax.set_ylabel("perplexity increase")
-    ax.legend(fontsize=9, ncol=2)
+    ax.legend(fontsize=9, ncol=2, loc="center right")
     return fig
