@@ -127,7 +127,9 @@ def test_topic_page_is_a_full_knowledge_page(tid):
     assert re.search(r"^## Further reading\n+<!-- llmkb:repositories -->", body, re.M), (
         f"{tid}: needs a Further reading section listing its front matter 'repositories'"
     )
-    assert re.search(r"^## Papers\n+<!-- llmkb:papers -->", body, re.M), f"{tid}: the Papers section is generated"
+    assert re.search(r"^## Papers\n+<!-- llmkb:papers -->", body, re.M), (
+        f"{tid}: the Papers section is generated"
+    )
     for heading in ("Q&A", "Papers"):  # the same headings on every page
         assert re.search(rf"^## {re.escape(heading)}$", body, re.M), f"{tid}: needs a '## {heading}' section"
     linked = {m for m in re.findall(r"\]\(\.\./(\d\d-[a-z0-9-]+)/", body) if m != tid and m in TOPICS}

@@ -46,7 +46,9 @@ def _dequantized_model(model: Any, path: Path) -> Any:
 
     _, state = gguf_state_dict(path)
     copy = type(model)(model.config)
-    copy.load_state_dict({**model.state_dict(), **{k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in state.items()}})
+    copy.load_state_dict(
+        {**model.state_dict(), **{k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in state.items()}}
+    )
     return copy.eval()
 
 
@@ -65,7 +67,9 @@ def _run_llamacpp(path: Path, prompt: list[int], new_tokens: int, threads: int, 
         return {"logits": z["logits"], "tokens": z["tokens"].tolist(), "seconds": float(z["seconds"])}
 
 
-def compare(model: Any, kinds: tuple[str, ...], prompt: list[int], new_tokens: int, threads: int) -> dict[str, Any]:
+def compare(
+    model: Any, kinds: tuple[str, ...], prompt: list[int], new_tokens: int, threads: int
+) -> dict[str, Any]:
     """Write each GGUF type, run it in llama.cpp, and measure it against ``model`` (see the module docstring)."""
     from llmkb.export.gguf import write_gguf
     from llmkb.infer.sampling import SamplingConfig
@@ -85,7 +89,9 @@ def compare(model: Any, kinds: tuple[str, ...], prompt: list[int], new_tokens: i
             got = _run_llamacpp(path, prompt, new_tokens, threads, model.config.max_seq_len)
             with torch.no_grad():
                 deq = _dequantized_model(model, path)(x).logits[0].numpy()
-                deq_greedy = _dequantized_model(model, path).generate(x, new_tokens, greedy)[0, len(prompt) :].tolist()
+                deq_greedy = (
+                    _dequantized_model(model, path).generate(x, new_tokens, greedy)[0, len(prompt) :].tolist()
+                )
             rows.append({
                 "type": kind,
                 "bytes": path.stat().st_size,
@@ -97,13 +103,22 @@ def compare(model: Any, kinds: tuple[str, ...], prompt: list[int], new_tokens: i
                 "greedy_agree": sum(a == b for a, b in zip(got["tokens"], greedy_ref, strict=True)) / new_tokens,
                 "llamacpp_tokens_per_s": new_tokens / got["seconds"],
             })  # fmt: skip
-    return {"rows": rows, "ours_tokens_per_s": ours_tps, "prompt_tokens": len(prompt), "new_tokens": new_tokens}
+    return {
+        "rows": rows,
+        "ours_tokens_per_s": ours_tps,
+        "prompt_tokens": len(prompt),
+        "new_tokens": new_tokens,
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint``, ``--out``, ``--new-tokens``, ``--threads``."""
-    parser.add_argument("--checkpoint", type=Path, help="a model directory (default: a seeded 'shared'-preset model)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output folder (default: llmkb/bench/results)")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="a model directory (default: a seeded 'shared'-preset model)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="output folder (default: llmkb/bench/results)"
+    )
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
 
@@ -113,13 +128,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         import llama_cpp  # noqa: F401  (only checked here: the child process runs it)
     except ImportError:
-        raise UsageError("llama-cpp-python is not importable; run `make llamacpp` (it builds it once)") from None
+        raise UsageError(
+            "llama-cpp-python is not importable; run `make llamacpp` (it builds it once)"
+        ) from None
     from llmkb.export.gguf import TYPES
     from llmkb.nn import GPT, GPTConfig
 
     if args.checkpoint is not None:
         if not (args.checkpoint / "config.json").is_file():
-            raise UsageError(f"{args.checkpoint} is not a model directory (no config.json); pass one GPT.save wrote")
+            raise UsageError(
+                f"{args.checkpoint} is not a model directory (no config.json); pass one GPT.save wrote"
+            )
         model = GPT.load(args.checkpoint).eval()
         source = str(args.checkpoint)
     else:
