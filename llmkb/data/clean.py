@@ -39,6 +39,7 @@ __all__ = [
 
 _WORD = re.compile(r"\S+")
 _ALPHA = re.compile(r"[^\W\d_]")
+_NONPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 _PUNCT_END = (".", "!", "?", '"', "'", ":")
 #: Rule names in the order they are checked and reported.
 RULES: tuple[str, ...] = (
@@ -144,7 +145,7 @@ def doc_stats(text: str, ngrams: Iterable[int] = (2, 3, 4, 5, 6, 7, 8, 9, 10)) -
             dup_chars += len(ln)
         seen.add(ln)
     line_chars = sum(len(ln) for ln in lines)
-    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or ch == "\ufffd")
+    bad = len(_NONPRINTABLE.findall(text))
     stats: dict[str, float] = {
         "words": n_words,
         "mean_word_len": sum(len(w) for w in words) / n_words if n_words else 0.0,

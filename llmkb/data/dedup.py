@@ -40,6 +40,7 @@ __all__ = [
     "LSHIndex",
     "MinHasher",
     "NearDuplicates",
+    "StreamDeduper",
     "candidate_pairs",
     "candidate_probability",
     "clusters",
@@ -304,3 +305,48 @@ def sequence_pairs(items: Sequence[int]) -> set[tuple[int, int]]:
     """Every pair ``(i, j)``, ``i < j``, of the given ids."""
     s = sorted(items)
     return {(s[a], s[b]) for a in range(len(s)) for b in range(a + 1, len(s))}
+
+
+class StreamDeduper:
+    """One pass over a stream: each document is kept, or dropped as an exact or a near duplicate of an earlier
+    kept one.
+
+    Memory holds a 16-byte digest and a ``bands * rows`` signature per *kept* document, never the texts.
+
+    Args:
+        hasher: The MinHash functions (``hasher.num_perm`` must be ``bands * rows``).
+        bands: ``b``.
+        rows: ``r``.
+        threshold: Estimated Jaccard from which a candidate counts as a near duplicate.
+        near: Also drop near duplicates (else exact ones only).
+    """
+
+    def __init__(self, hasher: MinHasher, bands: int, rows: int, threshold: float, near: bool = True) -> None:
+        if hasher.num_perm != bands * rows:
+            raise ValueError(f"num_perm {hasher.num_perm} must equal bands × rows = {bands * rows}")
+        self.hasher, self.threshold, self.near = hasher, threshold, near
+        self.index = LSHIndex(bands, rows)
+        self._digests: set[bytes] = set()
+        self._sigs: dict[int, np.ndarray] = {}
+        self.seen = 0
+        self.counts = {"kept": 0, "exact": 0, "near": 0}
+
+    def __call__(self, text: str) -> tuple[str, int | None]:
+        """``("kept", None)``, ``("exact", None)`` or ``("near", id of the kept document it resembles)``."""
+        i = self.seen
+        self.seen += 1
+        digest = hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).digest()
+        if digest in self._digests:
+            self.counts["exact"] += 1
+            return "exact", None
+        if self.near:
+            sig = self.hasher.signature(text)
+            for j in sorted(self.index.query(sig)):
+                if estimate_jaccard(sig, self._sigs[j]) >= self.threshold:
+                    self.counts["near"] += 1
+                    return "near", j
+            self.index.insert(i, sig)
+            self._sigs[i] = sig
+        self._digests.add(digest)
+        self.counts["kept"] += 1
+        return "kept", None
