@@ -76,6 +76,7 @@ def test_search_finds_a_known_page(search):
         ("normalization", "10-norms-and-activations"),
         ("pretraining", "11-pretraining-objectives"),
         ("chinchilla", "13-scaling-laws"),
+        ("minhash", "16-synthetic-data"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from labkit import assert_figures_draw
 
 from llmkb.data.dedup import normalize, shingles
 from llmkb.lab.cache import Result
@@ -18,7 +19,6 @@ from llmkb.lab.topics.synthetic_data import analysis as A
 from llmkb.lab.topics.synthetic_data import names as N
 from llmkb.lab.topics.synthetic_data import text as X
 from llmkb.nn import GPT, GPTConfig
-from labkit import assert_figures_draw
 
 TINY = {"vocab_size": 256, "d_model": 16, "n_layers": 1, "n_heads": 2, "max_seq_len": 64}
 
@@ -122,7 +122,7 @@ def test_prose_follows_the_numbers():
     assert X.collapse_phrase(col) == (
         "After 3 generations of training on its own samples, the held-out real loss is 0.300 nats above "
         "generation 0's (the seeds' ranges do not overlap), and the rare bytes' share of the training text went "
-        "from 5.00 % to 1.00 %."
+        "from 5.00 % (generation 0) to 1.00 % at its lowest (generation 3) and 1.00 % in generation 3."
     )
 
 
@@ -158,20 +158,23 @@ def test_generate_measures_and_cleans_every_source(results):
     sources = ["real (pydoc)", "grammar", "textbook", "code", "model"]
     assert list(res["stats"]) == sources
     assert [r["source"] for r in table_rows(res["stats_table"])] == sources
-    assert [r["source"] for r in table_rows(res["model_table"])] == ["T 0.7", "T 1, top-p 0.9"]
+    assert [r["sampling"] for r in table_rows(res["model_table"])] == ["T 0.7", "T 1, top-p 0.9"]
     assert res["stats"]["model"]["docs"] == 4 and res["stats"]["grammar"]["docs"] == 3
     clean = {r["source"]: r for r in table_rows(res["clean_table"])}
     assert clean["textbook"]["documents"] == 3 and "too short" in clean["textbook"]  # lessons are short
     assert all(0 <= v <= 1 for v in res["kept"].values()) and res["clean_text"].startswith(
         "The Gopher rules keep"
     )
-    assert set(res["samples"]) >= {"grammar", "textbook", "code", "model, T 0.7"}
+    assert (
+        set(res["samples"]) == {"real", "grammar", "textbook", "code", "model"}
+        and res["model_setting"] == "T 0.7"
+    )
 
 
 def test_dedup_scores_planted_pairs(results):
     res = results[N.DEDUP]
     m = res["metrics"]
-    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["exact_found"] >= 3
+    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["exact_planted_found"] == 3
     assert res["docs"] == 30 + 10 + 6 + 3 and len(res["planted"]) == 9
     assert all(p["jaccard"] == 1.0 for p in res["planted"] if p["kind"] == "exact")
     assert res["predicted"] == pytest.approx([1 - (1 - s**3) ** 10 for s in (0.3, 0.9)])

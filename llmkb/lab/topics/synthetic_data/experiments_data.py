@@ -87,11 +87,19 @@ def generate_and_inspect(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]
     }
     return {
         "config": cfg,
-        "samples": {k: v[0][:400] for k, v in sources.items() if k != "model"}
-        | {f"model, {k}": v[0][:300] for k, v in by_setting.items()},
+        "samples": {
+            "real": sources["real (pydoc)"][0][:400],
+            "grammar": sources["grammar"][0][:400],
+            "textbook": sources["textbook"][0][:400],
+            "code": sources["code"][0][:400],
+            "model": next(iter(by_setting.values()))[0][:300],
+        },
+        "model_setting": next(iter(by_setting)),
         "stats": stats,
         "stats_table": kit.table([text.stats_row(k, s) for k, s in stats.items()]),
-        "model_table": kit.table([text.stats_row(k, text_stats(v)) for k, v in by_setting.items()]),
+        "model_table": kit.table(
+            [text.stats_row(k, text_stats(v), "sampling") for k, v in by_setting.items()]
+        ),
         "clean_table": kit.table([text.clean_row(k, rep, used) for k, rep in reports.items()]),
         "kept": {k: rep.kept / rep.seen for k, rep in reports.items()},
         "removed_examples": examples,
@@ -199,6 +207,7 @@ def dedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         theirs.update((j, i) for j in lsh.query(m))
         lsh.insert(i, m)
     agree = len(found.candidates & theirs)
+    exact_dups = set(exact_duplicates(corpus))
     grid = cfg["grid"]
     planted_rows = [{"kind": k, "edit": f, "jaccard": true_j[(i, j)], "found": (i, j) in found.pairs}
                     for i, j, k, f in planted]  # fmt: skip
@@ -207,7 +216,8 @@ def dedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "recall": len(truth & found.pairs) / len(truth) if truth else 1.0,
         "recall_all_planted": sum(r_["found"] for r_ in planted_rows) / len(planted),
         "found": len(found.pairs), "truth": len(truth), "candidates": len(found.candidates),
-        "exact_found": len(exact_duplicates(corpus)), "exact_planted": cfg["exact"],
+        "exact_found": len(exact_dups), "exact_planted": cfg["exact"],
+        "exact_planted_found": sum(j in exact_dups for _, j, k, _ in planted if k == "exact"),
         "vs_datasketch_precision": agree / len(found.candidates) if found.candidates else 1.0,
         "vs_datasketch_recall": agree / len(theirs) if theirs else 1.0,
         "datasketch_candidates": len(theirs),

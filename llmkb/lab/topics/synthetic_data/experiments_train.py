@@ -27,7 +27,7 @@ from llmkb.nn import GPT
 from llmkb.train import train
 from llmkb.train.shared_model import SHARED_CORPUS
 
-_TRAIN = {"steps": 150, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 15,
+_TRAIN = {"steps": 80, "batch_size": 16, "seq_len": 64, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 10,
           "weight_decay": 0.1, "eval_every": 0, "eval_batches": 1}  # fmt: skip
 _QUICK = {**_TRAIN, "steps": 6, "batch_size": 4, "warmup_steps": 2}
 

@@ -16,7 +16,7 @@ MIXTURES = TOPIC.name("mixtures")
 COLLAPSE = TOPIC.name("collapse")
 """Recursive training on a model's own samples: held-out real loss and the token tail, generation by generation."""
 
-MODEL: dict[str, Any] = {"vocab_size": 256, "d_model": 48, "n_layers": 2, "n_heads": 4, "max_seq_len": 64,
+MODEL: dict[str, Any] = {"vocab_size": 256, "d_model": 32, "n_layers": 2, "n_heads": 4, "max_seq_len": 64,
                          "positional": "rope", "norm": "rmsnorm", "bias": False}  # fmt: skip
 """The small byte-level Llama-style model every training run of the lab uses."""
 

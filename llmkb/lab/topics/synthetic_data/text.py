@@ -27,9 +27,9 @@ def pct(x: float) -> str:
     return f"{kit.fmt(100 * x, '.0f')} %"
 
 
-def stats_row(source: str, s: Mapping[str, float]) -> dict[str, Any]:
-    """One row of the statistics table."""
-    return {"source": source, "documents": int(s["docs"]), "mean characters": round(s["chars"]),
+def stats_row(source: str, s: Mapping[str, float], label: str = "source") -> dict[str, Any]:
+    """One row of the statistics table (``label`` names the first column)."""
+    return {label: source, "documents": int(s["docs"]), "mean characters": round(s["chars"]),
             "mean words": round(s["words"]), "distinct words in 3000": int(s["vocab"]),
             "byte entropy (bits)": round(s["h1"], 2), "next-byte entropy (bits)": round(s["h2"], 2)}  # fmt: skip
 
@@ -56,7 +56,8 @@ def dedup_rows(m: Mapping[str, float]) -> list[dict[str, Any]]:
         {"measure": "precision against the true Jaccard", "value": kit.fmt(m["precision"], ".3f")},
         {"measure": "recall of the planted pairs above the threshold", "value": kit.fmt(m["recall"], ".3f")},
         {"measure": "recall of all planted pairs", "value": kit.fmt(m["recall_all_planted"], ".3f")},
-        {"measure": "exact duplicates found / planted", "value": f"{int(m['exact_found'])} / {int(m['exact_planted'])}"},
+        {"measure": "planted exact copies found by the normalised hash", "value": f"{int(m['exact_planted_found'])} of {int(m['exact_planted'])}"},
+        {"measure": "exact duplicates in the whole corpus (planted or not)", "value": int(m["exact_found"])},
         {"measure": "candidate pairs shared with datasketch (of ours)", "value": kit.fmt(m["vs_datasketch_precision"], ".3f")},
         {"measure": "candidate pairs shared with datasketch (of theirs)", "value": kit.fmt(m["vs_datasketch_recall"], ".3f")},
     ]  # fmt: skip
@@ -115,12 +116,13 @@ def collapse_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def collapse_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
-    """How the real loss and the tail share moved from generation 0 to the last."""
+    """How the real loss moved from generation 0 to the last, and where the tail share was lowest."""
     first, last = rows[0], rows[-1]
     d = last["real"]["mean"] - first["real"]["mean"]
-    t0, t1 = first["tail"]["mean"], last["tail"]["mean"]
-    tail = (f"the rare bytes' share of the training text went from {kit.fmt(100 * t0, '.2f')} % to "
-            f"{kit.fmt(100 * t1, '.2f')} %")  # fmt: skip
+    low = min(rows[1:], key=lambda r: r["tail"]["mean"])
+    tail = (f"the rare bytes' share of the training text went from {kit.fmt(100 * first['tail']['mean'], '.2f')} % "
+            f"(generation 0) to {kit.fmt(100 * low['tail']['mean'], '.2f')} % at its lowest (generation "
+            f"{low['generation']}) and {kit.fmt(100 * last['tail']['mean'], '.2f')} % in generation {last['generation']}")  # fmt: skip
     sep = " (the seeds' ranges do not overlap)" if _separated(first["real"], last["real"]) else ""
     return (f"After {kit.plural(last['generation'], 'generation')} of training on its own samples, the held-out "
             f"real loss is {kit.gap_phrase(d)} generation 0's{sep}, and {tail}.")  # fmt: skip
