@@ -60,7 +60,7 @@ def _model_docs(cfg: dict[str, Any], ctx: RunContext) -> dict[str, list[str]]:
             "n_docs": 120,
             "model_prompts": 8,
             "prompt_len": 32,
-            "new_tokens": 256,
+            "new_tokens": 192,
             "settings": [[0.7, None], [1.0, 0.9], [1.0, None], [1.3, None]],
         },
     },  # fmt: skip
@@ -156,8 +156,8 @@ def _cost(docs: list[str], sizes: list[int], bands: int, rows: int) -> list[dict
     "dedup",
     profiles={
         "quick": {
-            "bands": 20,
-            "rows": 5,
+            "bands": 32,
+            "rows": 4,
             "threshold": 0.5,
             "real": 120,
             "grammar": 40,
@@ -169,8 +169,8 @@ def _cost(docs: list[str], sizes: list[int], bands: int, rows: int) -> list[dict
             "sizes": [100, 200],
         },
         "full": {
-            "bands": 20,
-            "rows": 5,
+            "bands": 32,
+            "rows": 4,
             "threshold": 0.5,
             "real": 800,
             "grammar": 400,
