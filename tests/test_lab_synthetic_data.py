@@ -138,7 +138,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
                   "eval_every": 0, "eval_batches": 1}  # fmt: skip
     cfgs = {
         N.GENERATE: {"n_docs": 3, "model_prompts": 2, "prompt_len": 8, "new_tokens": 8,
-                     "settings": [[0.7, None], [1.0, 0.9]]},
+                     "settings": [[0.7, None], [1.0, 0.9]], "real_docs": 5},
         N.DEDUP: {"bands": 10, "rows": 3, "threshold": 0.5, "real": 30, "grammar": 10, "near": 6, "exact": 3,
                   "edit": [0.01, 0.05], "grid": [0.3, 0.9], "pairs": 5, "sizes": [20, 40]},
         N.MIXTURES: {"model": TINY, "train": tiny_train, "seeds": [0, 1], "fractions": [0.0, 1.0],

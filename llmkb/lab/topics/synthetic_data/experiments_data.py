@@ -69,7 +69,7 @@ def _model_docs(cfg: dict[str, Any], ctx: RunContext) -> dict[str, list[str]]:
 )
 def generate_and_inspect(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Draw ``n_docs`` documents per template generator, sample the shared model, measure and clean them all."""
-    sources: dict[str, list[str]] = {"real (pydoc)": real_documents()}
+    sources: dict[str, list[str]] = {"real (pydoc)": real_documents()[: cfg.get("real_docs")]}
     for name in ("grammar", "textbook", "code"):
         sources[name] = [r["text"] for r in generate(name, cfg["n_docs"], seed=0)]
     by_setting = _model_docs(cfg, ctx)
