@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,15 @@ def test_planted_duplicates_point_at_their_originals():
             changed = sum(a != b for a, b in zip(corpus[j].split(), docs[i].split(), strict=True))
             assert 0.05 <= f <= 0.1 and changed <= round(f * len(docs[i].split()))
             assert len(shingles(corpus[j]) & shingles(docs[i])) > 0
+
+
+def test_pairs_have_the_asked_jaccard():
+    rng = np.random.default_rng(0)
+    for s in (0.0, 0.3, 0.5, 0.97, 1.0):
+        a, b, j = A.pair_with_jaccard(s, 100, rng)
+        sa, sb = set(a.tolist()), set(b.tolist())
+        assert len(sa | sb) == 100 and len(sa) == len(a) and len(sb) == len(b)
+        assert len(sa & sb) / len(sa | sb) == j == round(s * 100) / 100
 
 
 def test_mixture_ids_take_the_asked_shares():

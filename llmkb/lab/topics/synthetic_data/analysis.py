@@ -21,6 +21,7 @@ __all__ = [
     "edit_words",
     "entropy_bits",
     "mixture_ids",
+    "pair_with_jaccard",
     "plant_duplicates",
     "real_documents",
     "tail_share",
@@ -97,6 +98,20 @@ def plant_duplicates(
     rng.shuffle(copies)
     corpus = list(docs) + [c[1] for c in copies]
     return corpus, [(i, len(docs) + k, kind, f) for k, (i, _, kind, f) in enumerate(copies)]
+
+
+def pair_with_jaccard(s: float, union: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """Two sets of distinct 32-bit hashes with ``|A ∪ B| = union`` and ``|A ∩ B| = round(s · union)``.
+
+    Returns:
+        ``(A, B, J)`` with ``J`` the exact Jaccard similarity (``s`` rounded to a multiple of ``1 / union``).
+    """
+    common = round(s * union)
+    rest = union - common
+    ids = rng.choice(2**32, size=union, replace=False).astype(np.uint64)
+    a = np.concatenate([ids[:common], ids[common : common + rest // 2]])
+    b = np.concatenate([ids[:common], ids[common + rest // 2 :]])
+    return a, b, common / union
 
 
 def mixture_ids(real: torch.Tensor, synthetic: torch.Tensor, frac: float, n_tokens: int) -> torch.Tensor:

@@ -27,7 +27,12 @@ from llmkb.infer.sampling import SamplingConfig
 from llmkb.lab import RunContext, kit
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
 from llmkb.lab.topics.synthetic_data import text
-from llmkb.lab.topics.synthetic_data.analysis import plant_duplicates, real_documents, text_stats
+from llmkb.lab.topics.synthetic_data.analysis import (
+    pair_with_jaccard,
+    plant_duplicates,
+    real_documents,
+    text_stats,
+)
 from llmkb.lab.topics.synthetic_data.names import TOPIC
 
 
@@ -116,15 +121,14 @@ def _paragraphs(n: int) -> list[str]:
 
 
 def _s_curve(bands: int, rows: int, grid: list[float], pairs: int) -> list[float]:
-    """Measured share of pairs of similarity ``s`` (sets of 100 hashes) that share a band, per ``s``."""
+    """Measured share of pairs of Jaccard similarity ``s`` (union of 100 hashes) that share a band, per ``s``;
+    every pair gets its own draw of hash functions."""
     rng = np.random.default_rng(0)
     rates = []
     for s in grid:
         hits = 0
         for t in range(pairs):
-            ids = rng.choice(2**32, size=200, replace=False).astype(np.uint64)
-            common = round(s * 100)
-            a, b = ids[:100], np.concatenate([ids[:common], ids[100 : 200 - common]])
+            a, b, _ = pair_with_jaccard(s, 100, rng)
             h = MinHasher(bands * rows, seed=10_000 + t)
             index = LSHIndex(bands, rows)
             index.insert(0, h.signature_of_hashes(a))
@@ -222,6 +226,11 @@ def dedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "vs_datasketch_recall": agree / len(theirs) if theirs else 1.0,
         "datasketch_candidates": len(theirs),
     }  # fmt: skip
+    measured = _s_curve(b, r, grid, cfg["pairs"])
+    predicted = [float(candidate_probability(s, b, r)) for s in grid]
+    for s, m_, p_ in zip(grid, measured, predicted, strict=True):  # what the page's figure shows
+        if abs(m_ - p_) > 4.5 * np.sqrt(p_ * (1 - p_) / cfg["pairs"]) + 0.02:
+            raise AssertionError(f"LSH candidate rate {m_:.3f} at s = {s} is far from the S-curve's {p_:.3f}")
     cost = _cost(base, cfg["sizes"], b, r)
     return {
         "config": cfg,
@@ -231,8 +240,8 @@ def dedup(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "metrics_table": kit.table(text.dedup_rows(metrics)),
         "planted": planted_rows,
         "grid": grid,
-        "measured": _s_curve(b, r, grid, cfg["pairs"]),
-        "predicted": [float(candidate_probability(s, b, r)) for s in grid],
+        "measured": measured,
+        "predicted": predicted,
         "s_star": threshold_of(b, r),
         "cost": cost,
         "cost_table": kit.table(text.cost_rows(cost)),

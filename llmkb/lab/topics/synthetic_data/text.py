@@ -7,7 +7,6 @@ from typing import Any
 
 from llmkb.data.clean import CleanReport
 from llmkb.lab import kit
-from llmkb.lab.kit.memory import human_bytes
 
 
 def setting_name(temperature: float, top_p: float | None) -> str:
@@ -74,8 +73,8 @@ def cost_rows(cost: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
     """Time and memory per corpus size."""
     return [{"documents": int(c["docs"]), "signatures (s)": kit.fmt(c["signature_s"], ".3f"),
              "LSH (s)": kit.fmt(c["lsh_s"], ".3f"), "µs per document": kit.fmt(1e6 * (c["signature_s"] + c["lsh_s"]) / c["docs"], ".0f"),
-             "signatures (bytes)": human_bytes(c["signature_bytes"]),
-             "LSH index peak": human_bytes(c["index_bytes"])} for c in cost]  # fmt: skip
+             "signatures (MiB)": kit.fmt(c["signature_bytes"] / 2**20, ".2f"),
+             "LSH index peak (MiB)": kit.fmt(c["index_bytes"] / 2**20, ".2f")} for c in cost]  # fmt: skip
 
 
 def mixture_row(r: Mapping[str, Any]) -> dict[str, Any]:
