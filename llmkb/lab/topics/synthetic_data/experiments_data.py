@@ -55,6 +55,7 @@ def _model_docs(cfg: dict[str, Any], ctx: RunContext) -> dict[str, list[str]]:
     "generate",
     profiles={
         "quick": {
+            "real_docs": 20,
             "n_docs": 12,
             "model_prompts": 2,
             "prompt_len": 24,
@@ -163,14 +164,14 @@ def _cost(docs: list[str], sizes: list[int], bands: int, rows: int) -> list[dict
             "bands": 32,
             "rows": 4,
             "threshold": 0.5,
-            "real": 120,
-            "grammar": 40,
-            "near": 24,
-            "exact": 8,
+            "real": 60,
+            "grammar": 20,
+            "near": 16,
+            "exact": 6,
             "edit": [0.01, 0.12],
             "grid": [0.2, 0.5, 0.8],
             "pairs": 20,
-            "sizes": [100, 200],
+            "sizes": [50, 100],
         },
         "full": {
             "bands": 32,
