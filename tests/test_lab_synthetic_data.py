@@ -126,14 +126,17 @@ def test_prose_follows_the_numbers():
     assert "on the task answers the 50 % synthetic mix has the lowest loss" in s
     assert s.endswith("but within the spread of 3 seeds of the 100 % mix.")
     one = [{"fraction": f, "real": _s(v, n=1), "task": _s(v, n=1)} for f, v in ((0.0, 2.0), (1.0, 2.2))]
-    assert "but within the spread of 1 seed" in X.mixture_phrase(one)  # one seed never claims a separation
+    assert "(2.000 nats), from 1 run per mix, too few to rank the mixes;" in X.mixture_phrase(one)
     col = [{"generation": 0, "real": _s(2.0, 0.01, 1.99, 2.01), "tail": _s(0.05)},
-           {"generation": 3, "real": _s(2.3, 0.01, 2.29, 2.31), "tail": _s(0.01)}]  # fmt: skip
+           {"generation": 1, "real": _s(2.2), "tail": _s(0.001)},
+           {"generation": 2, "real": _s(2.3, 0.01, 2.29, 2.31), "tail": _s(0.02)}]  # fmt: skip
     assert X.collapse_phrase(col) == (
-        "After 3 generations of training on its own samples, the held-out real loss is 0.300 nats above "
+        "After 2 generations of training on its own samples, the held-out real loss is 0.300 nats above "
         "generation 0's (the seeds' ranges do not overlap), and the rare bytes' share of the training text went "
-        "from 5.00 % (generation 0) to 1.00 % at its lowest (generation 3) and 1.00 % in generation 3."
+        "from 5.00 % in generation 0 to 2.00 % in generation 2, after falling to 0.10 % in generation 1."
     )
+    col[1]["tail"] = _s(0.03)  # no dip below both ends: nothing said about the middle
+    assert X.collapse_phrase(col).endswith("from 5.00 % in generation 0 to 2.00 % in generation 2.")
 
 
 @pytest.fixture(scope="module")

@@ -96,11 +96,12 @@ def mixture_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
         best, second = order[0], order[1]
         sep = _separated(best[key], second[key])
         n = best[key].get("n", 1)
-        how = (
-            f"and no seed of the {pct(second['fraction'])} mix does as well"
-            if sep
-            else f"but within the spread of {kit.plural(n, 'seed')} of the {pct(second['fraction'])} mix"
-        )
+        if n < 3:
+            how = f"from {kit.plural(n, 'run')} per mix, too few to rank the mixes"
+        elif sep:
+            how = f"and no seed of the {pct(second['fraction'])} mix does as well"
+        else:
+            how = f"but within the spread of {kit.plural(n, 'seed')} of the {pct(second['fraction'])} mix"
         parts.append(f"on {what} the {pct(best['fraction'])} synthetic mix has the lowest loss "
                      f"({mean_sd(best[key])} nats), {how}")  # fmt: skip
     s = "; ".join(parts)
@@ -115,13 +116,20 @@ def collapse_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def collapse_phrase(rows: Sequence[Mapping[str, Any]]) -> str:
-    """How the real loss moved from generation 0 to the last, and where the tail share was lowest."""
+    """How the real loss and the tail share moved from generation 0 to the last (and any dip in between)."""
     first, last = rows[0], rows[-1]
     d = last["real"]["mean"] - first["real"]["mean"]
-    low = min(rows[1:], key=lambda r: r["tail"]["mean"])
-    tail = (f"the rare bytes' share of the training text went from {kit.fmt(100 * first['tail']['mean'], '.2f')} % "
-            f"(generation 0) to {kit.fmt(100 * low['tail']['mean'], '.2f')} % at its lowest (generation "
-            f"{low['generation']}) and {kit.fmt(100 * last['tail']['mean'], '.2f')} % in generation {last['generation']}")  # fmt: skip
+
+    def share(r: Mapping[str, Any]) -> str:
+        return f"{kit.fmt(100 * r['tail']['mean'], '.2f')} %"
+
+    tail = (f"the rare bytes' share of the training text went from {share(first)} in generation 0 to "
+            f"{share(last)} in generation {last['generation']}")  # fmt: skip
+    middle = rows[1:-1]
+    if middle:
+        low = min(middle, key=lambda r: r["tail"]["mean"])
+        if low["tail"]["mean"] < min(first["tail"]["mean"], last["tail"]["mean"]):
+            tail += f", after falling to {share(low)} in generation {low['generation']}"
     sep = " (the seeds' ranges do not overlap)" if _separated(first["real"], last["real"]) else ""
     return (f"After {kit.plural(last['generation'], 'generation')} of training on its own samples, the held-out "
             f"real loss is {kit.gap_phrase(d)} generation 0's{sep}, and {tail}.")  # fmt: skip
