@@ -81,6 +81,7 @@ def test_search_finds_a_known_page(search):
         ("vllm", "15-inference-stacks"),
         ("cross-attention", "17-seq2seq"),
         ("quantization", "14-quantization"),
+        ("minhash", "16-synthetic-data"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

@@ -176,3 +176,11 @@ def test_training_facts_count_seeds_steps_and_tokens():
         "tokens_seen": 30 * 16 * 64,
     }
     assert training_facts({**cfg, "seeds": [0]})["seeds_text"] == "1 seed"
+
+
+def test_human_bytes_never_writes_an_exponent():
+    from llmkb.lab.kit.memory import human_bytes
+
+    assert [human_bytes(n) for n in (100, 512 * 1024, 1.57 * 2**20, 1000 * 1024, 999.4 * 1024, 5000 * 2**30)] == [
+        "100 B", "512 KiB", "1.57 MiB", "1000 KiB", "999 KiB", "5000 GiB",
+    ]  # fmt: skip

@@ -28,8 +28,10 @@ def weight_bytes(config: GPTConfig, dtype: torch.dtype) -> int:
 
 
 def human_bytes(n: float) -> str:
-    """``512 KiB``, ``1.57 MiB``, ``12.6 GiB``: three significant digits in the largest binary unit below ``n``."""
+    """``512 KiB``, ``1.57 MiB``, ``12.6 GiB``: three significant digits in the largest binary unit below ``n``
+    (a value of a thousand or more in its unit, ``1000 KiB``, is written out whole, never as ``1e+03``)."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
-            return f"{n / size:.3g} {unit}"
+            v = n / size
+            return f"{v:.0f} {unit}" if v >= 999.5 else f"{v:.3g} {unit}"
     return f"{n:.0f} B"
