@@ -14,13 +14,14 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve site lab test lint chromium clean distclean help mutants
+.PHONY: install serve site lab test lint chromium clean distclean help mutants llamacpp
 
 help:
 	@echo "make serve   build (labs cached, profile=$(PROFILE)) and serve at http://$(HOST)/<sub-path>/"
 	@echo "make test    the whole test suite (quick profile), installing what it needs"
 	@echo "make install | site [PROFILE=quick|full] | lab TOPIC=<slug> [PROFILE=...] | lint | clean | distclean"
 	@echo "make mutants  apply each realistic bug of mutants/mutants.toml and report how many the tests catch"
+	@echo "make llamacpp build llama-cpp-python once (~15 min) and check llama.cpp runs our GGUF files as we do"
 
 # The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has) and, for
 # the files the site serves itself (the math font), by package-lock.json (npm ci: exact versions, no scripts).
@@ -69,6 +70,19 @@ test: install chromium lint
 # list's threshold. MUTANTS="-j 2 --only ID" passes options on.
 mutants: install
 	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m mutants $(MUTANTS)
+
+# llama.cpp on our GGUF files (not part of `make test`): llama-cpp-python is compiled from source once into
+# .cache/llama-cpp/ (outside the venv, so the lock stays CPU-wheel-only), then `llmkb bench llamacpp` compares
+# llama.cpp's logits and greedy tokens with ours for each GGUF type and writes llmkb/bench/results/llamacpp_cpu.json.
+LLAMACPP := .cache/llama-cpp
+LLAMACPP_VERSION := 0.3.36
+# AVX2-class kernels, not -march=native: a native build also compiles AMX/AVX-512 paths that a CPU may advertise
+# but a virtual machine may not allow (the quantized types then die with SIGILL).
+LLAMACPP_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+llamacpp: install
+	test -d $(LLAMACPP)/llama_cpp || CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$(LLAMACPP_CMAKE)" \
+	  $(BIN)/python -m pip install -q --no-cache-dir --target $(LLAMACPP) llama-cpp-python==$(LLAMACPP_VERSION)
+	OMP_NUM_THREADS=1 PYTHONPATH=$(abspath $(LLAMACPP)) $(BIN)/llmkb bench llamacpp
 
 clean:
 	rm -rf site .cache .pytest_cache .hypothesis .ruff_cache

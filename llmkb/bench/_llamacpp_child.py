@@ -3,7 +3,7 @@ cannot share one process (llama.cpp crashes in its first decode once torch has r
 torch nor llmkb's models — only numpy and the ``llama_cpp`` bindings.
 
 ``python -m llmkb.bench._llamacpp_child SPEC`` with SPEC a JSON object ``{gguf, prompt, new_tokens, threads,
-n_ctx, out}``: evaluates the prompt's token ids, keeps the logits of every position, then decodes ``new_tokens``
+n_ctx, out}``: loads the file with a float32 KV cache, evaluates the prompt's token ids, keeps the logits of every position, then decodes ``new_tokens``
 greedily, and saves ``logits``, ``tokens`` and ``seconds`` (the greedy decode's wall time) to the ``.npz`` at ``out``.
 """
 
@@ -15,13 +15,18 @@ import time
 
 import numpy as np
 
+GGML_F32 = 0
+"""ggml's type id of float32 (``GGML_TYPE_F32``)."""
+
 
 def main(spec: dict) -> None:
     """Run one GGUF file as the module docstring says."""
     from llama_cpp import Llama
 
     prompt = list(spec["prompt"])
-    llm = Llama(spec["gguf"], n_ctx=spec["n_ctx"], logits_all=True, n_threads=spec["threads"], verbose=False)
+    # the KV cache in float32 (llama.cpp's default is float16, which alone moves a trained model's logits by ~1e-3)
+    llm = Llama(spec["gguf"], n_ctx=spec["n_ctx"], logits_all=True, n_threads=spec["threads"], verbose=False,
+                type_k=GGML_F32, type_v=GGML_F32)  # fmt: skip
     llm.eval(prompt)
     logits = np.array(llm.scores[: len(prompt)], dtype=np.float32)  # (T, V)
     tokens: list[int] = []

@@ -12,7 +12,8 @@ by llama.cpp through the ``llama-cpp-python`` bindings, fed the same token ids (
 The bindings are built from source once by ``make llamacpp`` (about a quarter of an hour on two cores) into
 ``.cache/llama-cpp/``, outside the project's environment and outside ``make test``. Usage: ``llmkb bench llamacpp
 [--out DIR]`` with that folder on ``PYTHONPATH``; it writes ``llamacpp_cpu.json`` (default ``llmkb/bench/results/``)
-and exits 1 if F32 logits differ by more than ``1e-3`` or F32 greedy tokens differ.
+and exits 1 if F32 logits differ by more than ``1e-3`` or F32 greedy tokens differ, or a reduced-precision type's
+error exceeds :func:`within_format_error`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 
 from llmkb.errors import UsageError
 
-__all__ = ["NAME", "HELP", "F32_TOLERANCE", "compare", "add_arguments", "run"]
+__all__ = ["NAME", "HELP", "F32_TOLERANCE", "compare", "within_format_error", "add_arguments", "run"]
 
 NAME = "llamacpp"
 HELP = "Check that llama.cpp runs our GGUF files as we do (logits, greedy tokens) and time it (needs make llamacpp)."
@@ -160,4 +161,14 @@ def run(args: argparse.Namespace) -> int:
     f32 = next(r for r in out["rows"] if r["type"] == "f32")
     ok = f32["max_abs_vs_float"] <= F32_TOLERANCE and f32["greedy_same"]
     print("llama.cpp agrees with llmkb on F32" if ok else "llama.cpp DISAGREES with llmkb on F32")
-    return 0 if ok else 1
+    within = [within_format_error(r) for r in out["rows"] if r["type"] != "f32"]
+    print(
+        "quantized types within twice their format's own error" if all(within) else "a quantized type is OFF"
+    )
+    return 0 if ok and all(within) else 1
+
+
+def within_format_error(row: dict[str, Any]) -> bool:
+    """llama.cpp's error on a reduced-precision file is of the format's order: at most twice what the stored
+    weights alone cost our model, plus the F32 tolerance (llama.cpp also rounds activations to 8 bits)."""
+    return row["max_abs_vs_float"] <= 2 * row["format_error"] + F32_TOLERANCE
