@@ -10,7 +10,9 @@ from llmkb.cli import main
 
 
 def test_a_reduced_precision_file_passes_within_twice_its_formats_own_error():
-    assert within_format_error({"max_abs_vs_float": 0.105, "format_error": 0.062})  # Q8_0 of the trained model
+    assert within_format_error(
+        {"max_abs_vs_float": 0.105, "format_error": 0.062}
+    )  # Q8_0 of the trained model
     assert not within_format_error({"max_abs_vs_float": 0.2, "format_error": 0.062})
     assert within_format_error({"max_abs_vs_float": F32_TOLERANCE, "format_error": 0.0})
     assert not within_format_error({"max_abs_vs_float": 2 * F32_TOLERANCE, "format_error": 0.0})
