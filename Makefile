@@ -21,7 +21,7 @@ help:
 	@echo "make test    the whole test suite (quick profile), installing what it needs"
 	@echo "make install | site [PROFILE=quick|full] | lab TOPIC=<slug> [PROFILE=...] | lint | clean | distclean"
 	@echo "make mutants  apply each realistic bug of mutants/mutants.toml and report how many the tests catch"
-	@echo "make llamacpp build llama-cpp-python once (~15 min) and check llama.cpp runs our GGUF files as we do"
+	@echo "make llamacpp build llama-cpp-python once (~10 min) and check llama.cpp runs our GGUF files as we do"
 
 # The environment: pinned by requirements.lock (torch==2.13.0, the CPU wheel this machine type has) and, for
 # the files the site serves itself (the math font), by package-lock.json (npm ci: exact versions, no scripts).
@@ -72,7 +72,7 @@ mutants: install
 	OMP_NUM_THREADS=1 LLMKB_PROFILE=quick $(BIN)/python -m mutants $(MUTANTS)
 
 # llama.cpp on our GGUF files (not part of `make test`): llama-cpp-python is compiled from source once into
-# .cache/llama-cpp/ (outside the venv, so the lock stays CPU-wheel-only), then `llmkb bench llamacpp` compares
+# .cache/llama-cpp/ (about ten minutes on two cores; outside the venv, so the lock stays CPU-wheel-only), then `llmkb bench llamacpp` compares
 # llama.cpp's logits and greedy tokens with ours for each GGUF type and writes llmkb/bench/results/llamacpp_cpu.json.
 LLAMACPP := .cache/llama-cpp
 LLAMACPP_VERSION := 0.3.36

@@ -9,7 +9,7 @@ by llama.cpp through the ``llama-cpp-python`` bindings, fed the same token ids (
 * **greedy**: the tokens llama.cpp picks, step by step, against ``GPT.generate`` at temperature 0 (F32);
 * **speed**: decode tokens/s of llama.cpp and of our eager + KV-cache ``GPT.generate`` on the same prompt.
 
-The bindings are built from source once by ``make llamacpp`` (about a quarter of an hour on two cores) into
+The bindings are built from source once by ``make llamacpp`` (about ten minutes on two cores) into
 ``.cache/llama-cpp/``, outside the project's environment and outside ``make test``. Usage: ``llmkb bench llamacpp
 [--out DIR]`` with that folder on ``PYTHONPATH``; it writes ``llamacpp_cpu.json`` (default ``llmkb/bench/results/``)
 and exits 1 if F32 logits differ by more than ``1e-3`` or F32 greedy tokens differ, or a reduced-precision type's
