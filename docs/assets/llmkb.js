@@ -127,6 +127,38 @@
       return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
     },
     register: function (name, init) { registry[name] = init; initWidgets(document); },
+    /** Indices sorted by value, descending; stable, so ties keep increasing index order (as Python's sort). */
+    descendingOrder: function (values) {
+      const idx = Array.from(values, function (_, i) { return i; });
+      idx.sort(function (a, b) {
+        const x = values[a], y = values[b];
+        return (y > x) - (y < x); // -inf vs -inf compares equal instead of NaN
+      });
+      return idx;
+    },
+    /** Probabilities from logits (the maximum subtracted first; -inf becomes 0). */
+    softmax: function (logits) {
+      let m = -Infinity;
+      for (const v of logits) if (v > m) m = v;
+      const e = Array.from(logits, function (v) { return Math.exp(v - m); });
+      let s = 0;
+      for (const v of e) s += v;
+      return e.map(function (v) { return v / s; });
+    },
+    /** Entropy in nats of a probability vector (zero terms skipped). */
+    entropy: function (probs) {
+      let h = 0;
+      for (const q of probs) if (q > 0) h -= q * Math.log(q);
+      return h;
+    },
+    /** A byte as the site writes it everywhere (llmkb.lab.kit.byte_label): ␣ ⏎ ⇥, printable ASCII, else xNN. */
+    byteLabel: function (b) {
+      if (b === 0x20) return "\u2423";
+      if (b === 0x0a) return "\u23ce";
+      if (b === 0x09) return "\u21e5";
+      if (b >= 0x21 && b <= 0x7e) return String.fromCharCode(b);
+      return "x" + (b < 16 ? "0" : "") + b.toString(16);
+    },
     /** Add a <style id=id> with css to the document head once (widgets ship their own styles). */
     injectStyle: function (id, css) {
       if (document.getElementById(id)) return;

@@ -47,21 +47,11 @@
 
   // ------------------------------------------------------------------ math (mirrors llmkb.infer.sampling)
 
-  /** Indices sorted by value, descending; stable, so ties keep increasing index order. */
-  function descendingOrder(values) {
-    const idx = Array.from(values, function (_, i) { return i; });
-    idx.sort(function (a, b) { const x = values[a], y = values[b]; return (y > x) - (y < x); });
-    return idx;
-  }
-
-  function softmax(logits) {
-    let m = -Infinity;
-    for (const v of logits) if (v > m) m = v;
-    const e = logits.map(function (v) { return Math.exp(v - m); });
-    let s = 0;
-    for (const v of e) s += v;
-    return e.map(function (v) { return v / s; });
-  }
+  // shared with the other widgets (docs/assets/llmkb.js), looked up when called
+  function descendingOrder(values) { return window.llmkb.descendingOrder(values); }
+  function softmax(logits) { return window.llmkb.softmax(logits); }
+  function entropy(probs) { return window.llmkb.entropy(probs); }
+  function byteLabel(b) { return window.llmkb.byteLabel(b); }
 
   function argmax(l) {
     let a = 0;
@@ -114,12 +104,6 @@
 
   function filteredProbs(logits, cfg, history) { return softmax(filteredLogits(logits, cfg, history)); }
 
-  function entropy(probs) {
-    let h = 0;
-    for (const q of probs) if (q > 0) h -= q * Math.log(q);
-    return h;
-  }
-
   function topTokens(probs, k) {
     return descendingOrder(probs).slice(0, k).map(function (i) { return [i, probs[i]]; });
   }
@@ -157,14 +141,6 @@
     const kept = windowSize ? Math.min(length, windowSize) : length;
     return { entries_per_layer: length, bytes: per * length, window_kept: kept,
       window_evicted: length - kept, window_bytes: per * kept };
-  }
-
-  function byteLabel(b) {
-    if (b === 0x20) return "\u2423";
-    if (b === 0x0a) return "\u23ce";
-    if (b === 0x09) return "\u21e5";
-    if (b >= 0x21 && b <= 0x7e) return String.fromCharCode(b);
-    return "x" + (b < 16 ? "0" : "") + b.toString(16);
   }
 
   window.llmkbPlayground = {

@@ -41,28 +41,15 @@
     ".llmkb-sampling .s-note{font-size:.8em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
 
+  // shared with the other widgets (docs/assets/llmkb.js), looked up when called
+  function descendingOrder(values) { return window.llmkb.descendingOrder(values); }
+  function softmax(logits) { return window.llmkb.softmax(logits); }
+  function entropy(probs) { return window.llmkb.entropy(probs); }
+  function byteLabel(b) { return window.llmkb.byteLabel(b); }
+
   function injectStyle() { window.llmkb.injectStyle("llmkb-sampling-style", CSS); }
 
   // ------------------------------------------------------------------ math (mirrors llmkb.infer.sampling)
-
-  /** Indices sorted by value, descending; stable, so ties keep increasing index order. */
-  function descendingOrder(values) {
-    const idx = values.map(function (_, i) { return i; });
-    idx.sort(function (a, b) {
-      const x = values[a], y = values[b];
-      return (y > x) - (y < x); // -inf vs -inf compares equal instead of NaN
-    });
-    return idx;
-  }
-
-  function softmax(logits) {
-    let m = -Infinity;
-    for (const v of logits) if (v > m) m = v;
-    const e = logits.map(function (v) { return Math.exp(v - m); });
-    let s = 0;
-    for (const v of e) s += v;
-    return e.map(function (v) { return v / s; });
-  }
 
   /** Filtered logits: temperature -> top-k -> top-p (k = null and p >= 1 mean off). */
   function pipeline(logits, t, k, p) {
@@ -99,12 +86,6 @@
 
   function filteredProbs(logits, t, k, p) { return softmax(pipeline(logits, t, k, p)); }
 
-  function entropy(probs) {
-    let h = 0;
-    for (const q of probs) if (q > 0) h -= q * Math.log(q);
-    return h;
-  }
-
   function survivors(probs) {
     let n = 0;
     for (const q of probs) if (q > 0) n++;
@@ -119,14 +100,6 @@
       if (d < bestD) { best = i; bestD = d; }
     }
     return best;
-  }
-
-  function byteLabel(b) {
-    if (b === 0x20) return "\u2423";
-    if (b === 0x0a) return "\u23ce";
-    if (b === 0x09) return "\u21e5";
-    if (b >= 0x21 && b <= 0x7e) return String.fromCharCode(b);
-    return "x" + (b < 16 ? "0" : "") + b.toString(16);
   }
 
   window.llmkbSampling = {
