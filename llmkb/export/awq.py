@@ -32,6 +32,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from llmkb.errors import UsageError
+from llmkb.export.hf import LLAMA_NAMES
 from llmkb.nn import GPT
 from llmkb.quant.awq import fold_scales
 from llmkb.quant.pack import pack_awq
@@ -52,18 +53,6 @@ __all__ = [
 NAME = "awq"
 HELP = "Write a Llama-style checkpoint as an int4 AWQ checkpoint (AutoAWQ GEMM layout, safetensors)."
 
-_HF = {
-    "attn.q_proj": "self_attn.q_proj",
-    "attn.k_proj": "self_attn.k_proj",
-    "attn.v_proj": "self_attn.v_proj",
-    "attn.o_proj": "self_attn.o_proj",
-    "ffn.gate": "mlp.gate_proj",
-    "ffn.up": "mlp.up_proj",
-    "ffn.down": "mlp.down_proj",
-    "norm1": "input_layernorm",
-    "norm2": "post_attention_layernorm",
-}
-
 
 def hf_name(name: str) -> str:
     """llmkb's state-dict name -> Hugging Face Llama's (``blocks.0.ffn.up.weight`` -> ``model.layers.0.mlp.up_proj.weight``)."""
@@ -75,7 +64,7 @@ def hf_name(name: str) -> str:
         return "lm_head.weight"
     _, i, rest = name.split(".", 2)
     module, _, leaf = rest.rpartition(".")
-    return f"model.layers.{i}.{_HF[module]}.{leaf}"
+    return f"model.layers.{i}.{LLAMA_NAMES[module]}.{leaf}"
 
 
 def awq_linear(w: Tensor, group_size: int) -> dict[str, Tensor]:
@@ -185,18 +174,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--group-size must be a positive multiple of 8, got {args.group_size}")
     if Path(args.output).exists():
         raise UsageError(f"{args.output!r} exists; choose a new directory")
-    try:
-        model = GPT.load(args.checkpoint)
-    except FileNotFoundError:
-        raise UsageError(
-            f"{args.checkpoint!r} is not a checkpoint: expected a folder written by GPT.save"
-        ) from None
-    from llmkb.export.gguf import check_llama
+    from llmkb.export.gguf import load_llama_checkpoint
 
-    try:
-        check_llama(model)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    model = load_llama_checkpoint(args.checkpoint)
     with torch.no_grad():
         out = write_awq(model, args.output, args.group_size)
     print(f"wrote {out} (int4 AWQ, group size {args.group_size})")

@@ -39,6 +39,7 @@ __all__ = [
     "NAME",
     "HELP",
     "TYPES",
+    "load_llama_checkpoint",
     "check_llama",
     "permute_rope_rows",
     "gguf_tensors",
@@ -211,19 +212,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", help="the .gguf file to write")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the checkpoint, check it, write the file; print its path and size."""
-    ckpt = Path(args.checkpoint)
+def load_llama_checkpoint(path: str | os.PathLike[str]) -> GPT:
+    """The model saved at ``path`` if llama.cpp's llama architecture can express it.
+
+    Raises:
+        UsageError: no checkpoint there, or a model llama.cpp would compute differently (the one-line reason).
+    """
     try:
-        model = GPT.load(ckpt)
+        model = GPT.load(path)
     except FileNotFoundError:
         raise UsageError(
-            f"{str(ckpt)!r} is not a checkpoint: expected a folder written by GPT.save"
+            f"{str(path)!r} is not a checkpoint: expected a folder written by GPT.save"
         ) from None
     try:
         check_llama(model)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    return model
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the checkpoint, check it, write the file; print its path and size."""
+    ckpt = Path(args.checkpoint)
+    model = load_llama_checkpoint(ckpt)
     with torch.no_grad():
         out = write_gguf(model, args.output, args.gguf_type, name=ckpt.name or "llmkb")
     print(f"wrote {out} ({out.stat().st_size} bytes, {args.gguf_type})")

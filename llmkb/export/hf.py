@@ -65,7 +65,7 @@ _GPT2_ACT = {
     "relu": "relu",
     "silu": "silu",
 }
-_LLAMA_NAMES = {
+LLAMA_NAMES = {
     "attn.q_proj": "self_attn.q_proj",
     "attn.k_proj": "self_attn.k_proj",
     "attn.v_proj": "self_attn.v_proj",
@@ -176,7 +176,7 @@ def to_hf_state(model: GPT) -> dict[str, Tensor]:
         out["model.embed_tokens.weight"] = sd["tok_emb.weight"]
         out["model.norm.weight"] = sd["norm_f.weight"]
         for i in range(cfg.n_layers):
-            for ours, theirs in _LLAMA_NAMES.items():
+            for ours, theirs in LLAMA_NAMES.items():
                 for kind in ("weight", "bias"):
                     if f"blocks.{i}.{ours}.{kind}" in sd:
                         out[f"model.layers.{i}.{theirs}.{kind}"] = sd[f"blocks.{i}.{ours}.{kind}"]
@@ -282,7 +282,7 @@ def from_hf(hf: dict[str, Any], state: dict[str, Tensor]) -> GPT:
             state["model.norm.weight"],
         )
         for i in range(cfg.n_layers):
-            for mine, theirs in _LLAMA_NAMES.items():
+            for mine, theirs in LLAMA_NAMES.items():
                 for kind in ("weight", "bias"):
                     if f"model.layers.{i}.{theirs}.{kind}" in expected:
                         ours[f"blocks.{i}.{mine}.{kind}"] = state[f"model.layers.{i}.{theirs}.{kind}"]
