@@ -46,7 +46,11 @@ def entropy_bits(counts: Counter[Any]) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values() if c) if n else 0.0
 
 
-def text_stats(docs: Sequence[str], words_for_vocab: int = 3000) -> dict[str, float]:
+VOCAB_WORDS = 3000
+"""Distinct words are counted among each source's first this many words (equal samples for a fair count)."""
+
+
+def text_stats(docs: Sequence[str], words_for_vocab: int = VOCAB_WORDS) -> dict[str, float]:
     """Length, vocabulary and n-gram entropy of a set of documents.
 
     ``vocab`` counts distinct words among the first ``words_for_vocab`` words (a fixed sample, so sources of

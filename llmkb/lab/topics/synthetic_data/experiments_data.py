@@ -28,6 +28,7 @@ from llmkb.lab import RunContext, kit
 from llmkb.lab.shared_model import SHARED_MODEL, load_shared_model
 from llmkb.lab.topics.synthetic_data import text
 from llmkb.lab.topics.synthetic_data.analysis import (
+    VOCAB_WORDS,
     pair_with_jaccard,
     plant_duplicates,
     real_documents,
@@ -93,6 +94,7 @@ def generate_and_inspect(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]
     }
     return {
         "config": cfg,
+        "vocab_words": VOCAB_WORDS,
         "samples": {
             "real": sources["real (pydoc)"][0][:400],
             "grammar": sources["grammar"][0][:400],

@@ -7,6 +7,7 @@ from typing import Any
 
 from llmkb.data.clean import CleanReport
 from llmkb.lab import kit
+from llmkb.lab.topics.synthetic_data.analysis import VOCAB_WORDS
 
 
 def setting_name(temperature: float, top_p: float | None) -> str:
@@ -29,7 +30,7 @@ def pct(x: float) -> str:
 def stats_row(source: str, s: Mapping[str, float], label: str = "source") -> dict[str, Any]:
     """One row of the statistics table (``label`` names the first column)."""
     return {label: source, "documents": int(s["docs"]), "mean characters": round(s["chars"]),
-            "mean words": round(s["words"]), "distinct words in 3000": int(s["vocab"]),
+            "mean words": round(s["words"]), f"distinct words in {VOCAB_WORDS}": int(s["vocab"]),
             "byte entropy (bits)": round(s["h1"], 2), "next-byte entropy (bits)": round(s["h2"], 2)}  # fmt: skip
 
 
