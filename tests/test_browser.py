@@ -77,11 +77,13 @@ def test_search_finds_a_known_page(search):
         ("pretraining", "11-pretraining-objectives"),
         ("chinchilla", "13-scaling-laws"),
         ("rlhf", "12-finetuning"),
+        ("lora", "12-finetuning"),
         ("playground", "playground"),
         ("vllm", "15-inference-stacks"),
         ("seq2seq", "17-seq2seq"),
         ("quantization", "14-quantization"),
         ("deduplication", "16-synthetic-data"),
+        ("minhash", "16-synthetic-data"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):
