@@ -47,11 +47,8 @@
 
   // ------------------------------------------------------------------ math (mirrors llmkb.infer.sampling)
 
-  // shared with the other widgets (docs/assets/llmkb.js), looked up when called
-  function descendingOrder(values) { return window.llmkb.descendingOrder(values); }
-  function softmax(logits) { return window.llmkb.softmax(logits); }
-  function entropy(probs) { return window.llmkb.entropy(probs); }
-  function byteLabel(b) { return window.llmkb.byteLabel(b); }
+  // softmax, descendingOrder, entropy and byteLabel are shared by the widgets: window.llmkb (docs/assets/llmkb.js),
+  // looked up when called (a widget's script may run before llmkb.js)
 
   function argmax(l) {
     let a = 0;
@@ -81,19 +78,19 @@
       l = l.map(function (v) { const d = v - m; return d === 0 ? d : d / t; });
     }
     if (cfg.topK && cfg.topK < V) {
-      const order = descendingOrder(l);
+      const order = window.llmkb.descendingOrder(l);
       for (let j = cfg.topK; j < V; j++) l[order[j]] = -Infinity;
     }
     if (cfg.topP !== null && cfg.topP < 1) {
-      const probs = softmax(l);
-      const order = descendingOrder(probs);
+      const probs = window.llmkb.softmax(l);
+      const order = window.llmkb.descendingOrder(probs);
       let cum = 0;
       const drop = [];
       for (const i of order) { cum += probs[i]; if (cum - probs[i] >= cfg.topP) drop.push(i); }
       for (const i of drop) l[i] = -Infinity;
     }
     if (cfg.minP > 0) {
-      const probs = softmax(l);
+      const probs = window.llmkb.softmax(l);
       let mx = 0;
       for (const q of probs) if (q > mx) mx = q;
       const thr = cfg.minP * mx;
@@ -102,10 +99,10 @@
     return l;
   }
 
-  function filteredProbs(logits, cfg, history) { return softmax(filteredLogits(logits, cfg, history)); }
+  function filteredProbs(logits, cfg, history) { return window.llmkb.softmax(filteredLogits(logits, cfg, history)); }
 
   function topTokens(probs, k) {
-    return descendingOrder(probs).slice(0, k).map(function (i) { return [i, probs[i]]; });
+    return window.llmkb.descendingOrder(probs).slice(0, k).map(function (i) { return [i, probs[i]]; });
   }
 
   /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
@@ -144,8 +141,10 @@
   }
 
   window.llmkbPlayground = {
-    filteredLogits: filteredLogits, filteredProbs: filteredProbs, entropy: entropy, topTokens: topTokens,
-    chooseToken: chooseToken, rng: rng, kvPanel: kvPanel, byteLabel: byteLabel, state: null,
+    filteredLogits: filteredLogits, filteredProbs: filteredProbs, topTokens: topTokens, chooseToken: chooseToken,
+    rng: rng, kvPanel: kvPanel, state: null,
+    entropy: function (p) { return window.llmkb.entropy(p); },
+    byteLabel: function (b) { return window.llmkb.byteLabel(b); },
   };
 
   // ------------------------------------------------------------------ ONNX Runtime (loaded on first use)
@@ -308,12 +307,12 @@
         st.logits = r.logits; st.past = r.present;
       }
       const cfg = config();
-      const before = softmax(st.logits);
+      const before = window.llmkb.softmax(st.logits);
       const pick = chooseToken(st.logits, cfg, st.ids, st.random);
       const ms = performance.now() - t0;
       if (st.firstMs === null) st.firstMs = ms; else st.decodeMs += ms;
       const rec = { chosen: pick.id, before: topTokens(before, TOP_N), after: topTokens(pick.after, TOP_N),
-        entropyBefore: entropy(before), entropyAfter: entropy(pick.after),
+        entropyBefore: window.llmkb.entropy(before), entropyAfter: window.llmkb.entropy(pick.after),
         survivors: pick.after.filter(function (q) { return q > 0; }).length, cacheLength: st.past[0].dims[2] };
       st.steps.push(rec);
       st.ids.push(pick.id);
@@ -329,7 +328,7 @@
       rows.forEach(function (r) {
         const tr = h("tr", { "data-id": String(r[0]), "data-p": String(r[1]) });
         if (r[0] === chosen) tr.classList.add("pg-chosen");
-        tr.append(h("td", {}, byteLabel(r[0])), h("td", { class: "pg-p" }, fmt(r[1])));
+        tr.append(h("td", {}, window.llmkb.byteLabel(r[0])), h("td", { class: "pg-p" }, fmt(r[1])));
         t.appendChild(tr);
       });
     }
@@ -339,7 +338,7 @@
     function show(rec) {
       table(tBefore, rec.before, "Before filters", rec.chosen);
       table(tAfter, rec.after, "After filters", rec.chosen);
-      setStat(sChosen, rec.chosen, byteLabel(rec.chosen) + " (" + rec.chosen + ")");
+      setStat(sChosen, rec.chosen, window.llmkb.byteLabel(rec.chosen) + " (" + rec.chosen + ")");
       setStat(sEntB, rec.entropyBefore, rec.entropyBefore.toFixed(3));
       setStat(sEnt, rec.entropyAfter, rec.entropyAfter.toFixed(3));
       setStat(sSurv, rec.survivors, rec.survivors + " / " + V);

@@ -41,11 +41,8 @@
     ".llmkb-sampling .s-note{font-size:.8em;color:var(--md-default-fg-color--light)}",
   ].join("\n");
 
-  // shared with the other widgets (docs/assets/llmkb.js), looked up when called
-  function descendingOrder(values) { return window.llmkb.descendingOrder(values); }
-  function softmax(logits) { return window.llmkb.softmax(logits); }
-  function entropy(probs) { return window.llmkb.entropy(probs); }
-  function byteLabel(b) { return window.llmkb.byteLabel(b); }
+  // softmax, descendingOrder, entropy and byteLabel are shared by the widgets: window.llmkb (docs/assets/llmkb.js),
+  // looked up when called (a widget's script may run before llmkb.js)
 
   function injectStyle() { window.llmkb.injectStyle("llmkb-sampling-style", CSS); }
 
@@ -67,12 +64,12 @@
       l = l.map(function (v) { const d = v - m; return d === 0 ? d : d / t; });
     }
     if (k !== null && k < V) {
-      const order = descendingOrder(l);
+      const order = window.llmkb.descendingOrder(l);
       for (let j = k; j < V; j++) l[order[j]] = -Infinity;
     }
     if (p !== null && p < 1) {
-      const probs = softmax(l);
-      const order = descendingOrder(probs);
+      const probs = window.llmkb.softmax(l);
+      const order = window.llmkb.descendingOrder(probs);
       let cum = 0;
       const drop = [];
       for (const i of order) {
@@ -84,7 +81,7 @@
     return l;
   }
 
-  function filteredProbs(logits, t, k, p) { return softmax(pipeline(logits, t, k, p)); }
+  function filteredProbs(logits, t, k, p) { return window.llmkb.softmax(pipeline(logits, t, k, p)); }
 
   function survivors(probs) {
     let n = 0;
@@ -103,8 +100,9 @@
   }
 
   window.llmkbSampling = {
-    pipeline: pipeline, filteredProbs: filteredProbs, entropy: entropy, survivors: survivors,
-    nearestIndex: nearestIndex, byteLabel: byteLabel,
+    pipeline: pipeline, filteredProbs: filteredProbs, survivors: survivors, nearestIndex: nearestIndex,
+    entropy: function (p) { return window.llmkb.entropy(p); },
+    byteLabel: function (b) { return window.llmkb.byteLabel(b); },
   };
 
   // ------------------------------------------------------------------ DOM helpers
@@ -190,8 +188,8 @@
 
     function drawChart(logits, probs) {
       last = [logits, probs];
-      const raw = softmax(logits);
-      const order = descendingOrder(logits).slice(0, TOP_N);
+      const raw = window.llmkb.softmax(logits);
+      const order = window.llmkb.descendingOrder(logits).slice(0, TOP_N);
       let ymax = 1e-12;
       for (const i of order) ymax = Math.max(ymax, probs[i], raw[i]);
       chart.textContent = "";
@@ -200,7 +198,7 @@
       const glyph = 0.62 * 12; // advance of a 12 px monospace glyph
       const upright = function (lab) { return lab.length * glyph > bw - 2; };
       let tallest = 0;
-      for (const b of order) if (upright(byteLabel(b))) tallest = Math.max(tallest, byteLabel(b).length * glyph);
+      for (const b of order) if (upright(window.llmkb.byteLabel(b))) tallest = Math.max(tallest, window.llmkb.byteLabel(b).length * glyph);
       const bottom = Math.max(30, Math.ceil(tallest) + 10);
       const H = Math.round(Math.min(200, Math.max(160, W * 0.3))) + bottom - 30;
       chart.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -215,11 +213,11 @@
           class: "s-bar" + (cut ? " s-cut" : ""), x: x + 3, width: bw - 6, y: H - bottom - hp, height: hp,
           "data-byte": String(b), "data-p": String(probs[b]),
         });
-        bar.appendChild(s("title", {}, byteLabel(b) + ": p = " + probs[b].toFixed(4) +
+        bar.appendChild(s("title", {}, window.llmkb.byteLabel(b) + ": p = " + probs[b].toFixed(4) +
           " (model: " + raw[b].toFixed(4) + ")"));
         chart.appendChild(bar);
         chart.appendChild(s("rect", { class: "s-ghost", x: x + 3, width: bw - 6, y: H - bottom - hr, height: hr }));
-        const lab = byteLabel(b);
+        const lab = window.llmkb.byteLabel(b);
         const cls = "s-label" + (cut ? " s-cut" : "");
         chart.appendChild(upright(lab)
           ? s("text", { class: cls + " s-upright", x: x + bw / 2, y: H - bottom + 4,
@@ -234,7 +232,7 @@
       const pi = parseInt(select.value, 10);
       const logits = data.logits[pi];
       const probs = filteredProbs(logits, q.t, q.k, q.p);
-      const hNats = entropy(probs);
+      const hNats = window.llmkb.entropy(probs);
       T.out.textContent = q.t === 0 ? "0 (greedy)" : q.t.toFixed(2);
       K.out.textContent = q.k === null ? "off" : String(q.k);
       P.out.textContent = q.p >= 1 ? "1 (off)" : q.p.toFixed(2);
@@ -244,7 +242,7 @@
       setValue(outSurv, n, n + " / " + V);
       let best = 0;
       for (let i = 1; i < V; i++) if (probs[i] > probs[best]) best = i;
-      setValue(outTop, probs[best], byteLabel(best) + " (" + probs[best].toFixed(3) + ")");
+      setValue(outTop, probs[best], window.llmkb.byteLabel(best) + " (" + probs[best].toFixed(3) + ")");
       drawChart(logits, probs);
 
       const g = data.grid;
