@@ -8,6 +8,7 @@ import re
 import pytest
 
 from llmkb.lab import experiments
+from llmkb.site import roadmap
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -39,7 +40,8 @@ def test_generated_pages_exist(built_site):
     ):
         assert (d / rel).is_file(), rel
     home = (d / "index.html").read_text(encoding="utf-8")
-    assert home.count('class="llmkb-roadmap-area"') == 16
+    assert home.count('class="llmkb-roadmap-area"') == len(roadmap.load_areas())
+    assert 'data-item="17.1" data-status="done"' in home  # the seq2seq page and its lab
     assert '<svg class="llmkb-graph"' in home
 
 

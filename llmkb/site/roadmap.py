@@ -1,4 +1,4 @@
-"""The roadmap of the original project: 16 areas, their checklist items and live status."""
+"""The roadmap of the original project: its 16 areas and its next steps, their checklist items and live status."""
 
 from __future__ import annotations
 
