@@ -1,0 +1,192 @@
+"""Memory policies at a ladder of context budgets, and BM25 retrieval of the latest statement."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from llmkb.data.conversations import generate, sentences
+from llmkb.lab import RunContext, kit
+from llmkb.lab.kit.evals import seed_stats
+from llmkb.lab.topics.memory import text
+from llmkb.lab.topics.memory.analysis import (
+    bpe_counter,
+    by_changes,
+    conversation_tokens,
+    score_policy,
+    summarise,
+)
+from llmkb.lab.topics.memory.names import CHANGE_GROUPS, POLICY_NAMES, STORE_NAMES, TOPIC
+from llmkb.memory import BM25, POLICIES, ArchivalStore, FactStore, RecallStore, answer, extract, terms
+
+_TOKENIZER = {"vocab_size": 512, "conversations": 2, "n_turns": 300}
+
+
+def conversations(seed: int, cfg: dict[str, Any]) -> list:
+    """The conversations of one benchmark seed (seeds ``100 * seed + i``)."""
+    return [generate(100 * seed + i, n_turns=cfg["n_turns"]) for i in range(cfg["conversations"])]
+
+
+@TOPIC.experiment(
+    "budget",
+    profiles={
+        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "budgets": [64, 256, 1024], "small": 64, "focus": 256,
+                  "share": 0.5, "tokenizer": {**_TOKENIZER, "vocab_size": 320, "conversations": 1, "n_turns": 100}},
+        "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400,
+                 "budgets": [32, 64, 128, 256, 512, 1024, 2048, 4096], "small": 64, "focus": 256, "share": 0.5,
+                 "tokenizer": _TOKENIZER},
+    },
+    title="Accuracy and tokens per answer of six memory policies by context budget, over conversation seeds",
+)  # fmt: skip
+def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Every policy at every budget on every seed's conversations; the whole history as the reference."""
+    count, vocab = bpe_counter(cfg["tokenizer"]["vocab_size"], cfg["tokenizer"]["conversations"],
+                               cfg["tokenizer"]["n_turns"])  # fmt: skip
+    budgets, seeds = cfg["budgets"], cfg["seeds"]
+    recs: dict[str, dict[int, list[list[dict]]]] = {p: {b: [] for b in budgets} for p in POLICIES}
+    whole, ops, conv_tokens = [], Counter(), []
+    for seed in seeds:
+        convs = conversations(seed, cfg)
+        for p in POLICIES:
+            per_conv = [score_policy(c, p, budgets, count, cfg["share"]) for c in convs]
+            for b in budgets:
+                recs[p][b].append([r for pc in per_conv for r in pc[b]])
+        seed_whole = []
+        for c in convs:
+            n = conversation_tokens(c, count)
+            conv_tokens.append(n)
+            seed_whole += score_policy(c, "truncation", [n + 64], count, cfg["share"])[n + 64]
+            store = FactStore()
+            for m in c.messages:
+                if m.role == "user":
+                    store.observe(m.text, m.turn)
+            ops.update(op.value for op, _, _ in store.log)
+        whole.append(seed_whole)
+    rows = []
+    for p in POLICIES:
+        s = [summarise(recs[p][b]) for b in budgets]
+        rows.append(
+            {
+                "policy": p,
+                "budgets": budgets,
+                **{k: [x[k] for x in s] for k in ("acc", "acc_sd", "stale", "tokens")},
+            }
+        )
+    whole_s = summarise(whole)
+    if whole_s["acc"] != 1.0:
+        raise AssertionError(f"the reader misses facts with the whole history in context: {whole_s['acc']}")
+    if any(a > 0 for a in rows[0]["acc"]):
+        raise AssertionError("no memory answered a question: the questions leak their answers")
+    by_policy = {r["policy"]: r for r in rows}
+    if any(x > 0 for x in by_policy["truncation"]["stale"]):
+        raise AssertionError("truncation gave a stale answer: its window is not the newest messages")
+    fi = budgets.index(cfg["focus"])
+    if not all(by_policy[p]["stale"][fi] > 0 for p in ("recall", "archival")):
+        raise AssertionError("retrieval gave no stale answer: the page says it does")
+    if by_policy["facts"]["tokens"][-1] >= by_policy["truncation"]["tokens"][-1]:
+        raise AssertionError("fact memory read as many tokens as truncation at the largest budget")
+    n = len(seeds)
+    table = [{"policy": POLICY_NAMES[r["policy"]],
+              **{kit.fmt(b, ","): text.acc_cell(a, sd, n) for b, a, sd in zip(budgets, r["acc"], r["acc_sd"], strict=True)}}
+             for r in rows]  # fmt: skip
+    cost = [{"policy": POLICY_NAMES[r["policy"]], **{kit.fmt(b, ","): kit.fmt(t, ",.0f") for b, t in zip(budgets, r["tokens"], strict=True)}}
+            for r in rows]  # fmt: skip
+    changes = [{"policy": POLICY_NAMES[p], **{g: text.pct(v) for g, v in by_changes(
+        [r for rs in recs[p][cfg["focus"]] for r in rs], CHANGE_GROUPS).items()},
+        "stale answers": text.pct(rows[i]["stale"][fi])} for i, p in enumerate(POLICIES)]  # fmt: skip
+    all_q = [r for rs in recs["none"][budgets[0]] for r in rs]
+    return {
+        "config": cfg,
+        "rows": rows,
+        "table": kit.table(table),
+        "cost": kit.table(cost),
+        "changes": kit.table(changes),
+        "whole": {"acc": whole_s["acc"], "tokens": whole_s["tokens"]},
+        "ops": {op: ops.get(op, 0) for op in ("ADD", "UPDATE", "NOOP", "DELETE")},
+        "vocab": vocab,
+        "questions": len(all_q),
+        "questions_per_seed": len(all_q) // n,
+        "conversation_tokens": float(np.mean(conv_tokens)),
+        "group_sizes": {g: sum(r["changes"] in c for r in all_q) for g, c in CHANGE_GROUPS.items()},
+        "reach": text.reach_phrase(rows, 1.0),
+        "lead_small": text.lead_phrase(rows, budgets.index(cfg["small"]), n),
+        "lead_focus": text.lead_phrase(rows, fi, n),
+        "stale_focus": text.stale_phrase(rows, fi),
+        "seeds": n,
+    }
+
+
+def _latest(conv, attr: str) -> int:
+    """Index of the user message that last stated ``attr``."""
+    turn = conv.events[attr][-1][0]
+    return next(i for i, m in enumerate(conv.messages) if m.turn == turn and m.role == "user")
+
+
+@TOPIC.experiment(
+    "retrieval",
+    profiles={
+        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "ks": [1, 3, 5]},
+        "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400, "ks": [1, 2, 3, 5, 10, 20]},
+    },
+    title="BM25 over messages and over sentences: recall@k of the latest statement and stale answers",
+)  # fmt: skip
+def retrieval(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Rank the whole history for each closing question; where is the statement of the latest value?"""
+    ks = cfg["ks"]
+    per_seed: dict[str, list[dict[str, list[float]]]] = {s: [] for s in STORE_NAMES}
+    max_diff = 0.0
+    from rank_bm25 import BM25Okapi
+
+    for seed in cfg["seeds"]:
+        hits = {s: {"latest": [[] for _ in ks], "stale": [[] for _ in ks]} for s in STORE_NAMES}
+        for conv in conversations(seed, cfg):
+            stores = {"recall": RecallStore(), "archival": ArchivalStore()}
+            for i, m in enumerate(conv.messages):
+                stores["recall"].add(m.role, m.text)
+                if m.role == "user":
+                    stores["archival"].insert(i, m.text)
+            docs = [terms(it.text) for it in stores["archival"].items]
+            ours, ref = BM25(docs), BM25Okapi(docs)
+            for q in conv.questions:
+                max_diff = max(
+                    max_diff, float(np.abs(ours.scores(terms(q.text)) - ref.get_scores(terms(q.text))).max())
+                )
+                target = _latest(conv, q.attribute)
+                for name, store in stores.items():
+                    ranked = store.search(q.text, len(conv.messages))
+                    for j, k in enumerate(ks):
+                        top = ranked[:k]
+                        hits[name]["latest"][j].append(any(
+                            store.items[t].message == target
+                            and (q.attribute, q.answer) in [extract(s.removeprefix("user: ")) for s in sentences(store.items[t].text)]
+                            for t in top))  # fmt: skip
+                        read = answer("\n".join(store.items[t].text for t in sorted(top)), q.attribute)
+                        hits[name]["stale"][j].append(read in q.old_values)
+        for name in STORE_NAMES:
+            per_seed[name].append(
+                {m: [float(np.mean(v)) for v in hits[name][m]] for m in ("latest", "stale")}
+            )
+    if max_diff > 1e-9:
+        raise AssertionError(f"BM25 differs from rank_bm25 by {max_diff}")
+    rows, table = [], []
+    for name in STORE_NAMES:
+        stats = {
+            m: [seed_stats([s[m][j] for s in per_seed[name]]) for j in range(len(ks))]
+            for m in ("latest", "stale")
+        }
+        rows.append({"store": name, "ks": ks, **{m: [x["mean"] for x in stats[m]] for m in stats},
+                     **{f"{m}_sd": [x["sd"] for x in stats[m]] for m in stats}})  # fmt: skip
+        n = len(cfg["seeds"])
+        for j, k in enumerate(ks):
+            table.append({"searched": STORE_NAMES[name], "k": k,
+                          "latest statement in top k": text.acc_cell(stats["latest"][j]["mean"], stats["latest"][j]["sd"], n),
+                          "stale answer from top k": text.acc_cell(stats["stale"][j]["mean"], stats["stale"][j]["sd"], n)})  # fmt: skip
+    return {
+        "config": cfg,
+        "rows": rows,
+        "table": kit.table(table),
+        "max_diff": max_diff,
+        "seeds": len(cfg["seeds"]),
+    }
