@@ -6,8 +6,8 @@
 # * `memory/budget` feeds generated long conversations to the memory manager under six policies (none,
 #   truncation, extractive summary, recall search, archival retrieval, Mem0-style facts) at a ladder of context
 #   budgets and scores the deterministic reader's answers to the closing questions;
-# * `memory/retrieval` ranks the whole history with BM25 over messages and over sentences and asks where the
-#   statement of the latest value lands.
+# * `memory/retrieval` ranks the whole history with BM25 over messages and over sentences, and with MiniLM
+#   sentence embeddings over sentences (full profile), and asks where the statement of the latest value lands.
 #
 # Results are cached: re-running costs nothing unless the code or config changed. The page shows the `full`
 # profile; run it yourself with `llmkb lab run memory --profile full`. To change the seeds, budgets or
@@ -57,6 +57,8 @@ show_figure(budget, "cost")
 
 # %%
 retrieval = lab.run(RETRIEVAL)
-show_table(retrieval["table"])
+show_table(retrieval["latest"])
+show_table(retrieval["stale"])
+print(retrieval["dense_phrase"])
 print("largest difference from rank_bm25:", retrieval["max_diff"])
 show_figure(retrieval, "recall")

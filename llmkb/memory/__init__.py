@@ -5,6 +5,7 @@ Not to be confused with :mod:`llmkb.lab.kit.memory`, which computes *bytes* of K
 package is about *what text* a model gets to read when its window is too small for the whole conversation.
 
 * :mod:`llmkb.memory.bm25`: Okapi BM25 ranking (Robertson & Zaragoza 2009), the retriever of both stores;
+* :mod:`llmkb.memory.embed`: MiniLM sentence embeddings for dense retrieval (the ``memory`` extra);
 * :mod:`llmkb.memory.stores`: the recall store (every message, searchable) and the archival store (passages);
 * :mod:`llmkb.memory.reader`: the deterministic reader that answers a question from the text in context, and the
   fact extractor built on the same patterns;

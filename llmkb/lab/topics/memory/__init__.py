@@ -6,8 +6,9 @@
   the closing questions exactly: accuracy by budget (mean ± sd over conversation seeds), tokens read per
   answer, stale answers, accuracy by how often a fact changed.
 * ``memory/retrieval`` ranks the whole history for each question with BM25 (checked against ``rank_bm25``), over
-  messages (the recall store) and over sentences (the archival store): recall@k of the latest statement, and how
-  often the top-k, read latest-last, gives a stale value.
+  messages (the recall store) and over sentences (the archival store), and with MiniLM embeddings over the
+  sentences (full profile): recall@k of the latest statement, and how often the top k, read in conversation
+  order, gives a stale value.
 """
 
 from . import experiments, figures  # noqa: F401

@@ -20,6 +20,7 @@ from llmkb.lab.topics.memory.analysis import (
 )
 from llmkb.lab.topics.memory.names import CHANGE_GROUPS, POLICY_NAMES, STORE_NAMES, TOPIC
 from llmkb.memory import BM25, POLICIES, ArchivalStore, FactStore, RecallStore, answer, extract, terms
+from llmkb.memory.embed import MiniLM, dense_top
 
 _TOKENIZER = {"vocab_size": 512, "conversations": 2, "n_turns": 300}
 
@@ -127,66 +128,63 @@ def _latest(conv, attr: str) -> int:
 @TOPIC.experiment(
     "retrieval",
     profiles={
-        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "ks": [1, 3, 5]},
-        "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400, "ks": [1, 2, 3, 5, 10, 20]},
+        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "ks": [1, 3, 5], "dense": False},
+        "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400, "ks": [1, 2, 3, 5, 10, 20],
+                 "dense": True},
     },
-    title="BM25 over messages and over sentences: recall@k of the latest statement and stale answers",
+    title="BM25 over messages and sentences, MiniLM over sentences: the latest statement in the top k, stale answers",
 )  # fmt: skip
 def retrieval(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Rank the whole history for each closing question; where is the statement of the latest value?"""
-    ks = cfg["ks"]
-    per_seed: dict[str, list[dict[str, list[float]]]] = {s: [] for s in STORE_NAMES}
-    max_diff = 0.0
     from rank_bm25 import BM25Okapi
 
+    ks, names = cfg["ks"], [n for n in STORE_NAMES if cfg["dense"] or n != "dense"]
+    minilm = MiniLM() if cfg["dense"] else None
+    per_seed: dict[str, list[dict[str, list[float]]]] = {n: [] for n in names}
+    max_diff = 0.0
     for seed in cfg["seeds"]:
-        hits = {s: {"latest": [[] for _ in ks], "stale": [[] for _ in ks]} for s in STORE_NAMES}
+        hits = {n: {"latest": [[] for _ in ks], "stale": [[] for _ in ks]} for n in names}
         for conv in conversations(seed, cfg):
-            stores = {"recall": RecallStore(), "archival": ArchivalStore()}
+            recall, archive = RecallStore(), ArchivalStore()
             for i, m in enumerate(conv.messages):
-                stores["recall"].add(m.role, m.text)
+                recall.add(m.role, m.text)
                 if m.role == "user":
-                    stores["archival"].insert(i, m.text)
-            docs = [terms(it.text) for it in stores["archival"].items]
+                    archive.insert(i, m.text)
+            docs = [terms(it.text) for it in archive.items]
             ours, ref = BM25(docs), BM25Okapi(docs)
+            vecs = minilm.encode([it.text for it in archive.items]) if minilm else None
             for q in conv.questions:
-                max_diff = max(
-                    max_diff, float(np.abs(ours.scores(terms(q.text)) - ref.get_scores(terms(q.text))).max())
-                )
+                diff = np.abs(ours.scores(terms(q.text)) - ref.get_scores(terms(q.text))).max()
+                max_diff = max(max_diff, float(diff))
+                ranked = {"recall": (recall.items, recall.search(q.text, len(conv.messages))),
+                          "archival": (archive.items, archive.search(q.text, len(conv.messages)))}  # fmt: skip
+                if minilm is not None:
+                    ranked["dense"] = (archive.items, dense_top(minilm.encode([q.text])[0], vecs, len(vecs)))
                 target = _latest(conv, q.attribute)
-                for name, store in stores.items():
-                    ranked = store.search(q.text, len(conv.messages))
+                for name, (items, order) in ranked.items():
                     for j, k in enumerate(ks):
-                        top = ranked[:k]
+                        top = order[:k]
                         hits[name]["latest"][j].append(any(
-                            store.items[t].message == target
-                            and (q.attribute, q.answer) in [extract(s.removeprefix("user: ")) for s in sentences(store.items[t].text)]
-                            for t in top))  # fmt: skip
-                        read = answer("\n".join(store.items[t].text for t in sorted(top)), q.attribute)
+                            items[t].message == target and (q.attribute, q.answer) in
+                            [extract(s.removeprefix("user: ")) for s in sentences(items[t].text)] for t in top))  # fmt: skip
+                        read = answer("\n".join(items[t].text for t in sorted(top)), q.attribute)
                         hits[name]["stale"][j].append(read in q.old_values)
-        for name in STORE_NAMES:
+        for name in names:
             per_seed[name].append(
                 {m: [float(np.mean(v)) for v in hits[name][m]] for m in ("latest", "stale")}
             )
     if max_diff > 1e-9:
         raise AssertionError(f"BM25 differs from rank_bm25 by {max_diff}")
-    rows, table = [], []
-    for name in STORE_NAMES:
+    n = len(cfg["seeds"])
+    rows = []
+    for name in names:
         stats = {
             m: [seed_stats([s[m][j] for s in per_seed[name]]) for j in range(len(ks))]
             for m in ("latest", "stale")
         }
         rows.append({"store": name, "ks": ks, **{m: [x["mean"] for x in stats[m]] for m in stats},
                      **{f"{m}_sd": [x["sd"] for x in stats[m]] for m in stats}})  # fmt: skip
-        n = len(cfg["seeds"])
-        for j, k in enumerate(ks):
-            table.append({"searched": STORE_NAMES[name], "k": k,
-                          "latest statement in top k": text.acc_cell(stats["latest"][j]["mean"], stats["latest"][j]["sd"], n),
-                          "stale answer from top k": text.acc_cell(stats["stale"][j]["mean"], stats["stale"][j]["sd"], n)})  # fmt: skip
-    return {
-        "config": cfg,
-        "rows": rows,
-        "table": kit.table(table),
-        "max_diff": max_diff,
-        "seeds": len(cfg["seeds"]),
-    }
+    tables = {m: kit.table([{"k": k, **{STORE_NAMES[r["store"]]: text.acc_cell(r[m][j], r[f"{m}_sd"][j], n)
+                                       for r in rows}} for j, k in enumerate(ks)]) for m in ("latest", "stale")}  # fmt: skip
+    return {"config": cfg, "rows": rows, "latest": tables["latest"], "stale": tables["stale"], "max_diff": max_diff,
+            "seeds": n, "dense_phrase": text.dense_phrase(rows, n)}  # fmt: skip

@@ -20,8 +20,13 @@ POLICY_NAMES: dict[str, str] = {
 }
 """Display name of each policy of :data:`llmkb.memory.POLICIES`."""
 
-STORE_NAMES: dict[str, str] = {"recall": "messages (recall store)", "archival": "sentences (archival store)"}
-"""Display name of each retrieval unit."""
+STORE_NAMES: dict[str, str] = {
+    "recall": "BM25, messages",
+    "archival": "BM25, sentences",
+    "dense": "MiniLM, sentences",
+}
+"""Display name of each retriever: BM25 over the recall store's messages or the archival store's sentences, and
+MiniLM embeddings over the same sentences."""
 
 CHANGE_GROUPS: dict[str, tuple[int, ...]] = {
     "never changed": (0,),

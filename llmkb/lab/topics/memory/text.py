@@ -8,7 +8,7 @@ from typing import Any
 from llmkb.lab import kit
 from llmkb.lab.topics.memory.names import POLICY_NAMES
 
-__all__ = ["pct", "acc_cell", "reach_phrase", "lead_phrase", "stale_phrase"]
+__all__ = ["pct", "acc_cell", "reach_phrase", "lead_phrase", "stale_phrase", "dense_phrase"]
 
 
 def pct(x: float | None) -> str:
@@ -67,3 +67,28 @@ def stale_phrase(rows: Sequence[dict[str, Any]], i: int) -> str:
     return (
         f"at {budget} tokens, the share of wrong answers that are an earlier value: {kit.join_names(parts)}"
     )
+
+
+def dense_phrase(rows: Sequence[dict[str, Any]], seeds: int) -> str:
+    """MiniLM against BM25 on sentences: the latest statement in the top k at the largest k, and the stale rate
+    there; a difference counts when it exceeds both seed spreads (with at least 3 seeds)."""
+    by = {r["store"]: r for r in rows}
+    if "dense" not in by:
+        return (
+            "this profile leaves MiniLM out (it loads a 90 MB model); the full profile compares it with BM25"
+        )
+    d, b, k = by["dense"], by["archival"], rows[0]["ks"][-1]
+
+    def cmp(key: str, what: str) -> str:
+        x, y = d[key][-1], b[key][-1]
+        gap = abs(x - y) > d[f"{key}_sd"][-1] + b[f"{key}_sd"][-1] and seeds >= 3
+        rel = ("more often than" if x > y else "less often than") if gap else "about as often as"
+        return f"{what} {rel} BM25 ({pct(x)} against {pct(y)})"
+
+    return (f"with the top {k} sentences, MiniLM {cmp('latest', 'finds the latest statement')} and "
+            f"{cmp('stale', 'gives a stale answer')}, mean over {plural_seeds(seeds)}")  # fmt: skip
+
+
+def plural_seeds(n: int) -> str:
+    """``1 seed`` / ``5 seeds``."""
+    return kit.plural(n, "seed")
