@@ -116,6 +116,8 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "lead_focus": text.lead_phrase(rows, fi, n),
         "stale_focus": text.stale_phrase(rows, fi),
         "seeds": n,
+        "sample_text": f"{kit.plural(cfg['conversations'], 'conversation')} of {cfg['n_turns']} turns for each of "
+        f"{kit.plural(n, 'seed')}",
     }
 
 
