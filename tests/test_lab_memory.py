@@ -11,6 +11,7 @@ from llmkb.lab.registry import RunContext, get_experiment
 from llmkb.lab.topics.memory import analysis as A
 from llmkb.lab.topics.memory import names as N
 from llmkb.lab.topics.memory import text as X
+from llmkb.memory import POLICIES
 from tests.labkit import assert_figures_draw
 
 
@@ -85,6 +86,17 @@ def test_prose_follows_the_numbers():
         "gives a stale answer about as often as BM25 (22% against 20%), mean over 5 seeds"
     )
     assert "finds the latest statement about as often as" in X.dense_phrase(dense, 2)
+    pair = [_row("archival", (0.5, 0.7), (0.05, 0.05)), _row("archival-minilm", (0.8, 0.75), (0.05, 0.05))]
+    assert X.pair_phrase(pair, "archival-minilm", "archival", 0, 5) == (
+        "at 64 tokens archival retrieval (MiniLM) answers 80% ± 5% against 50% ± 5%: more questions right than "
+        "archival retrieval, beyond the spread over 5 seeds"
+    )
+    assert X.pair_phrase(pair, "archival-minilm", "archival", 1, 5).endswith(
+        "level with archival retrieval within the seed spread"
+    )
+    assert X.pair_phrase(pair[:1], "archival-minilm", "archival", 1, 5).startswith(
+        "this profile leaves archival"
+    )
     assert X.acc_cell(0.5, 0.1, 3) == "50% ± 10%" and X.acc_cell(0.5, 0.1, 1) == "50%" and X.pct(None) == "—"
 
 
@@ -92,7 +104,7 @@ def test_prose_follows_the_numbers():
 def results(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("memory-lab")
     tiny = {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 100}
-    cfg = {**tiny, "budgets": [64, 256, 2048], "small": 64, "focus": 256, "share": 0.5,
+    cfg = {**tiny, "budgets": [64, 256, 2048], "small": 64, "focus": 256, "share": 0.5, "dense": False,
            "tokenizer": {"vocab_size": 300, "conversations": 1, "n_turns": 100}}  # fmt: skip
     out = {N.BUDGET: get_experiment(N.BUDGET).fn(cfg, RunContext(N.BUDGET, "quick", root / "b", False, {}))}
     cfg = {**tiny, "ks": [1, 4], "dense": False}
@@ -104,7 +116,7 @@ def results(tmp_path_factory) -> dict[str, dict]:
 
 def test_budget_scores_every_policy_at_every_budget(results):
     res = results[N.BUDGET]
-    assert [r["policy"] for r in res["rows"]] == list(N.POLICY_NAMES) and res["questions"] == 24
+    assert [r["policy"] for r in res["rows"]] == list(POLICIES) and res["questions"] == 24
     for r in res["rows"]:
         assert len(r["acc"]) == 3 and all(0 <= a <= 1 for a in r["acc"])
         assert all(t <= b for t, b in zip(r["tokens"], r["budgets"], strict=True))

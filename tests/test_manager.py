@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,3 +101,22 @@ def test_bad_settings_are_refused():
         MemoryManager("facts", 10, words, memory_share=1.0)
     with pytest.raises(ValueError, match="more than the budget of 3"):
         MemoryManager("facts", 3, words).context("which city do i live in now?")
+
+
+def test_archival_ranks_by_embedding_when_given_an_encoder():
+    concepts = [("city", "perth", "oslo", "moved"), ("bus", "late")]
+
+    def embed(texts):  # a toy encoder of two concepts, places and transport, plus a little noise; unit length
+        v = np.array([[float(any(w in t.lower() for w in c)) for c in concepts] + [1e-3] for t in texts])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    calls = []
+    history = ["I moved to perth last month.", "The bus was late."] + ["Ok."] * 30
+    dense = MemoryManager("archival", 40, words, embed=lambda t: calls.append(len(t)) or embed(t))
+    bm25 = MemoryManager("archival", 40, words)
+    for t, text in enumerate(history):
+        dense.observe(t, "user", text)
+        bm25.observe(t, "user", text)
+    mem = [s.text for s in dense.context("which city now?").segments if s.kind == "memory"]
+    assert mem[0] == "I moved to perth last month." and calls  # shares no word with the question
+    assert bm25.context("which city now?").count("memory") == 0

@@ -51,7 +51,9 @@ class MiniLM:
     @torch.no_grad()
     def encode(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         """Unit-length embeddings of ``texts``, shape ``(N, 384)``."""
-        todo = sorted({t for t in texts if t not in self.cache})
+        todo = sorted(
+            {t for t in texts if t not in self.cache}, key=lambda t: (len(t), t)
+        )  # batches of like length
         for i in range(0, len(todo), batch_size):
             chunk = todo[i : i + batch_size]
             batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=256, return_tensors="pt")
@@ -68,5 +70,5 @@ def dense_top(query: np.ndarray, docs: np.ndarray, k: int) -> list[int]:
     """Indices of the ``k`` documents most cosine-similar to ``query`` (unit vectors), best first, ties to
     the later document — the dense counterpart of :meth:`llmkb.memory.bm25.BM25.top`."""
     s = docs @ query  # (N,)
-    order = sorted(range(len(s)), key=lambda i: (-float(s[i]), -i))
-    return order[:k]
+    order = np.lexsort((-np.arange(len(s)), -s))  # by score descending, then index descending
+    return order[:k].tolist()

@@ -21,7 +21,8 @@ The policies differ only in the memory part:
                 ``i``, ``my`` or ``me``), the newest that fit — the same as a running summary that drops its oldest line
                 when full. Deterministic; it cannot tell a fact from chit-chat in the first person.
 ``recall``      BM25 search of the question over the evicted messages (the recall store), best first.
-``archival``    BM25 search over the archival store's sentences of evicted user messages, best first.
+``archival``    BM25 search over the archival store's sentences of evicted user messages, best first (or, with
+                an ``embed`` encoder, every such sentence by embedding similarity, most similar first).
 ``facts``       the fact store (Mem0 extract-update over every user message so far), one canonical sentence
                 per fact, most recently updated first.
 ==============  ==========================================================================================
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 
 from llmkb.data.conversations import sentences
 from llmkb.memory.facts import FactStore
-from llmkb.memory.stores import ArchivalStore, Item, RecallStore
+from llmkb.memory.stores import ArchivalStore, Embed, Item, RecallStore
 
 __all__ = ["POLICIES", "Context", "MemoryManager", "Segment"]
 
@@ -84,19 +85,34 @@ class MemoryManager:
         budget: the context size in tokens (question included).
         count: the token counter (the lab uses a BPE tokenizer; any ``str -> int`` works).
         memory_share: the fraction of the room left after the question that the memory part may use.
+        embed: a sentence encoder; the ``archival`` policy then ranks passages by embedding similarity to the
+            question instead of BM25 (other policies ignore it).
 
     Raises:
         ValueError: on an unknown policy, a budget below 1 or a share outside (0, 1).
     """
 
-    def __init__(self, policy: str, budget: int, count: Callable[[str], int], memory_share: float = 0.5):
+    def __init__(
+        self,
+        policy: str,
+        budget: int,
+        count: Callable[[str], int],
+        memory_share: float = 0.5,
+        embed: Embed | None = None,
+    ):
         if policy not in POLICIES:
             raise ValueError(f"unknown memory policy {policy!r}: use one of {', '.join(POLICIES)}")
         if budget < 1:
             raise ValueError(f"budget must be at least 1 token, got {budget}")
         if not 0 < memory_share < 1:
             raise ValueError(f"memory_share must be between 0 and 1, got {memory_share}")
-        self.policy, self.budget, self.count, self.share = policy, budget, count, memory_share
+        self.policy, self.budget, self.count, self.share, self.embed = (
+            policy,
+            budget,
+            count,
+            memory_share,
+            embed,
+        )
         self.messages: list[Segment] = []
         self.turns: list[int] = []
         self.recall = RecallStore()
@@ -152,10 +168,11 @@ class MemoryManager:
                 if _FIRST_PERSON & set(s.replace(":", " ").replace(",", " ").split())
             ]
             ranked = lines[::-1]
-        elif self.policy in ("recall", "archival"):
-            store = self.recall if self.policy == "recall" else self.archive
-            items: list[Item] = store.items
-            ranked = [(k, items[k].text) for k in store.search(question, start)]
+        elif self.policy == "recall":
+            ranked = [(k, self.recall.items[k].text) for k in self.recall.search(question, start)]
+        elif self.policy == "archival":
+            items: list[Item] = self.archive.items
+            ranked = [(k, items[k].text) for k in self.archive.search(question, start, self.embed)]
         else:  # facts
             ranked = [(f.turn, f.sentence()) for f in reversed(self.facts.current())]
         chosen, used = [], 0

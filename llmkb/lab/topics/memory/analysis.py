@@ -10,9 +10,11 @@ from llmkb.data.conversations import Conversation, generate
 from llmkb.lab.kit.evals import seed_stats
 from llmkb.lab.topics.memory.names import TOKENIZER_SEED
 from llmkb.memory import MemoryManager, answer
+from llmkb.memory.embed import MiniLM
+from llmkb.memory.stores import Embed
 from llmkb.tokenize import BPETokenizer
 
-__all__ = ["bpe_counter", "conversation_tokens", "score_policy", "summarise", "by_changes"]
+__all__ = ["minilm", "bpe_counter", "conversation_tokens", "score_policy", "summarise", "by_changes"]
 
 
 def bpe_counter(vocab_size: int, n_conversations: int, n_turns: int) -> tuple[Callable[[str], int], int]:
@@ -39,10 +41,22 @@ def conversation_tokens(conv: Conversation, count: Callable[[str], int]) -> int:
     return sum(count(f"{m.role}: {m.text}") for m in conv.messages)
 
 
+@functools.cache
+def minilm() -> MiniLM:
+    """One MiniLM encoder per process, so both experiments of a run share its model and its embedding cache."""
+    return MiniLM()
+
+
 def score_policy(
-    conv: Conversation, policy: str, budgets: Sequence[int], count: Callable[[str], int], share: float
+    conv: Conversation,
+    policy: str,
+    budgets: Sequence[int],
+    count: Callable[[str], int],
+    share: float,
+    embed: Embed | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
-    """Feed ``conv`` to a manager with ``policy`` and answer every question at every budget.
+    """Feed ``conv`` to a manager with ``policy`` (and ``embed``, for archival retrieval by embedding) and answer
+    every question at every budget.
 
     Returns:
         per budget, one record per question: ``correct``, ``stale`` (an earlier value), ``tokens`` read,
@@ -51,7 +65,7 @@ def score_policy(
     Raises:
         AssertionError: if a context exceeds its budget (the manager's promise).
     """
-    m = MemoryManager(policy, max(budgets), count, memory_share=share)
+    m = MemoryManager(policy, max(budgets), count, memory_share=share, embed=embed)
     for msg in conv.messages:
         m.observe(msg.turn, msg.role, msg.text)
     out: dict[int, list[dict[str, Any]]] = {}

@@ -15,12 +15,13 @@ from llmkb.lab.topics.memory.analysis import (
     bpe_counter,
     by_changes,
     conversation_tokens,
+    minilm,
     score_policy,
     summarise,
 )
 from llmkb.lab.topics.memory.names import CHANGE_GROUPS, POLICY_NAMES, STORE_NAMES, TOPIC
 from llmkb.memory import BM25, POLICIES, ArchivalStore, FactStore, RecallStore, answer, extract, terms
-from llmkb.memory.embed import MiniLM, dense_top
+from llmkb.memory.embed import dense_top
 
 _TOKENIZER = {"vocab_size": 512, "conversations": 2, "n_turns": 300}
 
@@ -34,24 +35,27 @@ def conversations(seed: int, cfg: dict[str, Any]) -> list:
     "budget",
     profiles={
         "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "budgets": [64, 256, 1024], "small": 64, "focus": 256,
-                  "share": 0.5, "tokenizer": {**_TOKENIZER, "vocab_size": 320, "conversations": 1, "n_turns": 100}},
+                  "share": 0.5, "dense": False, "tokenizer": {**_TOKENIZER, "vocab_size": 320, "conversations": 1, "n_turns": 100}},
         "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400,
                  "budgets": [32, 64, 128, 256, 512, 1024, 2048, 4096], "small": 64, "focus": 256, "share": 0.5,
-                 "tokenizer": _TOKENIZER},
+                 "dense": True, "tokenizer": _TOKENIZER},
     },
-    title="Accuracy and tokens per answer of six memory policies by context budget, over conversation seeds",
+    title="Accuracy and tokens per answer of the memory policies by context budget, over conversation seeds",
 )  # fmt: skip
 def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Every policy at every budget on every seed's conversations; the whole history as the reference."""
     count, vocab = bpe_counter(cfg["tokenizer"]["vocab_size"], cfg["tokenizer"]["conversations"],
                                cfg["tokenizer"]["n_turns"])  # fmt: skip
     budgets, seeds = cfg["budgets"], cfg["seeds"]
-    recs: dict[str, dict[int, list[list[dict]]]] = {p: {b: [] for b in budgets} for p in POLICIES}
+    policies = list(POLICIES) + (["archival-minilm"] if cfg["dense"] else [])
+    embed = minilm().encode if cfg["dense"] else None
+    recs: dict[str, dict[int, list[list[dict]]]] = {p: {b: [] for b in budgets} for p in policies}
     whole, ops, conv_tokens = [], Counter(), []
     for seed in seeds:
         convs = conversations(seed, cfg)
-        for p in POLICIES:
-            per_conv = [score_policy(c, p, budgets, count, cfg["share"]) for c in convs]
+        for p in policies:
+            policy, enc = ("archival", embed) if p == "archival-minilm" else (p, None)
+            per_conv = [score_policy(c, policy, budgets, count, cfg["share"], enc) for c in convs]
             for b in budgets:
                 recs[p][b].append([r for pc in per_conv for r in pc[b]])
         seed_whole = []
@@ -66,7 +70,7 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             ops.update(op.value for op, _, _ in store.log)
         whole.append(seed_whole)
     rows = []
-    for p in POLICIES:
+    for p in policies:
         s = [summarise(recs[p][b]) for b in budgets]
         rows.append(
             {
@@ -96,7 +100,7 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             for r in rows]  # fmt: skip
     changes = [{"policy": POLICY_NAMES[p], **{g: text.pct(v) for g, v in by_changes(
         [r for rs in recs[p][cfg["focus"]] for r in rs], CHANGE_GROUPS).items()},
-        "stale answers": text.pct(rows[i]["stale"][fi])} for i, p in enumerate(POLICIES)]  # fmt: skip
+        "stale answers": text.pct(rows[i]["stale"][fi])} for i, p in enumerate(policies)]  # fmt: skip
     all_q = [r for rs in recs["none"][budgets[0]] for r in rs]
     return {
         "config": cfg,
@@ -115,6 +119,8 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "lead_small": text.lead_phrase(rows, budgets.index(cfg["small"]), n),
         "lead_focus": text.lead_phrase(rows, fi, n),
         "stale_focus": text.stale_phrase(rows, fi),
+        "dense_small": text.pair_phrase(rows, "archival-minilm", "archival", budgets.index(cfg["small"]), n),
+        "dense_focus": text.pair_phrase(rows, "archival-minilm", "archival", fi, n),
         "seeds": n,
         "sample_text": f"{kit.plural(cfg['conversations'], 'conversation')} of {cfg['n_turns']} turns for each of "
         f"{kit.plural(n, 'seed')}",
@@ -141,7 +147,7 @@ def retrieval(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     from rank_bm25 import BM25Okapi
 
     ks, names = cfg["ks"], [n for n in STORE_NAMES if cfg["dense"] or n != "dense"]
-    minilm = MiniLM() if cfg["dense"] else None
+    encoder = minilm() if cfg["dense"] else None
     per_seed: dict[str, list[dict[str, list[float]]]] = {n: [] for n in names}
     max_diff = 0.0
     for seed in cfg["seeds"]:
@@ -154,14 +160,14 @@ def retrieval(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
                     archive.insert(i, m.text)
             docs = [terms(it.text) for it in archive.items]
             ours, ref = BM25(docs), BM25Okapi(docs)
-            vecs = minilm.encode([it.text for it in archive.items]) if minilm else None
+            vecs = encoder.encode([it.text for it in archive.items]) if encoder else None
             for q in conv.questions:
                 diff = np.abs(ours.scores(terms(q.text)) - ref.get_scores(terms(q.text))).max()
                 max_diff = max(max_diff, float(diff))
                 ranked = {"recall": (recall.items, recall.search(q.text, len(conv.messages))),
                           "archival": (archive.items, archive.search(q.text, len(conv.messages)))}  # fmt: skip
-                if minilm is not None:
-                    ranked["dense"] = (archive.items, dense_top(minilm.encode([q.text])[0], vecs, len(vecs)))
+                if encoder is not None:
+                    ranked["dense"] = (archive.items, dense_top(encoder.encode([q.text])[0], vecs, len(vecs)))
                 target = _latest(conv, q.attribute)
                 for name, (items, order) in ranked.items():
                     for j, k in enumerate(ks):

@@ -16,9 +16,11 @@ POLICY_NAMES: dict[str, str] = {
     "summary": "extractive summary",
     "recall": "recall search",
     "archival": "archival retrieval",
+    "archival-minilm": "archival retrieval (MiniLM)",
     "facts": "fact memory (Mem0)",
 }
-"""Display name of each policy of :data:`llmkb.memory.POLICIES`."""
+"""Display name of each policy of :data:`llmkb.memory.POLICIES`, and of archival retrieval ranked by MiniLM
+embeddings instead of BM25 (the full profile only)."""
 
 STORE_NAMES: dict[str, str] = {
     "recall": "BM25, messages",

@@ -8,7 +8,7 @@ from typing import Any
 from llmkb.lab import kit
 from llmkb.lab.topics.memory.names import POLICY_NAMES
 
-__all__ = ["pct", "acc_cell", "reach_phrase", "lead_phrase", "stale_phrase", "dense_phrase"]
+__all__ = ["pct", "acc_cell", "reach_phrase", "lead_phrase", "stale_phrase", "dense_phrase", "pair_phrase"]
 
 
 def pct(x: float | None) -> str:
@@ -92,3 +92,20 @@ def dense_phrase(rows: Sequence[dict[str, Any]], seeds: int) -> str:
 def plural_seeds(n: int) -> str:
     """``1 seed`` / ``5 seeds``."""
     return kit.plural(n, "seed")
+
+
+def pair_phrase(rows: Sequence[dict[str, Any]], a: str, b: str, i: int, seeds: int) -> str:
+    """Policy ``a`` against policy ``b`` at budget index ``i``: higher, lower or level within the seed spreads."""
+    by = {r["policy"]: r for r in rows}
+    if a not in by:
+        return f"this profile leaves {POLICY_NAMES[a]} out (it loads a 90 MB model); the full profile runs it"
+    x, y = by[a], by[b]
+    budget = kit.fmt(x["budgets"][i], ",")
+    gap = x["acc"][i] - y["acc"][i]
+    if seeds >= 3 and abs(gap) > x["acc_sd"][i] + y["acc_sd"][i]:
+        rel = "more" if gap > 0 else "fewer"
+        verdict = f"{rel} questions right than {POLICY_NAMES[b]}, beyond the spread over {seeds} seeds"
+    else:
+        verdict = f"level with {POLICY_NAMES[b]} within the seed spread"
+    return (f"at {budget} tokens {POLICY_NAMES[a]} answers {acc_cell(x['acc'][i], x['acc_sd'][i], seeds)} "
+            f"against {acc_cell(y['acc'][i], y['acc_sd'][i], seeds)}: {verdict}")  # fmt: skip
