@@ -104,7 +104,7 @@ def test_prose_follows_the_numbers():
 def results(tmp_path_factory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("memory-lab")
     tiny = {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 100}
-    cfg = {**tiny, "budgets": [64, 256, 2048], "small": 64, "focus": 256, "share": 0.5, "dense": False,
+    cfg = {**tiny, "budgets": [64, 256, 2048], "small": 64, "focus": 256, "wide": 2048, "share": 0.5, "dense": False,
            "tokenizer": {"vocab_size": 300, "conversations": 1, "n_turns": 100}}  # fmt: skip
     out = {N.BUDGET: get_experiment(N.BUDGET).fn(cfg, RunContext(N.BUDGET, "quick", root / "b", False, {}))}
     cfg = {**tiny, "ks": [1, 4], "dense": False}

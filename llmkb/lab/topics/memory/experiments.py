@@ -34,10 +34,11 @@ def conversations(seed: int, cfg: dict[str, Any]) -> list:
 @TOPIC.experiment(
     "budget",
     profiles={
-        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "budgets": [64, 256, 1024], "small": 64, "focus": 256,
+        "quick": {"seeds": [0, 1, 2], "conversations": 1, "n_turns": 120, "budgets": [64, 256, 1024], "small": 64, "focus": 256, "wide": 1024,
                   "share": 0.5, "dense": False, "tokenizer": {**_TOKENIZER, "vocab_size": 320, "conversations": 1, "n_turns": 100}},
         "full": {"seeds": [0, 1, 2, 3, 4], "conversations": 6, "n_turns": 400,
-                 "budgets": [32, 64, 128, 256, 512, 1024, 2048, 4096], "small": 64, "focus": 256, "share": 0.5,
+                 "budgets": [32, 64, 128, 256, 512, 1024, 2048, 4096], "small": 64, "focus": 256, "wide": 1024,
+                 "share": 0.5,
                  "dense": True, "tokenizer": _TOKENIZER},
     },
     title="Accuracy and tokens per answer of the memory policies by context budget, over conversation seeds",
@@ -119,7 +120,7 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "lead_small": text.lead_phrase(rows, budgets.index(cfg["small"]), n),
         "lead_focus": text.lead_phrase(rows, fi, n),
         "stale_focus": text.stale_phrase(rows, fi),
-        "dense_small": text.pair_phrase(rows, "archival-minilm", "archival", budgets.index(cfg["small"]), n),
+        "dense_wide": text.pair_phrase(rows, "archival-minilm", "archival", budgets.index(cfg["wide"]), n),
         "dense_focus": text.pair_phrase(rows, "archival-minilm", "archival", fi, n),
         "seeds": n,
         "sample_text": f"{kit.plural(cfg['conversations'], 'conversation')} of {cfg['n_turns']} turns for each of "
