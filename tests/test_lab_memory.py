@@ -97,6 +97,7 @@ def test_prose_follows_the_numbers():
     assert X.pair_phrase(pair[:1], "archival-minilm", "archival", 1, 5).startswith(
         "this profile leaves archival"
     )
+    assert [X.pct(x) for x in (0.0, 0.004, 0.5, 0.996, 1.0)] == ["0%", "0.4%", "50%", "99.6%", "100%"]
     assert X.acc_cell(0.5, 0.1, 3) == "50% ± 10%" and X.acc_cell(0.5, 0.1, 1) == "50%" and X.pct(None) == "—"
 
 

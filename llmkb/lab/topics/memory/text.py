@@ -12,8 +12,11 @@ __all__ = ["pct", "acc_cell", "reach_phrase", "lead_phrase", "stale_phrase", "de
 
 
 def pct(x: float | None) -> str:
-    """A rate as a whole percentage (``—`` for no value)."""
-    return "—" if x is None else kit.fmt(x, ".0%")
+    """A rate as a whole percentage (``—`` for no value), with one decimal where rounding would show a rate that
+    is not 0 or 1 as ``0%`` or ``100%``."""
+    if x is None:
+        return "—"
+    return kit.fmt(x, ".1%" if 0 < x < 0.005 or 0.995 <= x < 1 else ".0%")
 
 
 def acc_cell(mean: float, sd: float, n: int) -> str:
