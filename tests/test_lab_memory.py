@@ -124,6 +124,7 @@ def test_budget_scores_every_policy_at_every_budget(results):
     assert res["whole"]["acc"] == 1.0 and res["whole"]["tokens"] > 2048
     assert len(table_rows(res["table"])) == 6 and table_rows(res["changes"])[0]["policy"] == "no memory"
     assert res["ops"]["ADD"] == 24 and res["ops"]["DELETE"] == 0 and sum(res["group_sizes"].values()) == 24
+    assert res["dense_budget"].count("this profile leaves") == 1
     assert res["sample_text"] == "1 conversation of 100 turns for each of 3 seeds"
     assert res["lead_focus"].startswith("at 256 tokens") and "spread over 3 seeds" in res["lead_focus"]
 

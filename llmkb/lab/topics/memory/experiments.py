@@ -122,8 +122,12 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "lead_small": text.lead_phrase(rows, budgets.index(cfg["small"]), n),
         "lead_focus": text.lead_phrase(rows, fi, n),
         "stale_focus": text.stale_phrase(rows, fi),
-        "dense_wide": text.pair_phrase(rows, "archival-minilm", "archival", budgets.index(cfg["wide"]), n),
-        "dense_focus": text.pair_phrase(rows, "archival-minilm", "archival", fi, n),
+        "dense_budget": "; ".join(
+            dict.fromkeys(  # one sentence, not two, when the profile has no MiniLM
+                text.pair_phrase(rows, "archival-minilm", "archival", budgets.index(cfg[b]), n)
+                for b in ("focus", "wide")
+            )
+        ),
         "seeds": n,
         "sample_text": f"{kit.plural(cfg['conversations'], 'conversation')} of {cfg['n_turns']} turns for each of "
         f"{kit.plural(n, 'seed')}",
