@@ -165,9 +165,13 @@ def _clean_peak(tmp_path: Path, lines: int) -> tuple[int, int]:
 
 
 def test_clean_streams_with_bounded_memory(tmp_path: Path) -> None:
-    """Peak memory does not grow with the input: 4× the lines, the same peak (lines are read one at a time)."""
+    """Peak memory does not grow with the input: 16× the lines, about the same peak (lines are read one at a time).
+
+    The peak is ~200 kB whatever the size, with ~10 % noise from allocations elsewhere in the process; a reader
+    that held the file would peak above the file's 3.5 MB, so the bounds leave room for the noise only.
+    """
     _clean_peak(tmp_path, 5)  # imports happen here, outside the measurements
     small, _ = _clean_peak(tmp_path, 150)
-    big, size = _clean_peak(tmp_path, 600)
-    assert big < 1.3 * small + 20_000
-    assert big < size / 4
+    big, size = _clean_peak(tmp_path, 2400)
+    assert big < 1.5 * small + 50_000
+    assert big < size / 8
