@@ -57,6 +57,7 @@ def test_prose_follows_the_numbers():
     one = {f: [_stats(s["mean"], 0.0, 1) for s in v] for f, v in stats.items()}
     assert X.format_verdict(one, [1, 2, 3, 4], [1, 2, 3]) == "with 1 seed the formats are not ranked"
     assert X.unseen_phrase(stats, [1, 2, 3, 4], [1, 2, 3, 4]) == ""
+    assert X.sizes_phrase([1]) == "1 digit" and X.sizes_phrase([1, 2, 3]) == "1, 2 or 3 digits"
     assert X.mean_sd_pct(0.5, 0.1, 3) == "50% ± 10%" and X.mean_sd_pct(0.5, 0.1, 1) == "50%"
     curves = {
         "direct": [{"n": 1, "accuracy": 0.2, "tokens": 6.0}, {"n": 16, "accuracy": 0.2, "tokens": 96.0}],

@@ -80,9 +80,7 @@ def direct_vs_cot(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "examples": kit.table(examples),
         "verdict": verdict,
         "seeds_text": kit.plural(n, "seed"),
-        "train_sizes_text": kit.join_names([str(x) for x in cfg["train_sizes"]], limit=10).replace(
-            " and ", " or "
-        ),
+        "train_sizes_text": text.sizes_phrase(cfg["train_sizes"]),
         "unseen": text.unseen_phrase(stats, sizes, cfg["train_sizes"]),
         "params": n_params,
         "steps": cfg["train"]["steps"],

@@ -60,5 +60,5 @@ def self_consistency_curve(cfg: dict[str, Any], ctx: RunContext) -> dict[str, An
         "table": kit.table(rows),
         "verdict": text.vote_verdict(curves, greedy),
         "cheaper": text.cheaper_phrase(curves),
-        "sizes_text": kit.join_names([str(x) for x in cfg["sizes"]], limit=10).replace(" and ", " or "),
+        "sizes_text": text.sizes_phrase(cfg["sizes"]),
     }
