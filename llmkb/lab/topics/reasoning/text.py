@@ -12,6 +12,7 @@ __all__ = [
     "mean_sd_pct",
     "ahead",
     "format_verdict",
+    "sizes_phrase",
     "unseen_phrase",
     "vote_verdict",
     "cheaper_phrase",
@@ -39,12 +40,16 @@ def ahead(a: dict[str, float], b: dict[str, float]) -> int:
     return 0 if abs(gap) <= max(a["sd"], b["sd"]) else (1 if gap > 0 else -1)
 
 
-def _sizes(sizes: Sequence[int]) -> str:
-    return (
-        kit.plural(sizes[0], "digit")
-        if len(sizes) == 1
-        else kit.join_names([str(s) for s in sizes]) + " digits"
-    )
+def _sizes(sizes: Sequence[int], conj: str = "and") -> str:
+    """``1 digit``, ``2 and 3 digits``, ``1, 2 or 3 digits``."""
+    if len(sizes) == 1:
+        return kit.plural(sizes[0], "digit")
+    return kit.join_names([str(s) for s in sizes], limit=len(sizes)).replace(" and ", f" {conj} ") + " digits"
+
+
+def sizes_phrase(sizes: Sequence[int]) -> str:
+    """The problem sizes of a set of sums: ``1 digit``, ``1, 2 or 3 digits``."""
+    return _sizes(sizes, "or")
 
 
 def format_verdict(
