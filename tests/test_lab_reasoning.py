@@ -36,6 +36,19 @@ def test_small_helpers():
     assert A.by_size([1.0, 0.0, 0.0], probs) == {1: 0.5, 2: 0.0}
 
 
+def test_run_jobs_runs_each_job_on_one_thread_and_falls_back_when_it_cannot_spawn(monkeypatch):
+    import sys
+
+    import torch
+
+    threads = torch.get_num_threads()
+    one = lambda job: (job, torch.get_num_threads())  # noqa: E731  (a lambda cannot be sent to a process)
+    assert A.run_jobs(one, [1, 2], workers=1) == [(1, 1), (2, 1)]
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "<stdin>", raising=False)
+    assert A.run_jobs(one, [1, 2], workers=2) == [(1, 1), (2, 1)]  # no process spawned: runs here
+    assert torch.get_num_threads() == threads
+
+
 def _stats(mean: float, sd: float, n: int = 3) -> dict[str, float]:
     return {"mean": mean, "sd": sd, "n": n}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -71,17 +72,29 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
+def _can_spawn() -> bool:
+    """Whether a spawned process can re-import ``__main__`` (not when it was read from a pipe, ``<stdin>``)."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main is None or Path(main).exists()
+
+
 def run_jobs(fn: Callable[[Job], Any], jobs: Sequence[Job], workers: int) -> list[Any]:
-    """``[fn(job) for job in jobs]``, in ``workers`` single-threaded processes when ``workers > 1``.
+    """``[fn(job) for job in jobs]``, each job single-threaded: in ``workers`` processes when ``workers > 1``.
 
     Small models train faster as independent processes, one per core, than as one process whose every small
-    matrix product is split across threads; each job seeds its own generators, so the results do not depend on
-    which process ran it.
+    matrix product is split across threads. Each job seeds its own generators and runs on one thread either way,
+    so the results do not depend on which process ran it (nor on falling back to this process when a
+    process cannot be spawned).
     """
-    if workers <= 1 or len(jobs) <= 1:
+    if workers > 1 and len(jobs) > 1 and _can_spawn():
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+            return list(pool.map(fn, jobs))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
         return [fn(j) for j in jobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-        return list(pool.map(fn, jobs))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def by_size(values: Sequence[float], problems: Sequence[Problem]) -> dict[int, float]:

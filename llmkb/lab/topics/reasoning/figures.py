@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from llmkb.lab import Result
+from llmkb.lab.kit import moving_average
 from llmkb.lab.kit.axes import plain_log_ticks
 from llmkb.lab.kit.style import muted
 from llmkb.lab.topics.reasoning.names import FORMAT_NAMES, TOPIC
@@ -53,6 +54,7 @@ def compute(res: Result):
         for r, xi, yi in zip(rows, x, y, strict=True):
             ax.annotate(f"n={r['n']}", (xi, yi), textcoords="offset points", xytext=(4, -12), fontsize=9)
     ax.set_xscale("log")
+    ax.margins(x=0.12)
     plain_log_ticks(ax)
     ax.set_xlabel("tokens generated per question")
     ax.set_ylabel("accuracy (%)")
@@ -65,7 +67,8 @@ def compute(res: Result):
     "grpo",
     "curves",
     caption="GRPO from the scratchpad model: mean reward of the sampled responses (top), held-out greedy accuracy "
-    "(middle) and mean response length in tokens (bottom) by step",
+    "(middle) and mean response length in tokens (bottom) by step; faint points are single steps, lines their "
+    "moving mean",
 )
 def curves(res: Result):
     """Three stacked panels sharing the step axis."""
@@ -74,11 +77,15 @@ def curves(res: Result):
     h, ev = res["history"], res["evals"]
     steps = np.arange(1, len(h["reward"]) + 1)
     fig, axes = plt.subplots(3, 1, figsize=(6.4, 6.4), layout="constrained", sharex=True)
-    axes[0].plot(steps, h["reward"], color="C0", marker="o", ms=3)
+    k = res["config"]["smooth"]
+    axes[0].plot(steps, h["reward"], color="C0", marker="o", ms=3, alpha=0.35, label="each step")
+    axes[0].plot(steps, moving_average(h["reward"], k), color="C0", label=f"moving mean over {k} steps")
     axes[0].set_ylabel("mean reward")
+    axes[0].legend(fontsize=9)
     axes[1].plot(ev["step"], np.asarray(ev["accuracy"]) * 100, color="C1", marker="o", ms=4)
     axes[1].set_ylabel("held-out accuracy (%)")
-    axes[2].plot(steps, h["length"], color="C2", marker="o", ms=3)
+    axes[2].plot(steps, h["length"], color="C2", marker="o", ms=3, alpha=0.35)
+    axes[2].plot(steps, moving_average(h["length"], k), color="C2")
     axes[2].set_ylabel("response tokens")
     axes[2].set_xlabel("GRPO step")
     return fig
