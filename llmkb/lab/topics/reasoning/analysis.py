@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from llmkb.nn import GPT, GPTConfig
 from llmkb.train.finetune import sft
 from llmkb.train.sequences import generate_responses
 
-__all__ = ["new_model", "train_model", "train_and_eval", "run_jobs", "greedy_eval", "max_new", "prompts", "parse_ids", "vote_curve", "model_dir",
+__all__ = ["new_model", "train_model", "train_and_eval", "run_jobs",
+    "one_thread", "greedy_eval", "max_new", "prompts", "parse_ids", "vote_curve", "model_dir",
            "load_model", "by_size"]  # fmt: skip
 
 
@@ -89,10 +91,18 @@ def run_jobs(fn: Callable[[Job], Any], jobs: Sequence[Job], workers: int) -> lis
     if workers > 1 and len(jobs) > 1 and _can_spawn():
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
             return list(pool.map(fn, jobs))
+    with one_thread():
+        return [fn(j) for j in jobs]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one torch thread (restored after): models this small gain little from a second
+    thread and lose much when another process holds the other core."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return [fn(j) for j in jobs]
+        yield
     finally:
         torch.set_num_threads(threads)
 

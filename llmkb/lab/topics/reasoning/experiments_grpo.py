@@ -12,13 +12,13 @@ from llmkb.data.instruct import END_ID, decode_response
 from llmkb.data.reasoning_tasks import make_problems, verify
 from llmkb.lab import RunContext, kit
 from llmkb.lab.topics.reasoning import text
-from llmkb.lab.topics.reasoning.analysis import greedy_eval, load_model, max_new, prompts
+from llmkb.lab.topics.reasoning.analysis import greedy_eval, load_model, max_new, one_thread, prompts
 from llmkb.lab.topics.reasoning.names import DIRECT_VS_COT, TASK, TOPIC
 from llmkb.train.grpo import GRPOConfig, grpo_rollout, grpo_step
 from llmkb.train.optim import AdamW
 
 _FULL = {"steps": 30, "questions": 8, "group_size": 8, "lr": 3e-4, "beta": 0.04, "clip": 0.2, "temperature": 1.0,
-         "eval_every": 5, "n_eval": 40, "n_pool": 2000, "seed": 0, "smooth": 5}  # fmt: skip
+         "eval_every": 10, "n_eval": 40, "n_pool": 2000, "seed": 0, "smooth": 5}  # fmt: skip
 _QUICK = {**_FULL, "steps": 2, "questions": 2, "group_size": 2, "eval_every": 1, "n_eval": 2, "n_pool": 20,
           "smooth": 1}  # fmt: skip
 
@@ -31,6 +31,11 @@ _QUICK = {**_FULL, "steps": 2, "questions": 2, "group_size": 2, "eval_every": 1,
 )
 def grpo(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Groups of sampled chains per question, rewarded 1 for a right answer, updated with GRPO; no value head."""
+    with one_thread():
+        return _grpo(cfg, ctx)
+
+
+def _grpo(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     dvc = ctx.need(DIRECT_VS_COT)
     sizes = dvc["config"]["train_sizes"]
     policy, ref = load_model(dvc, "scratchpad"), load_model(dvc, "scratchpad")

@@ -16,6 +16,7 @@ from llmkb.lab.topics.reasoning.analysis import (
     greedy_eval,
     load_model,
     max_new,
+    one_thread,
     parse_ids,
     prompts,
     vote_curve,
@@ -27,6 +28,18 @@ _FULL = {"sizes": [1, 2, 3], "n_questions": 60, "chains": 16, "ns": [1, 2, 4, 8,
 _QUICK = {**_FULL, "n_questions": 3, "chains": 4, "ns": [1, 2, 4], "check": False}
 
 
+def _vote(
+    cfg: dict[str, Any], ctx: RunContext, fmt: str, problems: list, g: torch.Generator
+) -> tuple[list, float]:
+    """One format's vote curve and greedy accuracy."""
+    model = load_model(ctx.need(DIRECT_VS_COT), fmt)
+    greedy = greedy_eval(model, problems, fmt)["mean"]
+    votes = self_consistency(model, prompts(problems, fmt), cfg["chains"], parse_ids, max_new=max_new(cfg["sizes"]),
+                             end_id=END_ID, sampling=SamplingConfig(temperature=cfg["temperature"]),
+                             generator=g)  # fmt: skip
+    return vote_curve(votes, [p.answer for p in problems], cfg["ns"]), greedy
+
+
 @TOPIC.experiment(
     "self-consistency",
     profiles={"quick": _QUICK, "full": _FULL},
@@ -36,16 +49,11 @@ _QUICK = {**_FULL, "n_questions": 3, "chains": 4, "ns": [1, 2, 4], "check": Fals
 def self_consistency_curve(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """Sample ``chains`` answers per question from each format's first-seed model; vote over n of them."""
     problems = make_problems(TASK, cfg["sizes"], cfg["n_questions"], seed=3)
-    answers = [p.answer for p in problems]
     g = torch.Generator().manual_seed(cfg["seed"])
     curves, greedy = {}, {}
     for fmt in FORMATS:
-        model = load_model(ctx.need(DIRECT_VS_COT), fmt)
-        greedy[fmt] = greedy_eval(model, problems, fmt)["mean"]
-        votes = self_consistency(model, prompts(problems, fmt), cfg["chains"], parse_ids,
-                                 max_new=max_new(cfg["sizes"]), end_id=END_ID,
-                                 sampling=SamplingConfig(temperature=cfg["temperature"]), generator=g)  # fmt: skip
-        curves[fmt] = vote_curve(votes, answers, cfg["ns"])
+        with one_thread():
+            curves[fmt], greedy[fmt] = _vote(cfg, ctx, fmt, problems, g)
     sc = curves["scratchpad"]
     if cfg["check"] and not sc[-1]["accuracy"] > sc[0]["accuracy"]:
         raise RuntimeError(
