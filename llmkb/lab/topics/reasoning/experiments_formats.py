@@ -67,6 +67,11 @@ def direct_vs_cot(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         raise RuntimeError(
             f"the page says the scratchpad wins at the largest trained size; measured: {verdict}"
         )
+    unseen = [
+        stats[f][j]["mean"] for f in FORMATS for j, s in enumerate(sizes) if s not in cfg["train_sizes"]
+    ]
+    if cfg["check"] and unseen and max(unseen) >= 0.1:
+        raise RuntimeError(f"the page says neither format extrapolates to longer sums; measured: {verdict}")
     examples = [{"digits": s, "problem": test[first[s]].prompt,
                  **{FORMAT_NAMES[f]: samples[f][j] for f in FORMATS}} for j, s in enumerate(sizes)]  # fmt: skip
     return {
