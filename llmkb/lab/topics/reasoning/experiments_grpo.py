@@ -61,9 +61,9 @@ def _grpo(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         hist["kl"].append(stats["kl"])
         hist["flat"].append(float((ro.rewards.std(1) == 0).float().mean()))  # groups that teach nothing
         if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
+            after = greedy_eval(policy, held_out, "scratchpad")  # the last one is the final model's
             evals["step"].append(step)
-            evals["accuracy"].append(greedy_eval(policy, held_out, "scratchpad")["mean"])
-    after = greedy_eval(policy, held_out, "scratchpad")
+            evals["accuracy"].append(after["mean"])
     rows = [{"model": name, **{kit.plural(s, "digit"): text.pct(ev["accuracy"][s]) for s in sizes},
              "all": text.pct(ev["mean"]), "mean response tokens": kit.fmt(float(np.mean(list(ev["tokens"].values()))), ".1f")}
             for name, ev in (("scratchpad SFT (start)", before), (f"after {cfg['steps']} GRPO steps", after))]  # fmt: skip
