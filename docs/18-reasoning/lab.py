@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lab: scratchpads, self-consistency and GRPO
+# # Lab: scratchpads, majority votes and GRPO
 #
 # This lab runs the three cached experiments of the lab package `llmkb.lab.topics.reasoning`:
 #
@@ -60,7 +60,7 @@ for fmt in FORMATS:
         print(f"{fmt:>10}  {p.prompt:>9}  {text:<40} {'right' if verify(p, text) else 'wrong'}")
 
 # %% [markdown]
-# ## Self-consistency
+# ## Majority vote over sampled chains
 # The vote's tie rule: the earliest-sampled answer wins, unparseable chains (`None`) never vote.
 
 # %%
