@@ -27,7 +27,13 @@ from torch import Tensor
 from llmkb.data.instruct import END_ID
 from llmkb.infer.sampling import SamplingConfig
 from llmkb.nn.model import GPT
-from llmkb.train.sequences import ScalarHead, forward_hidden, generate_responses, pad_right, token_logprobs
+from llmkb.train.sequences import (
+    ScalarHead,
+    forward_hidden,
+    generate_responses,
+    response_batch,
+    token_logprobs,
+)
 
 __all__ = ["PPOConfig", "Rollout", "clipped_policy_loss", "clipped_value_loss", "gae", "kl_rewards",
            "masked_mean", "ppo_step", "rollout"]  # fmt: skip
@@ -136,10 +142,7 @@ def rollout(
     responses = generate_responses(
         policy.backbone, prompts, cfg.max_new, END_ID, SamplingConfig(temperature=cfg.temperature), generator
     )
-    ids, real = pad_right([[*p, *r] for p, r in zip(prompts, responses, strict=True)], END_ID)
-    mask = real[:, 1:].clone()  # (B, T-1): position t predicts token t+1
-    for i, p in enumerate(prompts):
-        mask[i, : len(p) - 1] = False
+    ids, mask = response_batch(prompts, responses, END_ID)  # (B, T), (B, T-1)
     policy.eval()
     logits, h = forward_hidden(policy.backbone, ids)
     logp = token_logprobs(logits, ids)

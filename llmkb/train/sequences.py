@@ -16,7 +16,14 @@ from torch.nn import functional as F
 from llmkb.infer.sampling import SamplingConfig, sample_next
 from llmkb.nn.model import GPT
 
-__all__ = ["ScalarHead", "forward_hidden", "generate_responses", "pad_right", "token_logprobs"]
+__all__ = [
+    "ScalarHead",
+    "forward_hidden",
+    "generate_responses",
+    "pad_right",
+    "response_batch",
+    "token_logprobs",
+]
 
 
 def forward_hidden(model: GPT, idx: Tensor) -> tuple[Tensor, Tensor]:
@@ -47,6 +54,18 @@ def pad_right(seqs: Sequence[Sequence[int]], pad: int) -> tuple[Tensor, Tensor]:
         ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
         real[i, : len(s)] = True
     return ids, real
+
+
+def response_batch(
+    prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], pad: int
+) -> tuple[Tensor, Tensor]:
+    """``prompt ++ response`` right-padded to ``(B, T)``, and the mask ``(B, T - 1)`` of the positions of
+    :func:`token_logprobs` that predict a response token (position ``t`` predicts token ``t + 1``)."""
+    ids, real = pad_right([[*p, *r] for p, r in zip(prompts, responses, strict=True)], pad)
+    mask = real[:, 1:].clone()  # (B, T-1)
+    for i, p in enumerate(prompts):
+        mask[i, : len(p) - 1] = False
+    return ids, mask
 
 
 @torch.no_grad()
