@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 __all__ = [
     "ATTRIBUTES",
     "CORRECTION",
+    "CORRECTION_SHARE",
+    "MAX_CHANGES",
     "Attribute",
     "Conversation",
     "Message",
@@ -84,6 +86,12 @@ ATTRIBUTES: dict[str, Attribute] = {
 
 CORRECTION = "sorry, i got that wrong: {s}, not {old}"
 """A correction: ``{s}`` a fact sentence with the new value, ``{old}`` the value it replaces."""
+
+CORRECTION_SHARE = 1 / 3
+"""The probability that a change of a fact is phrased as a correction rather than a plain update."""
+
+MAX_CHANGES = 3
+"""How many times, at most, :func:`generate` changes a fact by default."""
 
 _EVERYONE = ("my sister", "my neighbour", "a colleague", "my cousin", "an old friend")
 _CHAT = (
@@ -176,11 +184,11 @@ def _chat(rng: random.Random) -> str:
     return rng.choice(_CHAT).format(p=rng.choice(_EVERYONE), **slots)
 
 
-def generate(seed: int, n_turns: int = 300, max_changes: int = 3) -> Conversation:
+def generate(seed: int, n_turns: int = 300, max_changes: int = MAX_CHANGES) -> Conversation:
     """A conversation of ``n_turns`` user messages, each followed by an assistant reply.
 
     Every attribute is first stated in the first half; it then changes 0 to ``max_changes`` times (updates,
-    about a third of them corrections) and may be restated, all at distinct turns; each user message carries at
+    a share ``CORRECTION_SHARE`` of them corrections on average) and may be restated, all at distinct turns; each user message carries at
     most one fact sentence, with or without a chit-chat sentence, in random order.
 
     Raises:
@@ -217,7 +225,7 @@ def generate(seed: int, n_turns: int = 300, max_changes: int = 3) -> Conversatio
                 old, value = value, rng.choice([v for v in spec.values if v != value])
                 history.append(value)
                 s = rng.choice(spec.templates).format(v=value)
-                kind = "correct" if rng.random() < 1 / 3 else "update"
+                kind = "correct" if rng.random() < CORRECTION_SHARE else "update"
                 by_turn[t] = (value, CORRECTION.format(s=s, old=old) if kind == "correct" else s)
             else:
                 kind = "restate"

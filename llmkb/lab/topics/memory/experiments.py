@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from llmkb.data.conversations import generate, sentences
+from llmkb.data.conversations import ATTRIBUTES, CORRECTION_SHARE, MAX_CHANGES, generate, sentences
 from llmkb.lab import RunContext, kit
 from llmkb.lab.kit.evals import seed_stats
 from llmkb.lab.topics.memory import text
@@ -129,6 +129,9 @@ def budget(cfg: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
             )
         ),
         "seeds": n,
+        "facts_text": f"{kit.plural(len(ATTRIBUTES), 'fact')} ({kit.join_names(list(ATTRIBUTES), limit=len(ATTRIBUTES))})",
+        "max_changes": MAX_CHANGES,
+        "correction_share": CORRECTION_SHARE,
         "sample_text": f"{kit.plural(cfg['conversations'], 'conversation')} of {cfg['n_turns']} turns for each of "
         f"{kit.plural(n, 'seed')}",
     }
