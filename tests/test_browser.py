@@ -85,7 +85,7 @@ def test_search_finds_a_known_page(search):
         ("deduplication", "16-synthetic-data"),
         ("minhash", "16-synthetic-data"),
         ("memgpt", "19-memory"),
-        ("self-consistency", "18-reasoning"),
+        ("scratchpad", "18-reasoning"),
     ],
 )
 def test_search_ranks_the_topic_page_first_for_its_terms(search, query, topic):

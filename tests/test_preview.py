@@ -355,7 +355,17 @@ def test_serve_swaps_full_results_in_as_they_land_and_ctrl_c_stops_the_runner(tm
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "mkdocs", "serve", "--strict", "-a", f"127.0.0.1:{port}"],
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-m",
+                "mkdocs",
+                "serve",
+                "--strict",
+                "-a",
+                f"127.0.0.1:{port}",
+            ],
             cwd=project,
             env=env,
             stdout=out,
@@ -377,7 +387,13 @@ def test_serve_swaps_full_results_in_as_they_land_and_ctrl_c_stops_the_runner(tm
         assert len(runners) == 1 and _alive(runners[0])
         assert _wait_for(lambda: "lab [full] 2/2 beta/slow … started" in log.read_text(), 60), log.read_text()
         serve.send_signal(signal.SIGINT)  # Ctrl-C (to serve alone: its shutdown must stop the runner)
-        serve.wait(60)
+        try:
+            serve.wait(60)
+        except subprocess.TimeoutExpired:
+            # say where it hangs: faulthandler prints every thread's stack on SIGABRT
+            serve.send_signal(signal.SIGABRT)
+            serve.wait(10)
+            pytest.fail("mkdocs serve did not stop on Ctrl-C within 60 s:\n" + log.read_text()[-6000:])
         assert _wait_for(lambda: not _alive(runners[0]), 30), log.read_text()
     finally:
         if serve.poll() is None:
