@@ -309,6 +309,10 @@ def _alive(pid: int) -> bool:
     return stat.is_file() and stat.read_text().split(") ")[1][0] != "Z"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _get(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -371,6 +375,8 @@ def test_serve_swaps_full_results_in_as_they_land_and_ctrl_c_stops_the_runner(tm
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # as from a terminal: a child inherits an *ignored* SIGINT, and Python then installs no Ctrl-C handler
+            preexec_fn=_default_sigint,
         )
     base = f"http://127.0.0.1:{port}/fixture"
     try:
@@ -386,6 +392,10 @@ def test_serve_swaps_full_results_in_as_they_land_and_ctrl_c_stops_the_runner(tm
         runners = _children(serve.pid)
         assert len(runners) == 1 and _alive(runners[0])
         assert _wait_for(lambda: "lab [full] 2/2 beta/slow … started" in log.read_text(), 60), log.read_text()
+        sigint_here = signal.getsignal(signal.SIGINT)
+        masks = [
+            ln for ln in Path(f"/proc/{serve.pid}/status").read_text().splitlines() if ln.startswith("Sig")
+        ]
         serve.send_signal(signal.SIGINT)  # Ctrl-C (to serve alone: its shutdown must stop the runner)
         try:
             serve.wait(60)
@@ -393,7 +403,10 @@ def test_serve_swaps_full_results_in_as_they_land_and_ctrl_c_stops_the_runner(tm
             # say where it hangs: faulthandler prints every thread's stack on SIGABRT
             serve.send_signal(signal.SIGABRT)
             serve.wait(10)
-            pytest.fail("mkdocs serve did not stop on Ctrl-C within 60 s:\n" + log.read_text()[-6000:])
+            pytest.fail(
+                f"mkdocs serve did not stop on Ctrl-C within 60 s (SIGINT in this worker: {sigint_here!r}; "
+                f"serve's signal masks at Ctrl-C: {masks}):\n" + log.read_text()[-6000:]
+            )
         assert _wait_for(lambda: not _alive(runners[0]), 30), log.read_text()
     finally:
         if serve.poll() is None:
