@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["nice_log_yticks", "plain_log_ticks"]
+__all__ = ["nice_log_yticks", "percent_yaxis", "plain_log_ticks"]
 
 
 def plain_log_ticks(ax: Any, xs: Sequence[float] | None = None) -> None:
@@ -35,3 +35,9 @@ def nice_log_yticks(ax: Any, powers_of_two: bool = False) -> None:
     ax.set_ylim(lo, hi)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def percent_yaxis(ax: Any, label: str = "accuracy (%)") -> None:
+    """A 0-100 % y axis labelled ``label``, with 3 points of room so markers and error bars at 0 and 100 show whole."""
+    ax.set_ylabel(label)
+    ax.set_ylim(-3, 103)

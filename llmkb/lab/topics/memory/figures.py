@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from llmkb.lab import Result
-from llmkb.lab.kit.axes import plain_log_ticks
+from llmkb.lab.kit.axes import percent_yaxis, plain_log_ticks
 from llmkb.lab.topics.memory.names import POLICY_NAMES, STORE_NAMES, TOPIC
 
 
@@ -26,8 +26,7 @@ def accuracy(res: Result):
     ax.set_xscale("log", base=2)
     plain_log_ticks(ax, res["rows"][0]["budgets"])
     ax.set_xlabel("context budget (tokens)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-3, 103)
+    percent_yaxis(ax)
     ax.legend(fontsize=9)
     return fig
 
@@ -52,8 +51,7 @@ def cost(res: Result):
             label="whole history")  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_xlabel("tokens read per answer (mean)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-3, 103)
+    percent_yaxis(ax)
     ax.legend(fontsize=9)
     return fig
 

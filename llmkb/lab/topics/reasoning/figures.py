@@ -6,7 +6,7 @@ import numpy as np
 
 from llmkb.lab import Result
 from llmkb.lab.kit import moving_average
-from llmkb.lab.kit.axes import plain_log_ticks
+from llmkb.lab.kit.axes import percent_yaxis, plain_log_ticks
 from llmkb.lab.kit.style import muted
 from llmkb.lab.topics.reasoning.names import FORMAT_NAMES, TOPIC
 
@@ -31,8 +31,7 @@ def accuracy(res: Result):
     ax.set_xticks(sizes)
     ax.set_xlim(min(sizes) - 0.5, max(sizes) + 0.5)
     ax.set_xlabel("digits per number")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-3, 103)
+    percent_yaxis(ax)
     ax.legend(fontsize=9)
     return fig
 
@@ -57,8 +56,7 @@ def compute(res: Result):
     ax.margins(x=0.12)
     plain_log_ticks(ax)
     ax.set_xlabel("tokens generated per question")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-3, 103)
+    percent_yaxis(ax)
     ax.legend(fontsize=9, loc="upper left")
     return fig
 

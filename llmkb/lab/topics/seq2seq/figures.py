@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from llmkb.lab import Result
+from llmkb.lab.kit.axes import percent_yaxis
 from llmkb.lab.topics.seq2seq.names import MODEL_NAMES, TOPIC
 
 
@@ -23,8 +24,7 @@ def length(res: Result):
         ax.errorbar(x, np.asarray(r["em"]) * 100, yerr=np.asarray(r["em_sd"]) * 100, color=f"C{i}", marker="o",
                     ms=4, capsize=3, label=r["name"])  # fmt: skip
     ax.set_xlabel("source length (words, mean of each clause count)")
-    ax.set_ylabel("exact match (%)")
-    ax.set_ylim(-3, 103)
+    percent_yaxis(ax, "exact match (%)")
     ax.legend(fontsize=9)
     return fig
 
